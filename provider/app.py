@@ -1,0 +1,158 @@
+"""The composition root: builds the Flask app from settings and wires every package together."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import Any
+
+from flask import Flask
+from flask import Response
+from flask import g
+from flask import request
+from flask.json.provider import DefaultJSONProvider
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import sessionmaker
+
+from provider import db
+from provider import errors
+from provider import migrate
+from provider.config import Settings
+from provider.crypto import SecretBox
+from provider.logging import client_key_var
+from provider.logging import configure_logging
+from provider.logging import request_id_var
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    session_factory: sessionmaker[Session] | None = None,
+    install_keys: Any | None = None,
+    configure_logs: bool = True,
+) -> Flask:
+    """Create the web app.
+
+    :param session_factory: test hook; by default one is made from ``settings.database_url``.
+    :param install_keys: test hook; by default keys are fetched from ``settings.install_keys_url``.
+    """
+    settings = settings or Settings.from_env()
+    if configure_logs:
+        configure_logging(settings.log_level)
+
+    app = Flask(__name__, instance_path=None, static_folder=None)
+    app.json = _JSONProvider(app)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        TESTING=settings.testing,
+        MAX_CONTENT_LENGTH=settings.max_request_bytes,
+        JSON_SORT_KEYS=False,
+    )
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["provider.settings"] = settings
+    app.extensions["provider.secret_box"] = SecretBox(settings.secret_key)
+
+    db.init_app(app, session_factory or db.make_session_factory(settings))
+    errors.register_error_handlers(app)
+    _request_context(app)
+    _health_routes(app)
+    _register_packages(app, settings, install_keys)
+    return app
+
+
+class _JSONProvider(DefaultJSONProvider):
+    """Flask's JSON, where a body nested too deeply to parse is malformed JSON, not a crash.
+
+    ``json.loads`` raises ``RecursionError`` for a few thousand nested brackets; ``get_json``
+    only turns ``ValueError`` into "no JSON" (silent) or a 400.
+    """
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
+
+
+def _register_packages(app: Flask, settings: Settings, install_keys: Any | None) -> None:
+    """Register each package's blueprints; the only place that imports blueprint modules."""
+    from provider.connect import api as connect_api
+    from provider.ops import api as ops_api
+    from provider.ops import ingestion
+    from provider.ops import jira_actions
+    from provider.ops.alert_wiring import register_alert_hooks
+    from provider.ops.api import integrations as integrations_api
+    from provider.ops.api.common import key_resolvers
+    from provider.web import admin as admin_page
+    from provider.web import pages as object_pages
+    from provider.web import reviews as review_pages
+
+    connect_api.init_app(app, settings, install_keys)
+    app.register_blueprint(jira_actions.bp)
+    ops_api.init_app(app, settings)
+    key_resolvers(app).register(ingestion.resolve_integration_key)
+    app.register_blueprint(integrations_api.bp)
+    register_alert_hooks(settings)
+    app.register_blueprint(review_pages.bp)
+    app.register_blueprint(object_pages.bp)
+    app.register_blueprint(object_pages.static_bp)
+    app.register_blueprint(admin_page.bp)
+    connect_api.add_lifecycle_hook(app, "installed", _backfill_on_reinstall(settings))
+
+
+def _backfill_on_reinstall(settings: Settings) -> Any:
+    """Jira dropped the app's data at uninstall: a re-install re-sends everything, in order."""
+    from provider.ops.backfill import backfill_installation
+
+    def hook(session: Session, installation: Any, reinstalled: bool) -> None:
+        if reinstalled:
+            count = backfill_installation(session, installation, base_url=settings.base_url)
+            logger.info("re-install backfill enqueued %s messages", count)
+
+    return hook
+
+
+def _request_context(app: Flask) -> None:
+    @app.before_request
+    def _start() -> None:
+        incoming = request.headers.get("X-Request-Id", "")
+        # Accept a caller's id only if it is short and printable, so logs cannot be forged.
+        rid = incoming if 0 < len(incoming) <= 128 and incoming.isprintable() else uuid.uuid4().hex
+        g.request_id = rid
+        g.started = time.perf_counter()
+        request_id_var.set(rid)
+        client_key_var.set("-")
+
+    @app.after_request
+    def _finish(response: Response) -> Response:
+        response.headers["X-Request-Id"] = g.get("request_id", "-")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        return response
+
+
+def _health_routes(app: Flask) -> None:
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    def readyz() -> tuple[dict[str, Any], int]:
+        session = db.get_session()
+        try:
+            connection = session.connection()
+            connection.execute(text("SELECT 1"))
+            current = migrate.current_revision(connection)
+        except Exception:  # any database failure means "not ready", never a 500
+            logger.warning("readiness check: database unreachable", exc_info=True)
+            return errors.body("database_unavailable", "The database is unreachable."), 503
+        head = migrate.head_revision()
+        if current != head:
+            return errors.body(
+                "migrations_pending", f"The database is at {current}, the code expects {head}."
+            ), 503
+        return {"status": "ready", "revision": current}, 200

@@ -1,0 +1,125 @@
+"""The Forge ``manifest.yml`` that carries this app's Connect modules (Connect on Forge).
+
+It is built from the rendered descriptor, so the descriptor template stays the one source of the
+modules, their URLs and the scopes. Module URLs become relative to the ``connect`` remote, whose
+``baseUrl`` is the app's ``BASE_URL``; Jira resolves them against it, as it resolves a Connect
+descriptor's against its ``baseUrl``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from provider.config import Settings
+from provider.connect import descriptor
+
+REMOTE_KEY = "connect"
+APP_ID_PLACEHOLDER = "ari:cloud:ecosystem::app/00000000-0000-0000-0000-000000000000"
+# Connect scope → Forge permission; the scopes of the descriptor are mapped one to one.
+SCOPES = {
+    "READ": "read:connect-jira",
+    "WRITE": "write:connect-jira",
+    "DELETE": "delete:connect-jira",
+    "PROJECT_ADMIN": "project-admin:connect-jira",
+    "ADMIN": "admin:connect-jira",
+    "ACT_AS_USER": "act-as-user:connect-jira",
+    "ACCESS_EMAIL_ADDRESSES": "access-email-addresses:connect-jira",
+}
+LIFECYCLE_KEY = "lifecycle-events"
+
+
+class ManifestError(Exception):
+    """The descriptor uses something this manifest cannot carry (e.g. an unknown scope)."""
+
+
+def _relative(value: Any, base_url: str) -> Any:
+    if isinstance(value, str) and value.startswith(base_url + "/"):
+        return value[len(base_url) :]
+    if isinstance(value, list):
+        return [_relative(v, base_url) for v in value]
+    if isinstance(value, dict):
+        return {k: _relative(v, base_url) for k, v in value.items()}
+    return value
+
+
+def build_manifest(rendered: Mapping[str, Any], *, app_id: str | None = None) -> dict[str, Any]:
+    """The manifest for a rendered descriptor.
+
+    :raises ManifestError: for a scope that has no Forge equivalent.
+    """
+    base_url = str(rendered["baseUrl"]).rstrip("/")
+    modules: dict[str, list[dict[str, Any]]] = {
+        "jira:lifecycle": [{"key": LIFECYCLE_KEY, **dict(rendered.get("lifecycle") or {})}]
+    }
+    for module_type, value in (rendered.get("modules") or {}).items():
+        entries = value if isinstance(value, list) else [value]
+        modules[f"jira:{module_type}"] = [_relative(dict(e), base_url) for e in entries]
+    scopes = []
+    for scope in rendered.get("scopes") or []:
+        if scope not in SCOPES:
+            raise ManifestError(f"the Connect scope {scope!r} has no Forge permission")
+        scopes.append(SCOPES[scope])
+    return {
+        "app": {
+            "id": app_id or APP_ID_PLACEHOLDER,
+            "connect": {
+                "key": rendered["key"],
+                "remote": REMOTE_KEY,
+                "authentication": (rendered.get("authentication") or {}).get("type", "jwt"),
+            },
+        },
+        "remotes": [{"key": REMOTE_KEY, "baseUrl": base_url}],
+        "permissions": {"scopes": scopes},
+        "connectModules": modules,
+        "modules": {},
+    }
+
+
+def manifest_for(settings: Settings, *, app_id: str | None = None) -> dict[str, Any]:
+    return build_manifest(descriptor.load(settings), app_id=app_id)
+
+
+def to_yaml(value: Any, indent: int = 0) -> str:
+    """Block-style YAML; every string is a JSON (hence YAML 1.2 double-quoted) scalar.
+
+    Quoting every string keeps values such as ``yes``, ``1.0`` or ``{component-id}`` strings for
+    any YAML parser, without a YAML dependency.
+    """
+    pad = "  " * indent
+    lines: list[str] = []
+    if isinstance(value, dict):
+        if not value:
+            return pad + "{}\n"
+        for key, item in value.items():
+            label = json.dumps(str(key)) if not _plain_key(str(key)) else str(key)
+            if isinstance(item, dict | list) and item:
+                lines.append(f"{pad}{label}:\n{to_yaml(item, indent + 1)}")
+            else:
+                lines.append(f"{pad}{label}: {_scalar(item)}\n")
+        return "".join(lines)
+    if isinstance(value, list):
+        if not value:
+            return pad + "[]\n"
+        for item in value:
+            if isinstance(item, dict | list) and item:
+                nested = to_yaml(item, indent + 1)
+                lines.append(f"{pad}- {nested.lstrip()}")
+            else:
+                lines.append(f"{pad}- {_scalar(item)}\n")
+        return "".join(lines)
+    return pad + _scalar(value) + "\n"
+
+
+def _plain_key(key: str) -> bool:
+    return bool(key) and all(ch.isalnum() or ch in "-_:" for ch in key) and key[0].isalpha()
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{}"
+    if isinstance(value, list):
+        return "[]"
+    # ASCII only: YAML reads raw U+2028 and friends inside quotes as line breaks.
+    return json.dumps(value)

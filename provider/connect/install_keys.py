@@ -1,0 +1,115 @@
+"""Public keys that verify signed-install (RS256) lifecycle callbacks, fetched by ``kid``.
+
+Atlassian rotates these keys by publishing a new ``kid``; a key never changes under a ``kid``, so a
+key once fetched is cached for the life of the process (Atlassian staff confirmed caching by kid).
+Failures are never cached: a key server that was down a minute ago may answer now.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections import OrderedDict
+from typing import Protocol
+
+import requests
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+from provider.errors import Unauthorized
+
+logger = logging.getLogger(__name__)
+
+# Atlassian's kids are UUID-like; refusing anything else keeps a forged header from steering the
+# fetch to another path of the key server (``../``, query strings, encoded slashes).
+_KID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_MAX_PEM_BYTES = 16_384
+DEFAULT_TIMEOUT_SECONDS = 5.0
+DEFAULT_CACHE_SIZE = 256
+
+
+class InstallKeys(Protocol):
+    """Where lifecycle callbacks get the public key for a ``kid``."""
+
+    def public_key(self, kid: str) -> RSAPublicKey:
+        """:raises Unauthorized: when no usable key exists for ``kid``."""
+        ...
+
+
+def parse_public_key(pem: bytes) -> RSAPublicKey:
+    """:raises ValueError: unless ``pem`` is a PEM-encoded RSA public key."""
+    key = load_pem_public_key(pem)
+    if not isinstance(key, RSAPublicKey):
+        raise ValueError("not an RSA public key")
+    return key
+
+
+class HttpInstallKeys:
+    """Fetch keys from ``<base_url>/<kid>`` with a timeout and a status check, cached by kid."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        cache_size: int = DEFAULT_CACHE_SIZE,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.cache_size = cache_size
+        self._session = session or requests.Session()
+        self._cache: OrderedDict[str, RSAPublicKey] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def public_key(self, kid: str) -> RSAPublicKey:
+        if not _KID.fullmatch(kid):
+            raise Unauthorized("The lifecycle JWT has an invalid 'kid'.", code="invalid_kid")
+        with self._lock:
+            cached = self._cache.get(kid)
+            if cached is not None:
+                self._cache.move_to_end(kid)
+                return cached
+        key = self._fetch(kid)
+        with self._lock:
+            self._cache[kid] = key
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        return key
+
+    def _fetch(self, kid: str) -> RSAPublicKey:
+        url = f"{self.base_url}/{kid}"
+        try:
+            response = self._session.get(url, timeout=self.timeout, allow_redirects=False)
+        except requests.RequestException as e:
+            logger.warning("install key fetch failed kid=%s error=%s", kid, type(e).__name__)
+            raise Unauthorized(
+                "The install key server could not be reached.", code="install_key_unavailable"
+            ) from None
+        if response.status_code != 200:
+            # A 404 body must never be taken for a key (atlassian-connect-express does this).
+            logger.warning("install key fetch kid=%s status=%s", kid, response.status_code)
+            raise Unauthorized("The lifecycle JWT's 'kid' is not known.", code="unknown_kid")
+        if len(response.content) > _MAX_PEM_BYTES:
+            raise Unauthorized("The install key is malformed.", code="invalid_install_key")
+        try:
+            return parse_public_key(response.content)
+        except (ValueError, TypeError):
+            logger.warning("install key for kid=%s is not an RSA public key", kid)
+            raise Unauthorized(
+                "The install key is malformed.", code="invalid_install_key"
+            ) from None
+
+
+class StaticInstallKeys:
+    """Keys known in advance (a local Jira simulator, or an air-gapped deployment's own keys)."""
+
+    def __init__(self, keys: dict[str, bytes]) -> None:
+        self._keys = {kid: parse_public_key(pem) for kid, pem in keys.items()}
+
+    def public_key(self, kid: str) -> RSAPublicKey:
+        key = self._keys.get(kid)
+        if key is None:
+            raise Unauthorized("The lifecycle JWT's 'kid' is not known.", code="unknown_kid")
+        return key

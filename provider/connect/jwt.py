@@ -1,0 +1,300 @@
+"""Connect JWTs and the query string hash (qsh), as pure functions.
+
+The canonical request follows Atlassian's reference implementations; where they disagree the
+behaviour of the host (Jira, Java) wins, because Jira is the one that signs and verifies:
+
+* the path is the raw, still-encoded request path with the base path stripped on a segment
+  boundary, ``&`` escaped as ``%26``, one trailing slash removed;
+* query parameters come from the raw query string only (the form body only when asked, for a
+  POST/PUT with an empty query), ``jwt`` is dropped, repeated keys are joined with ``,`` in the
+  order of their decoded values, keys are sorted by their encoded form;
+* names and values are re-encoded RFC 3986 style (space ``%20``, ``*`` ``%2A``, ``~`` kept).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import Callable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from typing import Literal
+from urllib.parse import quote
+from urllib.parse import unquote_plus
+from urllib.parse import urlsplit
+
+import jwt as pyjwt
+
+from provider.errors import Unauthorized
+
+CONTEXT_QSH = "context-qsh"
+QshMode = Literal["request", "context"]
+
+
+def _encode(value: str) -> str:
+    return quote(value, safe="~")
+
+
+def canonical_path(raw_path: str, base_path: str = "") -> str:
+    """Return the canonical URI part of the canonical request."""
+    path = raw_path
+    base = base_path.rstrip("/")
+    if base and (path == base or path.startswith(base + "/")):
+        path = path[len(base) :]
+    if not path:
+        path = "/"
+    path = path.replace("&", "%26")
+    if not path.startswith("/"):
+        path = "/" + path
+    if len(path) > 1 and path.endswith("/"):
+        path = path[:-1]
+    return path
+
+
+def canonical_query(raw_query: str) -> str:
+    """Return the canonical query part of the canonical request."""
+    grouped: dict[str, list[str]] = {}
+    for pair in raw_query.split("&"):
+        if not pair:
+            continue
+        name, _, value = pair.partition("=")
+        name = unquote_plus(name, errors="replace")
+        if name == "jwt":
+            continue
+        grouped.setdefault(name, []).append(unquote_plus(value, errors="replace"))
+    encoded = sorted((_encode(name), sorted(values)) for name, values in grouped.items())
+    return "&".join(f"{name}={','.join(_encode(v) for v in values)}" for name, values in encoded)
+
+
+def canonical_request(
+    method: str,
+    raw_path: str,
+    raw_query: str = "",
+    *,
+    base_path: str = "",
+    form_body: str | None = None,
+) -> str:
+    """Build ``METHOD&URI&QUERY`` for a request.
+
+    :param form_body: an ``application/x-www-form-urlencoded`` body; it supplies the parameters
+        only for a POST or PUT whose query string is empty (Atlassian's JS behaviour).
+    """
+    method = method.upper()
+    params = raw_query
+    if not raw_query and form_body is not None and method in ("POST", "PUT"):
+        params = form_body
+    return f"{method}&{canonical_path(raw_path, base_path)}&{canonical_query(params)}"
+
+
+def split_url(url: str) -> tuple[str, str]:
+    """Split a URL or a request target into its raw path and raw query, dropping any fragment."""
+    url = url.split("#", 1)[0]
+    if "://" in url:
+        parts = urlsplit(url)
+        return parts.path, parts.query
+    path, _, query = url.partition("?")
+    return path, query
+
+
+def base_path_of(base_url: str) -> str:
+    """The path component of a base URL (``https://x.atlassian.net/wiki`` → ``/wiki``)."""
+    if "://" in base_url:
+        return urlsplit(base_url).path.rstrip("/")
+    return base_url.rstrip("/")
+
+
+def query_string_hash(canonical: str) -> str:
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def qsh_for_url(method: str, url: str, base_url: str = "") -> str:
+    path, query = split_url(url)
+    return query_string_hash(
+        canonical_request(method, path, query, base_path=base_path_of(base_url))
+    )
+
+
+# ── signing ────────────────────────────────────────────────────────────────────────────────────
+
+
+def sign_hs256(
+    *,
+    iss: str,
+    secret: str,
+    method: str,
+    url: str,
+    base_url: str = "",
+    lifetime: int = 180,
+    now: int | None = None,
+    qsh: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> str:
+    """Sign a request the Connect way: ``iss``, ``iat``, ``exp`` and the request's ``qsh``.
+
+    Used for the app's calls to Jira (``iss`` = app key) and, in development tools and tests, for
+    the calls Jira makes to the app (``iss`` = client key).
+    """
+    issued = int(time.time()) if now is None else now
+    claims: dict[str, Any] = {
+        "iss": iss,
+        "iat": issued,
+        "exp": issued + lifetime,
+        "qsh": qsh if qsh is not None else qsh_for_url(method, url, base_url),
+    }
+    claims.update(extra or {})
+    return pyjwt.encode(claims, secret, algorithm="HS256")
+
+
+# ── verification ───────────────────────────────────────────────────────────────────────────────
+
+
+@dataclass(frozen=True, slots=True)
+class RequestTarget:
+    """What a qsh is computed over: the method and the raw request URI as received."""
+
+    method: str
+    raw_path: str
+    raw_query: str
+    base_path: str = ""
+    form_body: str | None = None
+
+    def qsh(self) -> str:
+        return query_string_hash(
+            canonical_request(self.method, self.raw_path, self.raw_query, base_path=self.base_path)
+        )
+
+    def qsh_candidates(self) -> list[str]:
+        first = self.qsh()
+        if self.form_body is None or self.raw_query or self.method.upper() not in ("POST", "PUT"):
+            return [first]
+        with_body = query_string_hash(
+            canonical_request(
+                self.method, self.raw_path, "", base_path=self.base_path, form_body=self.form_body
+            )
+        )
+        return [first, with_body]
+
+
+def _header(token: str) -> dict[str, Any]:
+    try:
+        return pyjwt.get_unverified_header(token)
+    except pyjwt.PyJWTError:
+        raise Unauthorized("The JWT is malformed.", code="invalid_token") from None
+
+
+def _unverified_claims(token: str) -> dict[str, Any]:
+    try:
+        claims = pyjwt.decode(token, options={"verify_signature": False})
+    except pyjwt.PyJWTError:
+        raise Unauthorized("The JWT is malformed.", code="invalid_token") from None
+    if not isinstance(claims, dict):
+        raise Unauthorized("The JWT is malformed.", code="invalid_token")
+    return claims
+
+
+def _decode(token: str, key: Any, *, algorithm: str, leeway: int, **kwargs: Any) -> dict[str, Any]:
+    try:
+        return pyjwt.decode(token, key, algorithms=[algorithm], leeway=leeway, **kwargs)
+    except pyjwt.ExpiredSignatureError:
+        raise Unauthorized("The JWT has expired.", code="token_expired") from None
+    except pyjwt.ImmatureSignatureError:
+        raise Unauthorized("The JWT is not valid yet.", code="token_not_yet_valid") from None
+    except pyjwt.InvalidAudienceError:
+        raise Unauthorized("The JWT audience is not this app.", code="invalid_audience") from None
+    except pyjwt.MissingRequiredClaimError as e:
+        raise Unauthorized(f"The JWT lacks the '{e.claim}' claim.", code="invalid_token") from None
+    except pyjwt.InvalidSignatureError:
+        raise Unauthorized("The JWT signature is invalid.", code="invalid_signature") from None
+    except (pyjwt.PyJWTError, ValueError, TypeError):
+        raise Unauthorized("The JWT could not be verified.", code="invalid_token") from None
+
+
+def _check_qsh(claims: Mapping[str, Any], target: RequestTarget, mode: QshMode) -> None:
+    qsh = claims.get("qsh")
+    if not isinstance(qsh, str):
+        raise Unauthorized("The JWT lacks a valid 'qsh' claim.", code="invalid_qsh")
+    if mode == "context":
+        if not hmac.compare_digest(qsh.encode(), CONTEXT_QSH.encode()):
+            raise Unauthorized("This endpoint takes a context token.", code="invalid_qsh")
+        return
+    matched = False
+    for candidate in target.qsh_candidates():
+        matched |= hmac.compare_digest(qsh.encode(), candidate.encode())
+    if not matched:
+        raise Unauthorized("The query string hash does not match the request.", code="invalid_qsh")
+
+
+def verify_host_jwt(
+    token: str,
+    target: RequestTarget,
+    *,
+    secret_for: Callable[[str], str | None],
+    mode: QshMode = "request",
+    leeway: int = 30,
+) -> dict[str, Any]:
+    """Verify an HS256 token Jira signed with an installation's shared secret.
+
+    The algorithm is fixed here, never read from the token. ``secret_for(iss)`` returns the shared
+    secret of an installation allowed to call, or ``None``.
+
+    :raises Unauthorized: for every failure.
+    """
+    header = _header(token)
+    if header.get("alg") != "HS256":
+        raise Unauthorized("The JWT must be signed with HS256.", code="invalid_algorithm")
+    iss = _unverified_claims(token).get("iss")
+    if not isinstance(iss, str) or not iss:
+        raise Unauthorized("The JWT lacks the 'iss' claim.", code="invalid_token")
+    secret = secret_for(iss)
+    if secret is None:
+        raise Unauthorized("The JWT issuer is not an installed site.", code="unknown_issuer")
+    claims = _decode(
+        token,
+        secret,
+        algorithm="HS256",
+        leeway=leeway,
+        options={"require": ["iss", "iat", "exp", "qsh"], "verify_aud": False},
+    )
+    _check_qsh(claims, target, mode)
+    return claims
+
+
+def verify_install_jwt(
+    token: str,
+    target: RequestTarget,
+    *,
+    client_key: str,
+    audience: str,
+    public_key_for: Callable[[str], Any],
+    leeway: int = 30,
+) -> dict[str, Any]:
+    """Verify a signed-install (RS256) lifecycle token, in Atlassian's order.
+
+    ``public_key_for(kid)`` returns the key for a ``kid`` or raises :class:`Unauthorized`.
+
+    :raises Unauthorized: for every failure.
+    """
+    header = _header(token)
+    if header.get("alg") != "RS256":
+        raise Unauthorized(
+            "Lifecycle callbacks must be signed with RS256.", code="invalid_algorithm"
+        )
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid:
+        raise Unauthorized("The lifecycle JWT has no 'kid' header.", code="invalid_token")
+    key = public_key_for(kid)
+    audiences = [audience.rstrip("/"), audience.rstrip("/") + "/"]
+    claims = _decode(
+        token,
+        key,
+        algorithm="RS256",
+        leeway=leeway,
+        audience=audiences,
+        options={"require": ["iss", "exp", "qsh", "aud"]},
+    )
+    if not hmac.compare_digest(str(claims.get("iss")).encode(), client_key.encode()):
+        raise Unauthorized("The JWT issuer does not match the clientKey.", code="invalid_issuer")
+    _check_qsh(claims, target, "request")
+    return claims

@@ -1,0 +1,141 @@
+"""Database foundation: the declarative base, column types, engines and per-request sessions.
+
+SQLite (embedded default) and PostgreSQL (production) are both first-class. Sessions are created in
+two places only: :func:`get_session` (one per request) and the worker (one transaction per batch).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC
+from datetime import datetime
+from typing import Annotated
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask
+from flask import current_app
+from flask import g
+from sqlalchemy import MetaData
+from sqlalchemy import event
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import sessionmaker
+
+from provider.config import Settings
+from provider.times import utcnow
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp on every backend.
+
+    SQLite has no timezone type and hands back naive values; this stores UTC and always returns an
+    aware datetime, so comparisons never mix naive and aware values.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSONType,
+        list[Any]: JSONType,
+        list[str]: JSONType,
+        enum.Enum: sa.Enum(
+            enum.Enum, native_enum=False, values_callable=lambda e: [m.value for m in e]
+        ),
+    }
+
+
+intpk = Annotated[int, mapped_column(primary_key=True)]
+created_now = Annotated[datetime, mapped_column(default=utcnow)]
+updated_now = Annotated[datetime, mapped_column(default=utcnow, onupdate=utcnow)]
+
+
+def make_engine(database_url: str, **kwargs: Any) -> Engine:
+    """Create an engine with the per-backend settings this app relies on."""
+    if database_url.startswith("sqlite"):
+        engine = sa.create_engine(
+            database_url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs
+        )
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_on_begin)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 20)
+    return sa.create_engine(database_url, **kwargs)
+
+
+def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
+    # pysqlite's own transaction handling defers BEGIN; take control so BEGIN IMMEDIATE can be used
+    # and writers serialize at transaction start instead of failing on lock upgrade.
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def _sqlite_on_begin(conn: sa.Connection) -> None:
+    # Every transaction takes the write lock up front. Reads are cheap under WAL, and this removes
+    # the "database is locked" failure of two deferred transactions upgrading at once.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_session_factory(settings_or_engine: Settings | Engine) -> sessionmaker[Session]:
+    engine = (
+        make_engine(settings_or_engine.database_url)
+        if isinstance(settings_or_engine, Settings)
+        else settings_or_engine
+    )
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def init_app(app: Flask, session_factory: sessionmaker[Session]) -> None:
+    app.extensions["provider.session_factory"] = session_factory
+    app.teardown_appcontext(_close_session)
+
+
+def get_session() -> Session:
+    """Return this request's session, opening it on first use."""
+    if "db_session" not in g:
+        g.db_session = current_app.extensions["provider.session_factory"]()
+    return g.db_session
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    if (session := g.pop("db_session", None)) is not None:
+        session.close()  # rolls back anything the handler did not commit
