@@ -1,0 +1,223 @@
+"""Incidents, their alerts and components, promotion and mapping rules, and reviews."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import BigInteger
+from sqlalchemy import ForeignKey
+from sqlalchemy import Index
+from sqlalchemy import String
+from sqlalchemy import Text
+from sqlalchemy import text
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+
+from provider.db import Base
+from provider.db import created_now
+from provider.db import intpk
+from provider.db import updated_now
+from provider.ops.incidents.mapping import MatchType
+from provider.ops.incidents.rules import ResolvePolicy
+from provider.ops.incidents.rules import RuleAction
+from provider.ops.models import new_public_id
+
+
+class IncidentStatus(enum.StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+
+
+class ReviewStatus(enum.StrEnum):
+    IN_PROGRESS = "in progress"
+    OUTSTANDING_ACTIONS = "outstanding actions"
+    COMPLETED = "completed"
+
+
+def _enum(kind: type[enum.Enum], length: int) -> sa.Enum:
+    # Stored by value in a VARCHAR wide enough for values added later (no ALTER on a new value).
+    return sa.Enum(
+        kind, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e]
+    )
+
+
+class IncidentRule(Base):
+    """An ordered promotion rule of a workspace (see ``incidents.rules``)."""
+
+    __tablename__ = "incident_rules"
+
+    id: Mapped[intpk]
+    public_id: Mapped[str] = mapped_column(String(64), unique=True, default=new_public_id)
+    workspace_id: Mapped[int] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(default=0)
+    name: Mapped[str] = mapped_column(String(255))
+    enabled: Mapped[bool] = mapped_column(default=True)
+    filter: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    min_priority: Mapped[str] = mapped_column(String(2), default="P5")
+    count_threshold: Mapped[int | None]
+    unacknowledged_seconds: Mapped[int | None]
+    action: Mapped[RuleAction] = mapped_column(_enum(RuleAction, 20), default=RuleAction.PROMOTE)
+    resolve_policy: Mapped[ResolvePolicy] = mapped_column(
+        _enum(ResolvePolicy, 20), default=ResolvePolicy.LAST_ALERT_CLOSED
+    )
+    created_at: Mapped[created_now]
+    updated_at: Mapped[updated_now]
+
+
+class ComponentMapping(Base):
+    """An ordered rule naming the component of the alerts it matches."""
+
+    __tablename__ = "component_mappings"
+
+    id: Mapped[intpk]
+    public_id: Mapped[str] = mapped_column(String(64), unique=True, default=new_public_id)
+    workspace_id: Mapped[int] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(default=0)
+    match_type: Mapped[MatchType] = mapped_column(_enum(MatchType, 20))
+    key: Mapped[str | None] = mapped_column(String(255))
+    value: Mapped[str] = mapped_column(String(1000))
+    component_id: Mapped[int] = mapped_column(
+        ForeignKey("components.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[created_now]
+    updated_at: Mapped[updated_now]
+
+
+class Incident(Base):
+    __tablename__ = "incidents"
+    __table_args__ = (Index("ix_incidents_workspace_status", "workspace_id", "status", "id"),)
+
+    id: Mapped[intpk]
+    public_id: Mapped[str] = mapped_column(String(64), unique=True, default=new_public_id)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    summary: Mapped[str] = mapped_column(String(255))
+    # None: generated from the incident's alerts on every change; set: written by a person.
+    description: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[IncidentStatus] = mapped_column(
+        _enum(IncidentStatus, 20), default=IncidentStatus.OPEN
+    )
+    severity: Mapped[str | None] = mapped_column(String(2))
+    # The alert whose priority last raised the severity (severity only ever rises).
+    severity_alert_id: Mapped[int | None] = mapped_column(
+        ForeignKey("alerts.id", ondelete="SET NULL")
+    )
+    severity_raised_at: Mapped[datetime | None]
+    rule_id: Mapped[int | None] = mapped_column(
+        ForeignKey("incident_rules.id", ondelete="SET NULL")
+    )
+    rule_name: Mapped[str | None] = mapped_column(String(255))
+    resolve_policy: Mapped[ResolvePolicy] = mapped_column(
+        _enum(ResolvePolicy, 20), default=ResolvePolicy.LAST_ALERT_CLOSED
+    )
+    issue_keys: Mapped[list[str]] = mapped_column(default=list)
+    created_by: Mapped[str] = mapped_column(String(255), default="promotion")
+    created_at: Mapped[created_now]
+    updated_at: Mapped[updated_now]
+    resolved_at: Mapped[datetime | None]
+    update_sequence_number: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class IncidentComponent(Base):
+    """A component an incident affects.
+
+    ``collecting`` marks the one open incident that new alerts on this component join; the partial
+    unique index makes a second one impossible even if two promotions race.
+    """
+
+    __tablename__ = "incident_components"
+    __table_args__ = (
+        Index(
+            "uq_incident_components_collecting",
+            "component_id",
+            unique=True,
+            sqlite_where=text("collecting"),
+            postgresql_where=text("collecting"),
+        ),
+    )
+
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True
+    )
+    component_id: Mapped[int] = mapped_column(
+        ForeignKey("components.id", ondelete="CASCADE"), primary_key=True
+    )
+    collecting: Mapped[bool] = mapped_column(default=True)
+    position: Mapped[int] = mapped_column(default=0)
+
+
+class IncidentAlert(Base):
+    """An alert that is part of an incident (an alert belongs to at most one)."""
+
+    __tablename__ = "incident_alerts"
+
+    alert_id: Mapped[int] = mapped_column(
+        ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True
+    )
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), index=True
+    )
+    added_at: Mapped[created_now]
+
+
+class PromotionCandidate(Base):
+    """An alert waiting for a time threshold; the worker's tick promotes it when due."""
+
+    __tablename__ = "promotion_candidates"
+
+    alert_id: Mapped[int] = mapped_column(
+        ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True
+    )
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    due_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class Review(Base):
+    """A post-incident review of one or more incidents of a workspace."""
+
+    __tablename__ = "reviews"
+
+    id: Mapped[intpk]
+    public_id: Mapped[str] = mapped_column(String(64), unique=True, default=new_public_id)
+    workspace_id: Mapped[int] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
+    )
+    summary: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[ReviewStatus] = mapped_column(
+        _enum(ReviewStatus, 30), default=ReviewStatus.IN_PROGRESS
+    )
+    created_by: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[created_now]
+    updated_at: Mapped[updated_now]
+    update_sequence_number: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ReviewIncident(Base):
+    __tablename__ = "review_incidents"
+
+    review_id: Mapped[int] = mapped_column(
+        ForeignKey("reviews.id", ondelete="CASCADE"), primary_key=True
+    )
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    position: Mapped[int] = mapped_column(default=0)
+
+
+class SignInAttempt(Base):
+    """Sign-ins to the review pages, kept to rate-limit guessing across processes."""
+
+    __tablename__ = "review_sign_in_attempts"
+    __table_args__ = (Index("ix_review_sign_in_attempts_addr_at", "remote_addr", "attempted_at"),)
+
+    id: Mapped[intpk]
+    remote_addr: Mapped[str] = mapped_column(String(64))
+    succeeded: Mapped[bool] = mapped_column(default=False)
+    attempted_at: Mapped[created_now]

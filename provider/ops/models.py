@@ -1,0 +1,100 @@
+"""Workspaces (the unit of ownership), their links to Jira sites, and their components."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import BigInteger
+from sqlalchemy import ForeignKey
+from sqlalchemy import String
+from sqlalchemy import Text
+from sqlalchemy import UniqueConstraint
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+
+from provider.db import Base
+from provider.db import created_now
+from provider.db import intpk
+from provider.db import updated_now
+
+
+def new_public_id() -> str:
+    return str(uuid.uuid4())
+
+
+class Tier(enum.StrEnum):
+    TIER_1 = "Tier 1"
+    TIER_2 = "Tier 2"
+    TIER_3 = "Tier 3"
+    TIER_4 = "Tier 4"
+
+
+class ComponentType(enum.StrEnum):
+    SERVICE = "Service"
+    APPLICATION = "Application"
+    LIBRARY = "Library"
+    CAPABILITY = "Capability"
+    CLOUD_RESOURCE = "Cloud resource"
+    DATA_PIPELINE = "Data pipeline"
+    MACHINE_LEARNING_MODEL = "Machine learning model"
+    UI_ELEMENT = "UI element"
+    WEBSITE = "Website"
+    OTHER = "Other"
+
+
+class Workspace(Base):
+    __tablename__ = "workspaces"
+
+    id: Mapped[intpk]
+    public_id: Mapped[str] = mapped_column(String(64), unique=True, default=new_public_id)
+    name: Mapped[str] = mapped_column(String(255))
+    avatar_url: Mapped[str | None] = mapped_column(String(2000))
+    api_key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    link_code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[created_now]
+    updated_at: Mapped[updated_now]
+    key_rotated_at: Mapped[datetime | None]
+
+
+class WorkspaceLink(Base):
+    """A workspace shown in a Jira site; made only with proof of ownership of the workspace."""
+
+    __tablename__ = "workspace_links"
+    __table_args__ = (UniqueConstraint("installation_id", "workspace_id"),)
+
+    id: Mapped[intpk]
+    installation_id: Mapped[int] = mapped_column(
+        ForeignKey("installations.id", ondelete="CASCADE"), index=True
+    )
+    workspace_id: Mapped[int] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
+    )
+    linked_at: Mapped[created_now]
+
+
+class Component(Base):
+    """A service of a workspace; becomes a DevOps component (a "container") in Jira."""
+
+    __tablename__ = "components"
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+
+    id: Mapped[intpk]
+    public_id: Mapped[str] = mapped_column(String(64), unique=True, default=new_public_id)
+    workspace_id: Mapped[int] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(255))
+    # Lower-cased name, indexed, so searchContainers stays an index lookup as the table grows.
+    name_lower: Mapped[str] = mapped_column(String(255), index=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    url: Mapped[str | None] = mapped_column(String(2000))
+    avatar_url: Mapped[str | None] = mapped_column(String(2000))
+    tier: Mapped[Tier] = mapped_column(default=Tier.TIER_3)
+    component_type: Mapped[ComponentType] = mapped_column(default=ComponentType.SERVICE)
+    # Fallback component of a workspace: incidents with no mapped component land here.
+    is_fallback: Mapped[bool] = mapped_column(default=False)
+    update_sequence_number: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[created_now]
+    updated_at: Mapped[updated_now]
