@@ -1,0 +1,158 @@
+"""Commands that run the service: ``run``, ``web``, ``db upgrade``, ``installations list``."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+import click
+from sqlalchemy import select
+
+from provider import migrate
+from provider.config import Settings
+from provider.config import SettingsError
+from provider.db import make_session_factory
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as e:
+        raise click.ClickException(str(e)) from None
+
+
+@click.group("db")
+def db_group() -> None:
+    """Database schema."""
+
+
+@db_group.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply migrations (the Procfile's release step)."""
+    settings = _settings()
+    migrate.upgrade(settings.database_url, revision)
+    click.echo(f"database at {migrate.head_revision() if revision == 'head' else revision}")
+
+
+@db_group.command("revision")
+@click.option("-m", "--message", required=True)
+@click.option("--rev-id", required=True, help="the next number, e.g. 0005")
+def db_revision(message: str, rev_id: str) -> None:
+    """Autogenerate a migration against a scratch SQLite database at head (then read and edit it)."""
+    import tempfile
+
+    from alembic import command
+
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/scratch.sqlite3"
+        migrate.upgrade(url)
+        command.revision(
+            migrate.alembic_config(url), message=message, autogenerate=True, rev_id=rev_id
+        )
+
+
+@click.group("installations")
+def installations_group() -> None:
+    """Jira sites that installed the app."""
+
+
+@installations_group.command("list")
+def installations_list() -> None:
+    """Print one JSON object per installation (never the shared secret)."""
+    from provider.connect.models import Installation
+
+    factory = make_session_factory(_settings())
+    with factory() as session:
+        for inst in session.scalars(select(Installation).order_by(Installation.id)):
+            click.echo(json.dumps(inst.to_json()))
+
+
+@click.command("web")
+@click.option("--workers", type=int, default=None, help="gunicorn worker processes")
+def web(workers: int | None) -> None:
+    """Serve the web app with gunicorn (production configuration)."""
+    _settings()  # fail fast with a readable message before gunicorn starts
+    args = [sys.executable, "-m", "gunicorn", "-c", _gunicorn_conf(), "provider.app:create_app()"]
+    if workers:
+        args += ["--workers", str(workers)]
+    os.execv(sys.executable, args)  # noqa: S606 - replaces this process with gunicorn
+
+
+def _gunicorn_conf() -> str:
+    return str(migrate.MIGRATIONS.parent / "gunicorn.conf.py")
+
+
+def process_specs(settings: Settings) -> list[tuple[str, list[str]]]:
+    """The processes ``provider run`` starts side by side."""
+    specs = [
+        ("web", [sys.executable, "-m", "provider.cli", "web", "--workers", "2"]),
+        ("worker", [sys.executable, "-m", "provider.cli", "worker"]),
+    ]
+    specs.extend(EXTRA_PROCESSES)
+    return specs
+
+
+# Other areas append (name, argv) here, e.g. the outbox worker.
+EXTRA_PROCESSES: list[tuple[str, list[str]]] = []
+
+
+@click.command("run")
+def run() -> None:
+    """Migrate, then start the web app and the worker side by side (Ctrl-C stops both)."""
+    settings = _settings()
+    migrate.upgrade(settings.database_url)
+    click.echo(
+        f"{settings.app_name} on {settings.base_url} "
+        f"(database {settings.database_url.split('://', 1)[0]}); "
+        f"descriptor at {settings.base_url}/atlassian-connect.json"
+    )
+    env = dict(os.environ)
+    env.setdefault("HOST", "127.0.0.1")
+    env.setdefault("PORT", str(settings.port))
+    supervise(process_specs(settings), env=env)
+
+
+def supervise(specs: list[tuple[str, list[str]]], env: dict[str, str] | None = None) -> None:
+    """Run processes until one exits or a signal arrives, then stop them all."""
+    procs: dict[str, subprocess.Popen[Any]] = {}
+    stopping = False
+
+    def _stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    for name, argv in specs:
+        procs[name] = subprocess.Popen(argv, env=env)  # noqa: S603 - our own interpreter
+    exit_code = 0
+    try:
+        while not stopping:
+            for name, proc in procs.items():
+                code = proc.poll()
+                if code is not None:
+                    click.echo(f"{name} exited with {code}; stopping", err=True)
+                    exit_code = code or 1
+                    stopping = True
+                    break
+            time.sleep(0.2)
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        for proc in procs.values():
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    sys.exit(exit_code)
+
+
+COMMANDS = [db_group, installations_group, web, run]

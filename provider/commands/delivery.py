@@ -1,0 +1,195 @@
+"""Delivery to Jira: ``worker``, ``outbox status|requeue|resume`` and ``resync``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+from collections.abc import Callable
+
+import click
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import sessionmaker
+
+from provider.commands.core import _settings
+from provider.config import Settings
+from provider.db import make_session_factory
+from provider.errors import NotFound
+from provider.logging import configure_logging
+from provider.ops.backfill import BACKFILLS
+from provider.outbox import admin
+from provider.outbox import webhooks
+from provider.outbox.handlers import HANDLERS
+from provider.outbox.handlers import KindSpec
+from provider.outbox.models import MessageStatus
+from provider.outbox.retry import RetryPolicy
+from provider.outbox.worker import OutboxWorker
+from provider.outbox.worker import Tick
+from provider.outbox.worker import WorkerConfig
+from provider.outbox.worker import make_client_factory
+from provider.outbox.worker import run_loop
+
+logger = logging.getLogger(__name__)
+
+# Other job sources of the worker process (e.g. the alert-request processor, periodic incident
+# promotion): each factory builds a tick from the settings and the session factory. The composition
+# root appends to this list; ticks run in order after the outbox drain.
+TICK_FACTORIES: list[Callable[[Settings, sessionmaker[Session]], Tick]] = []
+
+# Outbox kinds whose handler needs the settings (e.g. ``webhook``, which guards outgoing URLs):
+# each factory returns ``{kind: KindSpec}`` merged over ``provider.outbox.handlers.HANDLERS``.
+HANDLER_FACTORIES: list[Callable[[Settings], dict[str, KindSpec]]] = [
+    lambda settings: {webhooks.WEBHOOK: webhooks.kind_spec(settings)}
+]
+
+
+def worker_handlers(settings: Settings) -> dict[str, KindSpec]:
+    handlers = dict(HANDLERS)
+    for factory in HANDLER_FACTORIES:
+        handlers.update(factory(settings))
+    return handlers
+
+
+@click.command("worker")
+@click.option("--batch-size", type=click.IntRange(1, 1000), default=1000, show_default=True)
+@click.option("--lease-seconds", type=click.FloatRange(0.5), default=300.0, show_default=True)
+@click.option("--max-attempts", type=click.IntRange(1), default=8, show_default=True)
+@click.option("--backoff-base", type=click.FloatRange(0), default=2.0, show_default=True)
+@click.option("--backoff-max", type=click.FloatRange(0), default=600.0, show_default=True)
+@click.option("--throttle-base", type=click.FloatRange(0), default=5.0, show_default=True)
+@click.option("--throttle-max", type=click.FloatRange(0), default=300.0, show_default=True)
+@click.option("--connect-timeout", type=click.FloatRange(0.1), default=5.0, show_default=True)
+@click.option("--read-timeout", type=click.FloatRange(0.1), default=30.0, show_default=True)
+@click.option("--idle-max", type=click.FloatRange(0.01), default=1.0, show_default=True)
+def worker(
+    batch_size: int,
+    lease_seconds: float,
+    max_attempts: int,
+    backoff_base: float,
+    backoff_max: float,
+    throttle_base: float,
+    throttle_max: float,
+    connect_timeout: float,
+    read_timeout: float,
+    idle_max: float,
+) -> None:
+    """Deliver the outbox to Jira (and run the other background jobs) until SIGTERM."""
+    settings = _settings()
+    configure_logging(settings.log_level)
+    config = WorkerConfig(
+        batch_size=batch_size,
+        lease_seconds=lease_seconds,
+        retry=RetryPolicy(
+            base_delay=backoff_base,
+            max_delay=backoff_max,
+            max_attempts=max_attempts,
+            throttle_base_delay=throttle_base,
+            throttle_max_delay=throttle_max,
+        ),
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        idle_sleep_max=idle_max,
+    )
+    session_factory = make_session_factory(settings)
+    outbox = OutboxWorker(
+        session_factory,
+        make_client_factory(settings, config),
+        config=config,
+        handlers=worker_handlers(settings),
+    )
+    ticks: list[Tick] = [outbox.drain_once]
+    ticks.extend(factory(settings, session_factory) for factory in TICK_FACTORIES)
+
+    stop = threading.Event()
+
+    def _stop(signum: int, _frame: object) -> None:
+        logger.info("worker stopping after the current batch (signal %s)", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    logger.info("worker started id=%s batch_size=%s", outbox.worker_id, batch_size)
+    run_loop(ticks, stop, idle_sleep_min=config.idle_sleep_min, idle_sleep_max=idle_max)
+    logger.info("worker stopped")
+
+
+@click.group("outbox")
+def outbox_group() -> None:
+    """Inspect and operate the queue of pushes to Jira."""
+
+
+@outbox_group.command("status")
+def outbox_status() -> None:
+    """Print one JSON object per installation: counts by status, pause, throttle, last success."""
+    factory = make_session_factory(_settings())
+    with factory() as session:
+        for entry in admin.outbox_status(session):
+            click.echo(json.dumps(entry.to_json()))
+
+
+@outbox_group.command("problems")
+@click.option("--client-key", required=True)
+@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
+def outbox_problems(client_key: str, limit: int) -> None:
+    """Print the messages Jira rejected or that ran out of retries, with Jira's message."""
+    factory = make_session_factory(_settings())
+    with factory() as session:
+        installation = _installation(session, client_key)
+        for problem in admin.problems(session, installation, limit=limit):
+            click.echo(json.dumps(problem))
+
+
+@outbox_group.command("requeue")
+@click.option("--client-key", default=None, help="only this installation (default: all)")
+@click.option("--dead", "which", flag_value="dead", help="only dead-lettered messages")
+@click.option("--failed", "which", flag_value="failed", help="only messages Jira rejected")
+def outbox_requeue(client_key: str | None, which: str | None) -> None:
+    """Send dead-lettered and/or rejected messages again."""
+    statuses = (MessageStatus(which),) if which else (MessageStatus.DEAD, MessageStatus.FAILED)
+    factory = make_session_factory(_settings())
+    with factory.begin() as session:
+        installation = _installation(session, client_key) if client_key else None
+        count = admin.requeue(session, installation=installation, statuses=statuses)
+    click.echo(f"re-queued {count} messages")
+
+
+@outbox_group.command("resume")
+@click.option("--client-key", required=True)
+def outbox_resume(client_key: str) -> None:
+    """Resume delivery to a site paused after Jira answered 401/403."""
+    factory = make_session_factory(_settings())
+    with factory.begin() as session:
+        installation = _installation(session, client_key)
+        admin.resume(session, installation)
+    click.echo(f"delivery to {client_key} resumed")
+
+
+@click.command("resync")
+@click.option("--client-key", required=True)
+def resync(client_key: str) -> None:
+    """Re-send everything a site should have: linked workspaces, components, incidents, reviews."""
+    settings = _settings()
+    factory = make_session_factory(settings)
+    total = 0
+    with click.progressbar(BACKFILLS, label="enqueueing", item_show_func=_label) as steps:
+        for _label_text, step in steps:
+            # One transaction per family: a failure midway keeps what was enqueued so far.
+            with factory.begin() as session:
+                installation = _installation(session, client_key)
+                total += step(session, installation, base_url=settings.base_url)
+    click.echo(f"enqueued {total} messages for {client_key}; the worker delivers them")
+
+
+def _label(item: tuple[str, object] | None) -> str | None:
+    return item[0] if item else None
+
+
+def _installation(session: Session, client_key: str):  # type: ignore[no-untyped-def]
+    try:
+        return admin.require_installation(session, client_key)
+    except NotFound as e:
+        raise click.ClickException(e.message) from None
+
+
+COMMANDS = [worker, outbox_group, resync]

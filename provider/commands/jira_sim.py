@@ -1,0 +1,58 @@
+"""``provider jira-sim``: run the local Jira simulator in the foreground."""
+
+from __future__ import annotations
+
+import contextlib
+
+import click
+
+
+@click.command("jira-sim")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=9000, show_default=True)
+@click.option("--site", "sites", multiple=True, help="a site to create (repeatable; default acme)")
+@click.option("--install", "descriptor_url", help="install the app from this descriptor URL")
+@click.option("--max-entities", type=int, default=1000, show_default=True, help="413 above this")
+@click.option("--strict-retry-after", is_flag=True, help="answer 429 to early retries")
+@click.option("--seed", type=int, default=0, show_default=True, help="seed of the fault RNG")
+def jira_sim(
+    host: str,
+    port: int,
+    sites: tuple[str, ...],
+    descriptor_url: str | None,
+    max_entities: int,
+    strict_retry_after: bool,
+    seed: int,
+) -> None:
+    """Play Jira locally: sites, signed installs, the Operations and DevOps Components APIs."""
+    from jira_simulator import Simulator
+    from jira_simulator import SimulatorError
+
+    sim = Simulator(
+        host,
+        port,
+        sites=sites or ("acme",),
+        max_entities=max_entities,
+        strict_retry_after=strict_retry_after,
+        seed=seed,
+        log_requests=True,
+    )
+    sim.start()
+    click.echo(f"Jira simulator on {sim.url} (state page {sim.url}/)")
+    click.echo(f"set INSTALL_KEYS_URL={sim.keys_url} and allow host {host} in ALLOWED_JIRA_HOSTS")
+    for name in sim.world.sites:
+        click.echo(f"site {name}: {sim.world.sites[name].base_url}")
+    if descriptor_url:
+        for name in list(sim.world.sites):
+            try:
+                result = sim.install(name, descriptor_url)
+            except SimulatorError as e:
+                sim.stop()
+                raise click.ClickException(str(e)) from None
+            answers = ", ".join(f"{k} {r.status_code}" for k, r in result.responses.items())
+            click.echo(f"installed on {name}: {answers}")
+    with contextlib.suppress(KeyboardInterrupt):
+        sim.serve_forever()
+
+
+COMMANDS = [jira_sim]

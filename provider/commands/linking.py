@@ -1,0 +1,68 @@
+"""``provider workspaces link|unlink``: link a workspace to a Jira site, with proof of ownership."""
+
+from __future__ import annotations
+
+import click
+from sqlalchemy import select
+
+from provider.commands.core import _settings
+from provider.connect.models import Installation
+from provider.db import make_session_factory
+from provider.errors import AppError
+from provider.ops import linking
+
+
+def _installation(session, client_key: str) -> Installation:  # type: ignore[no-untyped-def]
+    inst = session.scalars(
+        select(Installation).where(Installation.client_key == client_key)
+    ).first()
+    if inst is None:
+        raise click.ClickException(f"no installation with client key {client_key!r}")
+    return inst
+
+
+@click.command("link")
+@click.option("--client-key", required=True, help="the Jira site's client key")
+@click.option("--link-code", default=None, help="the workspace's link code")
+@click.option(
+    "--workspace-key",
+    "api_key",
+    default=None,
+    help="the workspace key, as an alternative proof (read from WORKSPACE_KEY if set)",
+    envvar="WORKSPACE_KEY",
+)
+def link(client_key: str, link_code: str | None, api_key: str | None) -> None:
+    """Link the workspace proven by a link code (or workspace key) to a Jira site."""
+    settings = _settings()
+    factory = make_session_factory(settings)
+    with factory() as session:
+        inst = _installation(session, client_key)
+        try:
+            workspace = linking.link_workspace(
+                session, inst, link_code=link_code, api_key=api_key, base_url=settings.base_url
+            )
+        except AppError as e:
+            raise click.ClickException(e.message) from None
+        session.commit()
+        click.echo(f"linked workspace {workspace.public_id} ({workspace.name}) to {client_key}")
+
+
+@click.command("unlink")
+@click.option("--client-key", required=True, help="the Jira site's client key")
+@click.option("--workspace", "workspace_id", required=True, help="the workspace id")
+def unlink(client_key: str, workspace_id: str) -> None:
+    """Unlink a workspace from a Jira site and delete its data there."""
+    settings = _settings()
+    factory = make_session_factory(settings)
+    with factory() as session:
+        inst = _installation(session, client_key)
+        try:
+            workspace = linking.unlink_workspace(session, inst, workspace_id)
+        except AppError as e:
+            raise click.ClickException(e.message) from None
+        session.commit()
+        click.echo(f"unlinked workspace {workspace.public_id} from {client_key}")
+
+
+# Subcommands of ``provider workspaces`` (the group lives in provider/commands/workspaces.py).
+WORKSPACE_COMMANDS = [link, unlink]

@@ -1,0 +1,163 @@
+"""Read-only pages Jira links to: an incident (its ``url``) and a component (the default ``url``).
+
+Behind the workspace sign-in of the review pages; another workspace's objects are unknown (404).
+Also the default avatars the payloads name, served by the app so they never point nowhere.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from importlib import resources
+from urllib.parse import urlencode
+
+from flask import Blueprint
+from flask import Response
+from flask import redirect
+from flask import request
+from flask import url_for
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from provider.db import get_session
+from provider.errors import NotFound
+from provider.ops.alert_models import Alert
+from provider.ops.incidents.models import Incident
+from provider.ops.incidents.models import IncidentAlert
+from provider.ops.incidents.models import IncidentComponent
+from provider.ops.incidents.models import IncidentStatus
+from provider.ops.incidents.service import require_incident
+from provider.ops.models import Component
+from provider.ops.models import Workspace
+from provider.times import iso
+from provider.web import session as web_session
+from provider.web.session import page
+
+bp = Blueprint("object_pages", __name__, template_folder="templates")
+
+
+@bp.before_request
+def _reject_nul() -> None:
+    web_session.reject_nul()
+
+
+@bp.after_request
+def _persist(response: Response) -> Response:
+    return web_session.persist(response)
+
+
+static_bp = Blueprint("static_assets", __name__)
+
+
+@bp.app_template_filter("iso")
+def _iso(value: datetime | None) -> str:
+    return iso(value) or ""
+
+
+MAX_ID_LENGTH = 64
+MAX_ALERTS_SHOWN = 200
+MAX_INCIDENTS_SHOWN = 50
+AVATARS = ("component.svg", "workspace.svg")
+
+
+def _sign_in_first() -> Response:
+    target = url_for("reviews_pages.sign_in_form") + "?" + urlencode({"next": request.path})
+    return redirect(target, code=303)  # type: ignore[return-value]
+
+
+def _component(session: Session, workspace: Workspace, public_id: str) -> Component:
+    component = session.scalars(
+        select(Component).where(
+            Component.workspace_id == workspace.id,
+            Component.public_id == public_id[:MAX_ID_LENGTH],
+        )
+    ).first()
+    if component is None:
+        raise NotFound("Component does not exist.", code="component_not_found")
+    return component
+
+
+@bp.get("/incidents/<incident_id>")
+def incident_page(incident_id: str) -> Response:
+    session = get_session()
+    workspace = web_session.signed_in_workspace(session)
+    if workspace is None:
+        return _sign_in_first()
+    incident = require_incident(session, workspace.id, incident_id[:MAX_ID_LENGTH])
+    components = list(
+        session.scalars(
+            select(Component)
+            .join(IncidentComponent, IncidentComponent.component_id == Component.id)
+            .where(IncidentComponent.incident_id == incident.id)
+            .order_by(IncidentComponent.position, Component.id)
+        )
+    )
+    alerts = list(
+        session.scalars(
+            select(Alert)
+            .join(IncidentAlert, IncidentAlert.alert_id == Alert.id)
+            .where(IncidentAlert.incident_id == incident.id)
+            .order_by(IncidentAlert.added_at, Alert.id)
+            .limit(MAX_ALERTS_SHOWN)
+        )
+    )
+    raised_by = (
+        session.get(Alert, incident.severity_alert_id) if incident.severity_alert_id else None
+    )
+    review_query = {"incident": incident.public_id}
+    if components:
+        review_query["component"] = components[0].public_id
+    return page(
+        "pages/incident.html",
+        workspace=workspace,
+        incident=incident,
+        resolved=incident.status is IncidentStatus.RESOLVED,
+        components=components,
+        alerts=alerts,
+        raised_by=raised_by,
+        review_url=url_for("reviews_pages.new_review") + "?" + urlencode(review_query),
+    )
+
+
+@bp.get("/components/<component_id>")
+def component_page(component_id: str) -> Response:
+    session = get_session()
+    workspace = web_session.signed_in_workspace(session)
+    if workspace is None:
+        return _sign_in_first()
+    component = _component(session, workspace, component_id)
+    incidents_of = (
+        select(Incident)
+        .join(IncidentComponent, IncidentComponent.incident_id == Incident.id)
+        .where(IncidentComponent.component_id == component.id)
+    )
+    open_count = session.scalar(
+        select(func.count()).select_from(
+            incidents_of.where(Incident.status != IncidentStatus.RESOLVED).subquery()
+        )
+    )
+    incidents = list(
+        session.scalars(
+            incidents_of.order_by(Incident.created_at.desc(), Incident.id.desc()).limit(
+                MAX_INCIDENTS_SHOWN
+            )
+        )
+    )
+    return page(
+        "pages/component.html",
+        workspace=workspace,
+        component=component,
+        open_count=open_count or 0,
+        incidents=incidents,
+    )
+
+
+@static_bp.get("/static/<name>")
+def avatar(name: str) -> Response:
+    if name not in AVATARS:
+        raise NotFound("No such file.", code="not_found")
+    svg = resources.files("provider.web").joinpath("static", name).read_bytes()
+    response = Response(svg, mimetype="image/svg+xml")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    return response

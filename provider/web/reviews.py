@@ -1,0 +1,225 @@
+"""The post-incident review pages Jira links to (``createPostIncidentReview``).
+
+A person signs in with the workspace key (``provider.web.session``); the page then only shows
+and accepts that workspace's incidents.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint
+from flask import Response
+from flask import current_app
+from flask import redirect
+from flask import request
+from flask import url_for
+from sqlalchemy import select
+
+from provider.config import Settings
+from provider.db import get_session
+from provider.errors import NotFound
+from provider.errors import ValidationFailed
+from provider.ops.incidents import publishing
+from provider.ops.incidents import reviews
+from provider.ops.incidents.models import Incident
+from provider.ops.incidents.models import ReviewStatus
+from provider.ops.incidents.models import SignInAttempt
+from provider.ops.linking import find_workspace_by_proof
+from provider.ops.models import Component
+from provider.web import session as web_session
+from provider.web.session import MAX_KEY_LENGTH
+from provider.web.session import page as _page
+
+logger = logging.getLogger(__name__)
+
+bp = Blueprint("reviews_pages", __name__, url_prefix="/reviews", template_folder="templates")
+
+
+@bp.before_request
+def _reject_nul() -> None:
+    web_session.reject_nul()
+
+
+@bp.after_request
+def _persist(response: Response) -> Response:
+    return web_session.persist(response)
+
+
+def _settings() -> Settings:
+    return current_app.extensions["provider.settings"]
+
+
+def _safe_next(value: str | None) -> str:
+    return web_session.safe_next(value, url_for(".new_review"))
+
+
+@bp.get("/new")
+def new_review() -> Response:
+    session = get_session()
+    workspace = web_session.signed_in_workspace(session)
+    if workspace is None:
+        return _page("reviews/sign_in.html", next=request.full_path.rstrip("?"), error=None)
+    incident_id = request.args.get("incident", "")[:64]
+    component_id = request.args.get("component", "")[:64]
+    incidents: list[Incident] = []
+    if incident_id:
+        incidents = reviews.require_incidents(session, workspace.id, [incident_id])
+    component = None
+    if component_id:
+        component = session.scalars(
+            select(Component).where(
+                Component.workspace_id == workspace.id, Component.public_id == component_id
+            )
+        ).first()
+        if component is None:
+            raise NotFound("Component does not exist.", code="component_not_found")
+    recent = list(
+        session.scalars(
+            select(Incident)
+            .where(Incident.workspace_id == workspace.id)
+            .order_by(Incident.created_at.desc(), Incident.id.desc())
+            .limit(50)
+        )
+    )
+    return _page(
+        "reviews/form.html",
+        workspace=workspace,
+        review=None,
+        selected={i.public_id for i in incidents},
+        incidents=incidents + [i for i in recent if i not in incidents],
+        component=component,
+        summary=f"Post-incident review: {incidents[0].summary}" if incidents else "",
+        description=reviews.prefill_description(session, incidents) if incidents else "",
+        status=ReviewStatus.IN_PROGRESS,
+        statuses=list(ReviewStatus),
+        error=None,
+    )
+
+
+@bp.get("/sign-in")
+def sign_in_form() -> Response:
+    """Where the other pages send a person who is not signed in (``?next=`` brings them back)."""
+    next_url = _safe_next(request.args.get("next"))
+    if web_session.signed_in_workspace(get_session()) is not None:
+        return redirect(next_url, code=303)  # type: ignore[return-value]
+    return _page("reviews/sign_in.html", next=next_url, error=None)
+
+
+@bp.post("/sign-in")
+def sign_in() -> Response:
+    web_session.check_csrf()
+    session = get_session()
+    web_session.check_rate(session)
+    key = request.form.get("workspace_key", "").strip()
+    workspace = (
+        find_workspace_by_proof(session, api_key=key) if 0 < len(key) <= MAX_KEY_LENGTH else None
+    )
+    session.add(
+        SignInAttempt(remote_addr=web_session.client_addr(), succeeded=workspace is not None)
+    )
+    session.commit()
+    next_url = _safe_next(request.form.get("next"))
+    if workspace is None:
+        logger.info("review page sign-in failed addr=%s", web_session.client_addr())
+        return _page(
+            "reviews/sign_in.html", http_status=401, next=next_url, error="That key is not valid."
+        )
+    web_session.sign_in_as(workspace)
+    return redirect(next_url, code=303)  # type: ignore[return-value]
+
+
+@bp.post("/sign-out")
+def sign_out() -> Response:
+    web_session.check_csrf()
+    web_session.sign_out()
+    return redirect(url_for(".new_review"), code=303)  # type: ignore[return-value]
+
+
+def _form_fields() -> tuple[str, str, ReviewStatus, list[str]]:
+    summary = request.form.get("summary", "").strip()
+    description = request.form.get("description", "")
+    incident_ids = [i[:64] for i in request.form.getlist("incident")][:100]
+    errors = {}
+    if not summary:
+        errors["summary"] = "is required"
+    elif len(summary) > publishing.MAX_SUMMARY:
+        errors["summary"] = f"must be at most {publishing.MAX_SUMMARY} characters"
+    if len(description) > publishing.MAX_DESCRIPTION:
+        errors["description"] = f"must be at most {publishing.MAX_DESCRIPTION} characters"
+    if not incident_ids:
+        errors["incident"] = "choose at least one incident"
+    try:
+        status = ReviewStatus(request.form.get("status", ReviewStatus.IN_PROGRESS.value))
+    except ValueError:
+        errors["status"] = "is not a review status"
+        status = ReviewStatus.IN_PROGRESS
+    if errors:
+        name, message = next(iter(errors.items()))
+        raise ValidationFailed(f"{name} {message}", details={"fields": errors})
+    return summary, description, status, incident_ids
+
+
+@bp.post("")
+def create_review() -> Response:
+    web_session.check_csrf()
+    session = get_session()
+    workspace = web_session.require_signed_in(session)
+    summary, description, status, incident_ids = _form_fields()
+    incidents = reviews.require_incidents(session, workspace.id, incident_ids)
+    review = reviews.create_review(
+        session,
+        workspace.id,
+        incidents,
+        base_url=_settings().base_url.rstrip("/"),
+        summary=summary,
+        description=description or None,
+        status=status,
+        created_by="review page",
+    )
+    session.commit()
+    return redirect(url_for(".show_review", review_id=review.public_id), code=303)  # type: ignore[return-value]
+
+
+@bp.get("/<review_id>")
+def show_review(review_id: str) -> Response:
+    session = get_session()
+    workspace = web_session.signed_in_workspace(session)
+    if workspace is None:
+        return _page("reviews/sign_in.html", next=request.path, error=None)
+    review = reviews.require_review(session, workspace.id, review_id[:64])
+    incidents = reviews.incidents_of(session, review)
+    return _page(
+        "reviews/form.html",
+        workspace=workspace,
+        review=review,
+        selected={i.public_id for i in incidents},
+        incidents=incidents,
+        component=None,
+        summary=review.summary,
+        description=review.description,
+        status=review.status,
+        statuses=reviews.STATUS_ORDER[reviews.STATUS_ORDER.index(review.status) :],
+        error=None,
+    )
+
+
+@bp.post("/<review_id>")
+def update_review(review_id: str) -> Response:
+    web_session.check_csrf()
+    session = get_session()
+    workspace = web_session.require_signed_in(session)
+    review = reviews.require_review(session, workspace.id, review_id[:64])
+    summary, description, status, incident_ids = _form_fields()
+    incidents = reviews.require_incidents(session, workspace.id, incident_ids)
+    reviews.update_review(
+        session,
+        review,
+        base_url=_settings().base_url.rstrip("/"),
+        summary=summary,
+        description=description,
+        status=status,
+        incidents=incidents,
+    )
+    session.commit()
+    return redirect(url_for(".show_review", review_id=review.public_id), code=303)  # type: ignore[return-value]
