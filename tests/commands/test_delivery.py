@@ -1,0 +1,101 @@
+"""``provider outbox status|requeue|resume`` as real subprocesses against a real database."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import select
+
+from provider.db import make_engine
+from provider.db import make_session_factory
+from provider.outbox.models import MessageStatus
+from provider.outbox.models import OutboxMessage
+from provider.times import utcnow
+from tests.commands.test_core import run_cli
+from tests.outbox.helpers import make_installation
+from tests.outbox.helpers import put
+
+
+def _status(url: str) -> dict[str, dict]:
+    result = run_cli(url, "outbox", "status")
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    return {r["clientKey"]: r for r in rows}
+
+
+def test_status_requeue_and_resume(fresh_database_url: str) -> None:
+    engine = make_engine(fresh_database_url)
+    factory = make_session_factory(engine)
+    with factory.begin() as session:
+        paused = make_installation(
+            session, delivery_paused_at=utcnow(), delivery_paused_reason="Jira answered 401"
+        )
+        other = make_installation(session)
+        put(session, paused, "incident", "i1").status = MessageStatus.DEAD
+        put(session, paused, "incident", "i2").status = MessageStatus.FAILED
+        put(session, paused, "incident", "i3")
+        put(session, other, "component", "c1").status = MessageStatus.FAILED
+        keys = (paused.client_key, other.client_key)
+
+    status = _status(fresh_database_url)
+    assert (status[keys[0]]["dead"], status[keys[0]]["failed"], status[keys[0]]["pending"]) == (
+        1,
+        1,
+        1,
+    )
+    assert status[keys[0]]["paused"] is True
+    assert status[keys[0]]["pausedReason"] == "Jira answered 401"
+    assert status[keys[1]]["paused"] is False
+
+    result = run_cli(fresh_database_url, "outbox", "problems", "--client-key", keys[0])
+    assert result.returncode == 0, result.stderr
+    problems = [json.loads(line) for line in result.stdout.splitlines()]
+    assert sorted((p["entityId"], p["status"]) for p in problems) == [
+        ("i1", "dead"),
+        ("i2", "failed"),
+    ]
+
+    result = run_cli(fresh_database_url, "outbox", "requeue", "--client-key", keys[0], "--dead")
+    assert result.returncode == 0, result.stderr
+    assert "re-queued 1 messages" in result.stdout
+    status = _status(fresh_database_url)
+    assert (status[keys[0]]["dead"], status[keys[0]]["failed"], status[keys[0]]["pending"]) == (
+        0,
+        1,
+        2,
+    )
+    assert status[keys[1]]["failed"] == 1  # another installation is untouched
+
+    result = run_cli(fresh_database_url, "outbox", "requeue")
+    assert "re-queued 2 messages" in result.stdout
+
+    result = run_cli(fresh_database_url, "outbox", "resume", "--client-key", keys[0])
+    assert result.returncode == 0, result.stderr
+    assert _status(fresh_database_url)[keys[0]]["paused"] is False
+
+    with factory() as session:
+        assert all(
+            m.status == MessageStatus.PENDING and m.attempts == 0
+            for m in session.scalars(select(OutboxMessage))
+        )
+    engine.dispose()
+
+
+def test_unknown_client_key_is_a_readable_error(fresh_database_url: str) -> None:
+    for args in (
+        ("outbox", "resume", "--client-key", "jira:nope"),
+        ("outbox", "requeue", "--client-key", "jira:nope"),
+        ("resync", "--client-key", "jira:nope"),
+    ):
+        result = run_cli(fresh_database_url, *args)
+        assert result.returncode == 1
+        assert "no installation with client key 'jira:nope'" in result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_provider_run_starts_the_worker_next_to_the_web_app(settings) -> None:  # type: ignore[no-untyped-def]
+    from provider.commands.core import process_specs
+
+    names = dict(process_specs(settings))
+    assert names["worker"][-1] == "worker"
+    assert "web" in names

@@ -1,0 +1,114 @@
+"""The whole product over real HTTP: the app in a thread, the Jira simulator, the CLI, the worker's jobs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from sqlalchemy import func
+from sqlalchemy import select
+
+import provider.cli  # noqa: F401  (the composition root: registers the worker's ticks)
+from jira_simulator import Simulator
+from provider.commands import delivery as delivery_commands
+from provider.outbox.models import MessageStatus
+from provider.outbox.models import OutboxMessage
+from provider.outbox.worker import OutboxWorker
+from provider.outbox.worker import Tick
+from provider.outbox.worker import make_client_factory
+from tests.conftest import TEST_SECRET_KEY
+from tests.delivery.conftest import FAST
+from tests.delivery.conftest import LiveApp
+from tests.delivery.conftest import start_app
+
+
+class Stack:
+    """The running app, its worker jobs, the command line and the workspace API."""
+
+    def __init__(self, live: LiveApp) -> None:
+        self.live = live
+        self.url = live.url
+        self.http = requests.Session()
+        outbox = OutboxWorker(
+            live.session_factory,
+            make_client_factory(live.settings, FAST),
+            config=FAST,
+            handlers=delivery_commands.worker_handlers(live.settings),
+        )
+        # Exactly what `provider worker` runs: the outbox drain, then every registered tick.
+        self.ticks: list[Tick] = [outbox.drain_once]
+        self.ticks.extend(
+            factory(live.settings, live.session_factory)
+            for factory in delivery_commands.TICK_FACTORIES
+        )
+
+    def run_worker(self, timeout: float = 60) -> None:
+        """Run the worker's jobs until none has anything to do and nothing waits for delivery."""
+        deadline = time.monotonic() + timeout
+        while True:
+            busy = sum(tick() for tick in self.ticks)
+            if busy == 0:
+                waiting = self._waiting()
+                if waiting == 0:
+                    return
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"worker not idle in {timeout}s: {waiting} waiting")
+                time.sleep(0.05)
+
+    def _waiting(self) -> int:
+        with self.live.session_factory() as session:
+            return (
+                session.scalar(
+                    select(func.count())
+                    .select_from(OutboxMessage)
+                    .where(OutboxMessage.status.in_([MessageStatus.PENDING, MessageStatus.SENDING]))
+                )
+                or 0
+            )
+
+    def cli(self, *args: str) -> str:
+        """Run ``provider …`` as a subprocess against the app's database; its output."""
+        env = dict(os.environ)
+        env.update(
+            DATABASE_URL=self.live.settings.database_url,
+            SECRET_KEY=TEST_SECRET_KEY,
+            BASE_URL=self.url,
+            LOG_LEVEL="WARNING",
+        )
+        done = subprocess.run(
+            [sys.executable, "-m", "provider.cli", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    def api(self, key: str, method: str, path: str, **kw: Any) -> requests.Response:
+        headers = {"Authorization": f"GenieKey {key}", **kw.pop("headers", {})}
+        return self.http.request(method, self.url + path, headers=headers, timeout=10, **kw)
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
+    with Simulator(sites=("acme", "globex"), seed=11) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def stack(fresh_database_url: str, sim: Simulator) -> Iterator[Stack]:
+    server, live = start_app(fresh_database_url, sim)
+    try:
+        yield Stack(live)
+    finally:
+        server.shutdown()
+        server.server_close()
+        live.session_factory.kw["bind"].dispose()

@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import sessionmaker
+from werkzeug.test import TestResponse
+
+from provider.config import Settings
+from provider.ops.alert_processing import process_pending
+from provider.ops.models import Workspace
+from provider.ops.workspaces import create_workspace
+from tests.signing import JiraSigner
+
+
+@dataclass
+class Api:
+    """A client bound to one workspace key: ``api.post("/v1/alerts", json=…)``."""
+
+    client: FlaskClient
+    workspace: Workspace
+    key: str
+    session_factory: sessionmaker[Session]
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"GenieKey {self.key}"}
+
+    def call(self, method: str, path: str, **kwargs: Any) -> TestResponse:
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        return self.client.open(path, method=method, headers=headers, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> TestResponse:
+        return self.call("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> TestResponse:
+        return self.call("POST", path, **kwargs)
+
+    def patch(self, path: str, **kwargs: Any) -> TestResponse:
+        return self.call("PATCH", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> TestResponse:
+        return self.call("DELETE", path, **kwargs)
+
+    def process(self) -> int:
+        return process_pending(self.session_factory, limit=10_000)
+
+    def create_alert(self, **body: Any) -> dict[str, Any]:
+        """Create an alert and process it; returns the alert as the API shows it."""
+        body.setdefault("message", "something broke")
+        response = self.post("/v1/alerts", json=body)
+        assert response.status_code == 202, response.get_json()
+        self.process()
+        status = self.get(f"/v1/alerts/requests/{response.get_json()['requestId']}").get_json()
+        assert status["isSuccess"], status
+        alert = self.get(f"/v1/alerts/{status['alertId']}")
+        assert alert.status_code == 200
+        return alert.get_json()
+
+
+def make_api(
+    client: FlaskClient, session: Session, session_factory: sessionmaker[Session], name: str
+) -> Api:
+    workspace, key, _code = create_workspace(session, name)
+    session.commit()
+    return Api(client, workspace, key, session_factory)
+
+
+@pytest.fixture
+def api(client: FlaskClient, session: Session, session_factory: sessionmaker[Session]) -> Api:
+    return make_api(client, session, session_factory, "Team A")
+
+
+@pytest.fixture
+def other_api(client: FlaskClient, session: Session, session_factory: sessionmaker[Session]) -> Api:
+    return make_api(client, session, session_factory, "Team B")
+
+
+@pytest.fixture
+def signer(settings: Settings) -> JiraSigner:
+    return JiraSigner(app_base_url=settings.base_url)

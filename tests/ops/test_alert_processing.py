@@ -1,0 +1,92 @@
+"""Alert requests are applied in order by process_pending: create, de-duplicate, act, fail."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import sessionmaker
+
+from provider.ops.alert_hooks import AlertHooks
+from provider.ops.alert_models import Alert
+from provider.ops.alert_models import AlertAction
+from provider.ops.alert_models import AlertEvent
+from provider.ops.alert_models import AlertLog
+from provider.ops.alert_models import AlertStatus
+from provider.ops.alert_models import Priority
+from provider.ops.alert_processing import process_pending
+from provider.ops.alert_schemas import AlertCreate
+from provider.ops.alerts import AlertRef
+from provider.ops.alerts import submit_action
+from provider.ops.alerts import submit_create
+from provider.ops.auth import ApiPrincipal
+from provider.ops.workspaces import create_workspace
+
+
+def _principal(session: Session, name: str = "Team") -> ApiPrincipal:
+    workspace, _key, _code = create_workspace(session, name)
+    return ApiPrincipal(workspace=workspace)
+
+
+def _create(session: Session, principal: ApiPrincipal, **body: object) -> str:
+    body.setdefault("message", "disk full")
+    request = submit_create(session, principal, AlertCreate.from_json(body))
+    session.commit()
+    return request.public_id
+
+
+def test_create_then_duplicate_counts_and_keeps_first_fields(
+    session: Session, session_factory: sessionmaker[Session]
+) -> None:
+    principal = _principal(session)
+    _create(session, principal, alias="db-1", priority="P2", message="first")
+    _create(session, principal, alias="db-1", priority="P1", message="second", note="again")
+    events: list[AlertEvent] = []
+    hooks = AlertHooks()
+    hooks.register(lambda _s, _a, event: events.append(event))
+
+    assert process_pending(session_factory, hooks=hooks) == 2
+
+    session.expire_all()
+    (alert,) = session.scalars(select(Alert).where(Alert.workspace_id == principal.workspace.id))
+    assert (alert.count, alert.message, alert.priority) == (2, "first", Priority.P2)
+    assert events == [AlertEvent.CREATED, AlertEvent.DEDUPLICATED]
+    actions = session.scalars(select(AlertLog.action).where(AlertLog.alert_id == alert.id)).all()
+    assert AlertEvent.DEDUPLICATED in actions
+    assert AlertEvent.NOTE_ADDED in actions
+
+
+def test_closed_alert_frees_its_alias(
+    session: Session, session_factory: sessionmaker[Session]
+) -> None:
+    principal = _principal(session)
+    _create(session, principal, alias="a")
+    process_pending(session_factory)
+    submit_action(session, principal, AlertAction.CLOSE, AlertRef("a", "alias"))
+    session.commit()
+    _create(session, principal, alias="a")
+    assert process_pending(session_factory) == 2
+    rows = session.scalars(
+        select(Alert).where(Alert.workspace_id == principal.workspace.id).order_by(Alert.id)
+    ).all()
+    assert [r.status for r in rows] == [AlertStatus.CLOSED, AlertStatus.OPEN]
+
+
+def test_failing_hook_marks_request_failed_and_rolls_back(
+    session: Session, session_factory: sessionmaker[Session]
+) -> None:
+    principal = _principal(session)
+    request_id = _create(session, principal, alias="boom")
+    hooks = AlertHooks()
+
+    def explode(_s: Session, _a: Alert, _e: AlertEvent) -> None:
+        raise RuntimeError("hook failed")
+
+    hooks.register(explode)
+    assert process_pending(session_factory, hooks=hooks) == 1
+    session.expire_all()
+    assert session.scalars(select(Alert).where(Alert.alias == "boom")).first() is None
+    from provider.ops.alerts import get_request
+
+    req = get_request(session, principal.workspace.id, request_id)
+    assert req is not None
+    assert req.is_success is False

@@ -1,0 +1,42 @@
+"""Re-install backfill and resync send incidents, then reviews, after components."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from provider.ops import linking
+from provider.ops.backfill import BACKFILLS
+from provider.ops.backfill import backfill_installation
+from provider.outbox.models import OutboxMessage
+from tests.conftest import TEST_BASE_URL
+from tests.ops.conftest import Api
+from tests.ops.contract import contract_errors
+from tests.ops.incident_factories import make_installation
+
+
+def test_backfill_order_and_content(api: Api, session: Session) -> None:
+    assert [label for label, _ in BACKFILLS][-3:] == ["components", "incidents", "reviews"]
+    api.create_alert(message="down", priority="P1")
+    incident = api.get("/v1/incidents").get_json()["values"][0]
+    api.post("/v1/reviews", json={"incidentIds": [incident["id"]]})
+    inst = make_installation(session)
+    linking.link_workspace(session, inst, api_key=api.key, base_url=TEST_BASE_URL)
+    session.commit()
+    # Linking pushes open incidents; a resync (or re-install) pushes everything again.
+    session.execute(delete(OutboxMessage))
+    count = backfill_installation(session, inst, base_url=TEST_BASE_URL)
+    kinds = [
+        m.kind
+        for m in session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.installation_id == inst.id)
+            .order_by(OutboxMessage.id)
+        )
+    ]
+    assert count == len(kinds)
+    assert kinds.index("incident") > max(i for i, k in enumerate(kinds) if k == "component")
+    assert kinds[-1] == "review"
+    for m in session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "incident")):
+        assert contract_errors("incident.json", m.payload) == []

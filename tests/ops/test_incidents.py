@@ -1,0 +1,181 @@
+"""Alerts become incidents: promotion, joining, severity, components, issue keys, resolution."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from provider.ops import linking
+from provider.ops.alert_models import Alert
+from provider.ops.incidents import service
+from provider.ops.incidents.models import Incident
+from provider.ops.incidents.models import IncidentAlert
+from provider.ops.incidents.models import IncidentStatus
+from provider.ops.incidents.models import PromotionCandidate
+from provider.ops.models import Component
+from provider.outbox.models import OutboxMessage
+from provider.times import utcnow
+from tests.conftest import TEST_BASE_URL
+from tests.ops.conftest import Api
+from tests.ops.contract import contract_errors
+from tests.ops.incident_factories import make_component
+from tests.ops.incident_factories import make_installation
+
+
+def _link(session: Session, api: Api) -> Any:
+    inst = make_installation(session)
+    linking.link_workspace(session, inst, api_key=api.key, base_url=TEST_BASE_URL)
+    session.commit()
+    return inst
+
+
+def _incidents(session: Session, api: Api) -> list[Incident]:
+    session.expire_all()
+    return list(
+        session.scalars(
+            select(Incident).where(Incident.workspace_id == api.workspace.id).order_by(Incident.id)
+        )
+    )
+
+
+def _incident_messages(session: Session, inst: Any) -> list[OutboxMessage]:
+    return list(
+        session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.installation_id == inst.id, OutboxMessage.kind == "incident")
+            .order_by(OutboxMessage.id)
+        )
+    )
+
+
+def test_p1_opens_incident_with_component_severity_and_issue_keys(
+    api: Api, session: Session
+) -> None:
+    checkout = make_component(session, api.workspace, "checkout")
+    inst = _link(session, api)
+    alert = api.create_alert(
+        message="Checkout 5xx", priority="P1", tags=["component:checkout", "jira:OPS-12"]
+    )
+
+    [incident] = _incidents(session, api)
+    assert incident.status is IncidentStatus.OPEN
+    assert incident.severity == "P1"
+    assert incident.summary == "Checkout 5xx"
+    assert incident.issue_keys == ["OPS-12"]
+    [message] = _incident_messages(session, inst)
+    payload = message.payload
+    assert contract_errors("incident.json", payload) == []
+    assert payload["affectedComponents"] == [checkout.public_id]
+    assert payload["severity"] == {"level": "P1"}
+    assert payload["associations"] == [{"associationType": "issueIdOrKeys", "values": ["OPS-12"]}]
+    assert message.group_key == api.workspace.public_id
+    assert alert["message"] == "Checkout 5xx"
+
+
+def test_alerts_on_the_same_component_join_and_severity_only_rises(
+    api: Api, session: Session
+) -> None:
+    make_component(session, api.workspace, "checkout")
+    session.commit()
+    api.create_alert(message="slow", priority="P2", entity="checkout", alias="a")
+    first = _incidents(session, api)[0]
+    usn_before = first.update_sequence_number
+    p1 = api.create_alert(message="down", priority="P1", entity="checkout", alias="b")
+    api.create_alert(message="noise", priority="P3", entity="checkout", alias="c")
+
+    [incident] = _incidents(session, api)
+    assert incident.severity == "P1"
+    raised_by = session.get_one(Alert, incident.severity_alert_id)
+    assert raised_by.public_id == p1["id"]
+    assert len(service.alert_ids_of(session, incident)) == 3
+    assert incident.update_sequence_number > usn_before
+
+
+def test_alert_without_a_known_component_lands_on_the_fallback(api: Api, session: Session) -> None:
+    inst = _link(session, api)
+    api.create_alert(message="mystery", priority="P1", entity="host-17")
+    [incident] = _incidents(session, api)
+    fallback = session.scalars(
+        select(Component).where(
+            Component.workspace_id == api.workspace.id, Component.is_fallback.is_(True)
+        )
+    ).one()
+    [message] = _incident_messages(session, inst)
+    assert message.payload["affectedComponents"] == [fallback.public_id]
+    component_pushes = session.scalars(
+        select(OutboxMessage).where(
+            OutboxMessage.kind == "component", OutboxMessage.entity_id == fallback.public_id
+        )
+    ).all()
+    assert len(component_pushes) == 1
+    assert incident.status is IncidentStatus.OPEN
+
+
+def test_closing_the_last_alert_resolves_and_a_new_alert_opens_a_new_incident(
+    api: Api, session: Session
+) -> None:
+    make_component(session, api.workspace, "checkout")
+    session.commit()
+    a = api.create_alert(message="one", priority="P1", entity="checkout", alias="one")
+    b = api.create_alert(message="two", priority="P2", entity="checkout", alias="two")
+    assert api.post(f"/v1/alerts/{a['id']}/close", json={}).status_code == 202
+    api.process()
+    assert _incidents(session, api)[0].status is IncidentStatus.OPEN
+    assert api.post(f"/v1/alerts/{b['id']}/close", json={}).status_code == 202
+    api.process()
+    [incident] = _incidents(session, api)
+    assert incident.status is IncidentStatus.RESOLVED
+    assert incident.resolved_at is not None
+
+    api.create_alert(message="again", priority="P1", entity="checkout", alias="three")
+    assert [i.status for i in _incidents(session, api)] == [
+        IncidentStatus.RESOLVED,
+        IncidentStatus.OPEN,
+    ]
+
+
+def test_p4_and_p5_never_open_an_incident(api: Api, session: Session) -> None:
+    api.create_alert(message="meh", priority="P4")
+    api.create_alert(message="meh", priority="P5", alias="x")
+    assert _incidents(session, api) == []
+
+
+def test_p3_opens_after_the_count_threshold(api: Api, session: Session) -> None:
+    for _ in range(2):
+        api.create_alert(message="flappy", priority="P3", alias="flap")
+    assert _incidents(session, api) == []
+    api.create_alert(message="flappy", priority="P3", alias="flap")
+    [incident] = _incidents(session, api)
+    assert incident.severity == "P3"
+
+
+def test_p3_left_unacknowledged_is_promoted_by_the_tick(
+    api: Api, session: Session, session_factory: Any
+) -> None:
+    api.create_alert(message="disk 85%", priority="P3", alias="disk")
+    acked = api.create_alert(message="disk 86%", priority="P3", alias="disk2")
+    assert api.post(f"/v1/alerts/{acked['id']}/acknowledge", json={}).status_code == 202
+    api.process()
+    assert _incidents(session, api) == []
+    assert len(session.scalars(select(PromotionCandidate)).all()) == 1
+
+    assert service.promote_due(session_factory, base_url=TEST_BASE_URL) == 0
+    later = utcnow() + timedelta(minutes=16)
+    assert service.promote_due(session_factory, base_url=TEST_BASE_URL, now=later) == 1
+    [incident] = _incidents(session, api)
+    assert len(session.scalars(select(IncidentAlert)).all()) == 1
+    assert session.scalars(select(PromotionCandidate)).all() == []
+    assert incident.severity == "P3"
+
+
+def test_incidents_are_sent_only_to_sites_linking_the_workspace(
+    api: Api, other_api: Api, session: Session
+) -> None:
+    mine = _link(session, api)
+    theirs = _link(session, other_api)
+    api.create_alert(message="down", priority="P1")
+    assert len(_incident_messages(session, mine)) == 1
+    assert _incident_messages(session, theirs) == []

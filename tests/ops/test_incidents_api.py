@@ -1,0 +1,197 @@
+"""The /v1 incidents, reviews, incident-rules and component-mappings endpoints."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from provider.ops import linking
+from provider.outbox.models import OutboxMessage
+from tests.conftest import TEST_BASE_URL
+from tests.ops.conftest import Api
+from tests.ops.contract import contract_errors
+from tests.ops.incident_factories import make_component
+from tests.ops.incident_factories import make_installation
+
+
+def _p1(api: Api, **kw: object) -> dict:
+    api.create_alert(message="Checkout down", priority="P1", **kw)
+    [incident] = api.get("/v1/incidents").get_json()["values"]
+    return incident
+
+
+def test_incident_list_get_update_resolve(api: Api, session: Session) -> None:
+    checkout = make_component(session, api.workspace, "checkout")
+    session.commit()
+    incident = _p1(api, entity="checkout", note="first")
+    assert incident["componentIds"] == [checkout.public_id]
+    got = api.get(f"/v1/incidents/{incident['id']}").get_json()
+    assert [a["priority"] for a in got["alerts"]] == ["P1"]
+    assert got["severityRaisedBy"] == got["alerts"][0]["id"]
+
+    r = api.patch(
+        f"/v1/incidents/{incident['id']}",
+        json={"summary": "Checkout outage", "issueKeys": ["OPS-1"], "description": "We know."},
+    )
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["summary"] == "Checkout outage"
+    assert r.get_json()["issueKeys"] == ["OPS-1"]
+
+    r = api.post(f"/v1/incidents/{incident['id']}/resolve")
+    assert r.get_json()["status"] == "resolved"
+    assert api.get("/v1/incidents?status=open").get_json()["count"] == 0
+    assert api.get("/v1/incidents?status=resolved").get_json()["count"] == 1
+    assert api.get("/v1/incidents?status=bogus").status_code == 422
+
+
+def test_incident_created_by_hand_lands_on_fallback_and_is_pushed(
+    api: Api, session: Session
+) -> None:
+    inst = make_installation(session)
+    linking.link_workspace(session, inst, api_key=api.key, base_url=TEST_BASE_URL)
+    session.commit()
+    r = api.post("/v1/incidents", json={"summary": "Manual one", "severity": "P2"})
+    assert r.status_code == 201, r.get_json()
+    body = r.get_json()
+    assert len(body["componentIds"]) == 1
+    assert body["resolvePolicy"] == "manual"
+    [msg] = session.scalars(
+        select(OutboxMessage).where(
+            OutboxMessage.kind == "incident", OutboxMessage.entity_id == body["id"]
+        )
+    ).all()
+    assert contract_errors("incident.json", msg.payload) == []
+
+
+def test_reviews_prefilled_and_status_moves_forward_only(api: Api, session: Session) -> None:
+    inst = make_installation(session)
+    linking.link_workspace(session, inst, api_key=api.key, base_url=TEST_BASE_URL)
+    session.commit()
+    incident = _p1(api)
+    r = api.post("/v1/reviews", json={"incidentIds": [incident["id"]]})
+    assert r.status_code == 201, r.get_json()
+    review = r.get_json()
+    assert review["status"] == "in progress"
+    assert "First seen" in review["description"]
+    assert "Alerts: 1" in review["description"]
+    r = api.patch(f"/v1/reviews/{review['id']}", json={"status": "outstanding actions"})
+    assert r.status_code == 200
+    assert (
+        api.patch(f"/v1/reviews/{review['id']}", json={"status": "in progress"}).status_code == 409
+    )
+    assert api.patch(f"/v1/reviews/{review['id']}", json={"status": "completed"}).status_code == 200
+    [msg] = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "review")).all()
+    assert contract_errors("review.json", msg.payload) == []
+    assert msg.payload["reviews"] == [incident["id"]]
+    assert msg.payload["status"] == "completed"
+    assert api.get("/v1/reviews").get_json()["count"] == 1
+
+
+def test_rules_change_promotion(api: Api) -> None:
+    r = api.post(
+        "/v1/incident-rules",
+        json={
+            "name": "quiet staging",
+            "action": "suppress",
+            "filter": {
+                "conditionMatchType": "match-all-conditions",
+                "conditions": [
+                    {"field": "tags", "operation": "contains", "expectedValue": "staging"}
+                ],
+            },
+        },
+    )
+    assert r.status_code == 201, r.get_json()
+    r = api.post("/v1/incident-rules", json={"name": "P1-P3 at once", "minPriority": "P3"})
+    assert r.status_code == 201
+    listed = api.get("/v1/incident-rules").get_json()
+    assert [v["name"] for v in listed["values"]] == ["quiet staging", "P1-P3 at once"]
+
+    api.create_alert(message="staging down", priority="P1", tags=["staging"], alias="s")
+    assert api.get("/v1/incidents").get_json()["count"] == 0
+    api.create_alert(message="prod slow", priority="P3", alias="p")
+    assert api.get("/v1/incidents").get_json()["count"] == 1
+
+
+def test_component_mappings_route_alerts(api: Api, session: Session) -> None:
+    db = make_component(session, api.workspace, "database")
+    session.commit()
+    r = api.post(
+        "/v1/component-mappings",
+        json={"type": "entityRegex", "value": r"^db-\d+$", "componentId": db.public_id},
+    )
+    assert r.status_code == 201, r.get_json()
+    incident = _p1(api, entity="db-42")
+    assert incident["componentIds"] == [db.public_id]
+    assert api.get("/v1/component-mappings").get_json()["count"] == 1
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/incident-rules", {"name": "x", "minPriority": "P9"}),
+        ("/v1/incident-rules", {"name": "x", "filter": {"conditionMatchType": "nope"}}),
+        ("/v1/incident-rules", {"name": "x", "countThreshold": "3"}),
+        ("/v1/incident-rules", {}),
+        ("/v1/component-mappings", {"type": "entityRegex", "value": "(", "componentId": "c"}),
+        ("/v1/component-mappings", {"type": "extraProperty", "value": "v", "componentId": "c"}),
+        ("/v1/component-mappings", {"type": "weird", "value": "v", "componentId": "c"}),
+        ("/v1/incidents", {"summary": ""}),
+        ("/v1/incidents", {"summary": "x" * 300}),
+        ("/v1/incidents", {"summary": "x", "componentIds": "c"}),
+        ("/v1/reviews", {"incidentIds": []}),
+        ("/v1/reviews", {"incidentIds": ["x"], "status": "open"}),
+    ],
+)
+def test_malformed_bodies_are_422(api: Api, path: str, body: dict) -> None:
+    r = api.post(path, json=body)
+    assert r.status_code == 422, r.get_json()
+    assert r.get_json()["errors"][0]["code"] == "validation_failed"
+
+
+@pytest.mark.parametrize("raw", ["", "{", "[]", "null", '"x"'])
+def test_non_object_bodies_are_4xx(api: Api, raw: str) -> None:
+    for path in ("/v1/incidents", "/v1/reviews", "/v1/incident-rules", "/v1/component-mappings"):
+        r = api.post(path, data=raw, headers={"Content-Type": "application/json"})
+        assert r.status_code in (400, 422), (path, raw, r.status_code)
+
+
+def test_another_workspace_never_reaches_these_resources(
+    api: Api, other_api: Api, session: Session
+) -> None:
+    comp = make_component(session, api.workspace, "checkout")
+    session.commit()
+    incident = _p1(api)
+    review = api.post("/v1/reviews", json={"incidentIds": [incident["id"]]}).get_json()
+    rule = api.post("/v1/incident-rules", json={"name": "r"}).get_json()
+    mapping = api.post(
+        "/v1/component-mappings",
+        json={"type": "entity", "value": "x", "componentId": comp.public_id},
+    ).get_json()
+
+    assert other_api.get(f"/v1/incidents/{incident['id']}").status_code == 404
+    assert (
+        other_api.patch(f"/v1/incidents/{incident['id']}", json={"summary": "x"}).status_code == 404
+    )
+    assert other_api.post(f"/v1/incidents/{incident['id']}/resolve").status_code == 404
+    assert other_api.get(f"/v1/reviews/{review['id']}").status_code == 404
+    assert other_api.post("/v1/reviews", json={"incidentIds": [incident["id"]]}).status_code == 404
+    assert other_api.get(f"/v1/incident-rules/{rule['id']}").status_code == 404
+    assert other_api.delete(f"/v1/component-mappings/{mapping['id']}").status_code == 404
+    r = other_api.post(
+        "/v1/component-mappings",
+        json={"type": "entity", "value": "x", "componentId": comp.public_id},
+    )
+    assert r.status_code == 404
+    r = other_api.post("/v1/incidents", json={"summary": "steal", "alertIds": [incident["id"]]})
+    assert r.status_code == 404
+    assert other_api.get("/v1/incidents").get_json()["count"] == 0
+    assert api.get(f"/v1/incidents/{incident['id']}").get_json()["status"] == "open"
+
+
+def test_no_key_is_401(client) -> None:  # type: ignore[no-untyped-def]
+    for path in ("/v1/incidents", "/v1/reviews", "/v1/incident-rules", "/v1/component-mappings"):
+        r = client.get(path)
+        assert r.status_code == 401
+        assert r.get_json()["errors"][0]["code"]
