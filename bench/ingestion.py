@@ -1,0 +1,162 @@
+"""Scenario 3: alerts sent to an integration's ingestion endpoint, accepted and processed.
+
+The integration has two incoming actions (a ``close`` for resolved payloads and the default
+``create``); every event has its own alias, so each one opens a new alert. Accepted means the 202
+(the request is durable); processed means the worker applied it and recorded the outcome.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+import requests as http
+from sqlalchemy import func
+from sqlalchemy import select
+
+from bench.stack import Stack
+from provider.ops.alert_models import AlertRequest
+from provider.ops.alert_models import RequestState
+
+logger = logging.getLogger(__name__)
+
+CLOSE_ON_RESOLVED = {
+    "type": "close",
+    "name": "Close resolved",
+    "domain": "alert",
+    "direction": "incoming",
+    "filter": {
+        "conditionMatchType": "match-all-conditions",
+        "conditions": [{"field": "message", "operation": "contains", "expectedValue": "RESOLVED"}],
+    },
+    "fieldMappings": {"alias": "{{alias}}"},
+    "enabled": True,
+}
+
+
+def make_integration(stack: Stack, api_key: str) -> tuple[str, str]:
+    """Create an API integration with two incoming actions; return its id and key."""
+    headers = {"Authorization": f"GenieKey {api_key}"}
+    answer = http.post(
+        f"{stack.base_url}/v1/integrations",
+        json={"name": "Bench monitoring", "type": "API"},
+        headers=headers,
+        timeout=30,
+    )
+    answer.raise_for_status()
+    integration = answer.json()
+    integration = integration.get("data", integration)
+    action = http.post(
+        f"{stack.base_url}/v1/integrations/{integration['id']}/actions",
+        json=CLOSE_ON_RESOLVED,
+        headers=headers,
+        timeout=30,
+    )
+    if action.status_code >= 300:
+        raise RuntimeError(f"cannot add the close action: {action.status_code} {action.text}")
+    return integration["id"], integration["apiKey"]
+
+
+def event_lua(integration_id: str, key: str) -> str:
+    """A wrk script that sends a new alert (its own alias) with every request."""
+    path = f"/v1/integrations/{integration_id}/events"
+    return (
+        f"""
+local n = 0
+local tid = 0
+local counter = 1
+function setup(thread)
+  thread:set("tid", counter)
+  counter = counter + 1
+end
+function request()
+  n = n + 1
+  local body = '{{"message": "disk almost full on db-' .. n .. '", "alias": "bench-' .. tid .. '-' .. n ..
+    '", "priority": "P3", "tags": ["bench"], "entity": "db"}}'
+  return wrk.format("POST", "{path}", {{["Authorization"] = "GenieKey {key}",
+    ["Content-Type"] = "application/json"}}, body)
+end
+"""
+        + _DONE
+    )
+
+
+_DONE = r"""
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "WRKJSON {\"requests\":%d,\"duration_us\":%d,\"status\":%d,\"connect\":%d,\"read\":%d," ..
+    "\"write\":%d,\"timeout\":%d,\"p50\":%d,\"p99\":%d,\"max\":%d}\n",
+    summary.requests, summary.duration, e.status, e.connect, e.read, e.write, e.timeout,
+    latency:percentile(50), latency:percentile(99), latency.max))
+end
+"""
+
+
+def counts(stack: Stack) -> dict[str, int]:
+    with stack.db.sessions() as session:
+        rows = session.execute(
+            select(AlertRequest.state, func.count()).group_by(AlertRequest.state)
+        ).all()
+    return {str(state): n for state, n in rows}
+
+
+def run(stack: Stack, *, duration: float, use_wrk: bool) -> dict[str, Any]:
+    from bench import loadgen
+
+    workspace = stack.seed_workspace("Ingestion", components=10)
+    integration_id, key = make_integration(stack, workspace.api_key)
+    probe = http.post(
+        f"{stack.base_url}/v1/integrations/{integration_id}/events",
+        json={"message": "probe", "alias": "probe"},
+        headers={"Authorization": f"GenieKey {key}"},
+        timeout=30,
+    )
+    if probe.status_code != 202:
+        raise RuntimeError(f"ingestion probe: {probe.status_code} {probe.text}")
+    worker = stack.start_worker()
+    time.sleep(2)
+    if use_wrk and loadgen.wrk_path():
+        result = loadgen.run_script(
+            stack.base_url, event_lua(integration_id, key), duration=duration
+        )
+    else:
+        reqs = [
+            loadgen.Request(
+                "POST",
+                f"/v1/integrations/{integration_id}/events",
+                {"Authorization": f"GenieKey {key}", "Content-Type": "application/json"},
+                json.dumps({"message": f"disk full {n}", "alias": f"bench-{n}"}).encode(),
+            )
+            for n in range(5000)
+        ]
+        result = loadgen.run(stack.base_url, reqs, duration=duration, use_wrk=False)
+    sent = result.requests - result.errors + 1  # and the probe
+    start_wait = time.monotonic() - result.duration_s
+    deadline = time.monotonic() + 900
+    while True:
+        c = counts(stack)
+        pending = c.get(RequestState.PENDING.value, 0)
+        done = c.get(RequestState.PROCESSED.value, 0)
+        if (done >= sent and not pending) or time.monotonic() > deadline:
+            break
+        if worker.poll() is not None:
+            raise RuntimeError("the worker exited")
+        time.sleep(0.1)
+    processed_seconds = time.monotonic() - start_wait
+    out = {
+        "accepted": result.requests - result.errors,
+        "errors": result.errors,
+        "accepted_per_second": round((result.requests - result.errors) / result.duration_s, 1),
+        "accept_p50_ms": round(result.p50_ms, 2),
+        "accept_p99_ms": round(result.p99_ms, 2),
+        "processed": done,
+        "pending_left": pending,
+        "processed_per_second_end_to_end": round(done / processed_seconds, 1),
+        "seconds_until_all_processed": round(processed_seconds, 1),
+        "request_states": c,
+    }
+    logger.info("ingestion: %s", out)
+    return out

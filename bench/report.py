@@ -1,0 +1,155 @@
+"""Render ``results.json`` as Markdown tables (``bench/RESULTS.md`` and ``bench/README.md``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+START = "<!-- results:start -->"
+END = "<!-- results:end -->"
+
+# atlassian-connect-express 11.5.3 on a 2-core machine, wrk -t2 -c32 -d10s on the same cores
+ACE_AUTHENTICATED_RPS = (1190, 1390)
+ACE_UNAUTHENTICATED_RPS = 5000
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def markdown(results: dict[str, Any]) -> str:
+    m = results["machine"]
+    out = [
+        f"Measured {results['date']} with `{results['command']}` in {results['minutes']} min.",
+        f"Machine: {m['cores']} cores ({m['cpu']}), {m['memory_gib']} GiB, {m['os']}, "
+        f"Python {m['python']}; load generator {m['load_generator']} on the same cores.",
+        f"Load average (1, 5, 15 min) at start {results['load_average_at_start']}, "
+        f"at end {results['load_average_at_end']}: other work shared the machine when it is "
+        "above ~1.",
+        "",
+    ]
+    for backend, b in results["backends"].items():
+        out.append(f"### {backend}")
+        out.append("")
+        if "jira_calls" in b:
+            rows = []
+            health = b["jira_calls"].get("healthz", {}).get("rps") or 0
+            for name, r in b["jira_calls"].items():
+                share = f"{100 * r['rps'] / health:.0f}%" if health else ""
+                rows.append(
+                    [
+                        name,
+                        f"{r['rps']:.0f}",
+                        f"{r['p50_ms']:.1f}",
+                        f"{r['p99_ms']:.1f}",
+                        r["errors"],
+                        share,
+                    ]
+                )
+            out.append(
+                f"**Jira's calls** ({b['jira_calls']['healthz']['generator']}, "
+                f"load before: {b.get('load_average_before_jira')}); "
+                f"atlassian-connect-express 11.5.3: {ACE_AUTHENTICATED_RPS[0]} to "
+                f"{ACE_AUTHENTICATED_RPS[1]} req/s authenticated, ~{ACE_UNAUTHENTICATED_RPS} "
+                "unauthenticated."
+            )
+            out.append("")
+            out.append(
+                _table(["request", "req/s", "p50 ms", "p99 ms", "errors", "of /healthz"], rows)
+            )
+            out.append("")
+        if "delivery" in b:
+            rows = [
+                [
+                    d["workers"],
+                    f"{d['incidents']:,} + {d['components']:,}",
+                    d["seconds_to_delivered"],
+                    d["entities_per_second"],
+                    f"{d['bulk_requests']['incident']} + {d['bulk_requests']['component']}",
+                    f"{d['bulk_requests_floor']['incident']} + {d['bulk_requests_floor']['component']}",
+                    d["bulk_requests_per_1000"],
+                    d["worker_cpu_seconds_per_1000"],
+                ]
+                for d in b["delivery"]
+            ]
+            out.append(f"**Delivery** (load before: {b.get('load_average_before_delivery')})")
+            out.append("")
+            out.append(
+                _table(
+                    [
+                        "workers",
+                        "incidents + components",
+                        "seconds until held",
+                        "entities/s",
+                        "bulk requests",
+                        "floor",
+                        "requests per 1,000",
+                        "worker CPU s per 1,000",
+                    ],
+                    rows,
+                )
+            )
+            out.append("")
+        if "ingestion" in b:
+            i = b["ingestion"]
+            out.append(f"**Ingestion** (load before: {b.get('load_average_before_ingestion')})")
+            out.append("")
+            out.append(
+                _table(
+                    [
+                        "accepted (202)",
+                        "accepted/s",
+                        "202 p50 ms",
+                        "202 p99 ms",
+                        "processed",
+                        "processed/s end to end",
+                        "errors",
+                    ],
+                    [
+                        [
+                            i["accepted"],
+                            i["accepted_per_second"],
+                            i["accept_p50_ms"],
+                            i["accept_p99_ms"],
+                            i["processed"],
+                            i["processed_per_second_end_to_end"],
+                            i["errors"],
+                        ]
+                    ],
+                )
+            )
+            out.append("")
+        if b.get("memory_mib"):
+            out.append("**Memory** (resident, MiB, one value per process)")
+            out.append("")
+            out.append(
+                _table(
+                    ["process", "RSS MiB"],
+                    [[k, ", ".join(str(x) for x in v)] for k, v in b["memory_mib"].items()],
+                )
+            )
+            out.append("")
+        if "growth" in b:
+            sizes = list(b["growth"])
+            names = list(next(iter(b["growth"].values())))
+            rows = [
+                [name] + [f"{b['growth'][s][name]['p50_ms']:.1f}" for s in sizes] for name in names
+            ]
+            out.append(
+                "**Growth**: p50 latency in ms (2 connections) with N alerts and N components"
+            )
+            out.append("")
+            out.append(_table(["request"] + [f"N = {int(s):,}" for s in sizes], rows))
+            out.append("")
+    return "\n".join(out) + "\n"
+
+
+def update_readme(readme: Path, table: str) -> None:
+    text = readme.read_text() if readme.exists() else f"{START}\n{END}\n"
+    if START not in text or END not in text:
+        text += f"\n{START}\n{END}\n"
+    head, _, rest = text.partition(START)
+    _, _, tail = rest.partition(END)
+    readme.write_text(f"{head}{START}\n{table}{END}{tail}")
