@@ -7,10 +7,15 @@ two places only: :func:`get_session` (one per request) and the worker (one trans
 from __future__ import annotations
 
 import enum
+import functools
+import time
+from collections.abc import Callable
 from datetime import UTC
 from datetime import datetime
 from typing import Annotated
 from typing import Any
+from typing import ParamSpec
+from typing import TypeVar
 
 import sqlalchemy as sa
 from flask import Flask
@@ -91,10 +96,34 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    return sa.create_engine(database_url, **kwargs)
+    engine = sa.create_engine(database_url, **kwargs)
+    event.listen(engine, "checkin", _note_checkin)
+    dialect = engine.dialect
+
+    def ping_if_idle(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            dialect.do_ping(dbapi_conn)
+        except Exception as e:
+            raise sa.exc.DisconnectionError(str(e)) from e
+
+    event.listen(engine, "checkout", ping_if_idle)
+    return engine
+
+
+# A pooled connection that sat idle may have been cut (a database restart, a PaaS proxy's idle
+# timeout), so it is pinged before use. One in constant use is not: a ping on every checkout is a
+# round trip on every request, and a connection that dies while busy fails its statement, which
+# makes SQLAlchemy discard every pooled connection opened before the failure.
+PING_AFTER_IDLE_SECONDS = 1.0
+
+
+def _note_checkin(_dbapi_conn: Any, record: Any) -> None:
+    record.info["idle_since"] = time.monotonic()
 
 
 def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -109,10 +138,16 @@ def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+READ_ONLY = "provider_read_only"
+
+
 def _sqlite_on_begin(conn: sa.Connection) -> None:
-    # Every transaction takes the write lock up front. Reads are cheap under WAL, and this removes
-    # the "database is locked" failure of two deferred transactions upgrading at once.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # A transaction that may write takes the write lock up front: this removes the "database is
+    # locked" failure of two deferred transactions upgrading at once. A session that only reads
+    # (see :func:`read_only`) runs its statements in autocommit, each a shared read under WAL, so
+    # readers run side by side instead of queueing for the single write lock.
+    if not conn.get_execution_options().get(READ_ONLY):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_session_factory(settings_or_engine: Settings | Engine) -> sessionmaker[Session]:
@@ -126,14 +161,51 @@ def make_session_factory(settings_or_engine: Settings | Engine) -> sessionmaker[
 
 def init_app(app: Flask, session_factory: sessionmaker[Session]) -> None:
     app.extensions["provider.session_factory"] = session_factory
+    engine: Engine = session_factory.kw["bind"]
+    options: dict[str, Any] = {READ_ONLY: True}
+    if engine.dialect.name != "sqlite":
+        # No BEGIN and ROLLBACK round trips around the reads (SQLite: see _sqlite_on_begin).
+        options["isolation_level"] = "AUTOCOMMIT"
+    app.extensions["provider.read_only_engine"] = engine.execution_options(**options)
     app.teardown_appcontext(_close_session)
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def read_only(view: Callable[P, R]) -> Callable[P, R]:
+    """Declare that a view never writes; its session reads in autocommit and refuses to flush.
+
+    Put it above the authentication decorator so the session that authentication opens is
+    already the read-only one.
+    """
+
+    @functools.wraps(view)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        g.db_read_only = True
+        return view(*args, **kwargs)
+
+    return wrapper
 
 
 def get_session() -> Session:
     """Return this request's session, opening it on first use."""
     if "db_session" not in g:
-        g.db_session = current_app.extensions["provider.session_factory"]()
+        factory = current_app.extensions["provider.session_factory"]
+        if g.get("db_read_only"):
+            session = factory(bind=current_app.extensions["provider.read_only_engine"])
+            session.info[READ_ONLY] = True
+            g.db_session = session
+        else:
+            g.db_session = factory()
     return g.db_session
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_writes_when_read_only(session: Session, _context: Any, _instances: Any) -> None:
+    if session.info.get(READ_ONLY) and (session.new or session.dirty or session.deleted):
+        raise RuntimeError("a view declared read_only tried to write")
 
 
 def _close_session(_exc: BaseException | None) -> None:

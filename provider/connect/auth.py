@@ -19,6 +19,7 @@ from urllib.parse import quote
 from flask import current_app
 from flask import g
 from flask import request
+from sqlalchemy import bindparam
 from sqlalchemy import select
 
 from provider.config import Settings
@@ -110,6 +111,10 @@ def form_body() -> str | None:
     return _wsgi_str(request.get_data(cache=True).decode("latin-1"))
 
 
+# Built once: every request Jira signs runs this lookup (see the note in provider.ops.jira_actions).
+_BY_CLIENT_KEY = select(Installation).where(Installation.client_key == bindparam("client_key"))
+
+
 def authenticate_request(mode: QshMode) -> Installation:
     """Verify the current request's JWT and return the calling installation.
 
@@ -135,9 +140,7 @@ def authenticate_request(mode: QshMode) -> Installation:
         if "\x00" in iss:
             # PostgreSQL refuses NUL in text parameters; no client key holds one anyway.
             return None
-        installation = session.scalars(
-            select(Installation).where(Installation.client_key == iss)
-        ).one_or_none()
+        installation = session.scalars(_BY_CLIENT_KEY, {"client_key": iss}).one_or_none()
         if installation is None or not installation.active:
             return None
         try:

@@ -184,14 +184,16 @@ def _header(token: str) -> dict[str, Any]:
         raise Unauthorized("The JWT is malformed.", code="invalid_token") from None
 
 
-def _unverified_claims(token: str) -> dict[str, Any]:
+def _unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Header and claims of a token, read (not trusted) to find who claims to have signed it."""
     try:
-        claims = pyjwt.decode(token, options={"verify_signature": False})
+        parts = pyjwt.decode_complete(token, options={"verify_signature": False})
     except pyjwt.PyJWTError:
         raise Unauthorized("The JWT is malformed.", code="invalid_token") from None
-    if not isinstance(claims, dict):
+    header, claims = parts.get("header"), parts.get("payload")
+    if not isinstance(header, dict) or not isinstance(claims, dict):
         raise Unauthorized("The JWT is malformed.", code="invalid_token")
-    return claims
+    return header, claims
 
 
 def _decode(token: str, key: Any, *, algorithm: str, leeway: int, **kwargs: Any) -> dict[str, Any]:
@@ -241,10 +243,10 @@ def verify_host_jwt(
 
     :raises Unauthorized: for every failure.
     """
-    header = _header(token)
+    header, unverified_claims = _unverified(token)
     if header.get("alg") != "HS256":
         raise Unauthorized("The JWT must be signed with HS256.", code="invalid_algorithm")
-    iss = _unverified_claims(token).get("iss")
+    iss = unverified_claims.get("iss")
     if not isinstance(iss, str) or not iss:
         raise Unauthorized("The JWT lacks the 'iss' claim.", code="invalid_token")
     secret = secret_for(iss)

@@ -13,6 +13,7 @@ from sqlalchemy import func
 from sqlalchemy import select
 
 from provider.db import get_session
+from provider.db import read_only
 from provider.errors import NotFound
 from provider.errors import ValidationFailed
 from provider.ops import alert_search
@@ -76,6 +77,7 @@ def _strict() -> bool:
 
 
 @bp.get("")
+@read_only
 @api_key_required(READ)
 def list_alerts() -> Json:
     page = parse_page(window=LIST_WINDOW)
@@ -103,6 +105,7 @@ def create_alert() -> Json:
 
 
 @bp.get("/requests/<request_id>")
+@read_only
 @api_key_required(READ)
 def request_status(request_id: str) -> Json:
     req = get_request(get_session(), g.workspace.id, request_id)
@@ -113,6 +116,7 @@ def request_status(request_id: str) -> Json:
 
 
 @bp.get("/alias")
+@read_only
 @api_key_required(READ)
 def get_alert_by_alias() -> Json:
     alias = request.args.get("alias", "")
@@ -121,6 +125,7 @@ def get_alert_by_alias() -> Json:
 
 
 @bp.get("/<identifier>")
+@read_only
 @api_key_required(READ)
 def get_alert(identifier: str) -> Json:
     return alert_to_json(require_alert(get_session(), g.workspace.id, _ref(identifier))), 200
@@ -328,6 +333,7 @@ def snooze(identifier: str) -> Json:
 
 
 @bp.get("/<identifier>/notes")
+@read_only
 @api_key_required(READ)
 def list_notes(identifier: str) -> Json:
     session = get_session()
