@@ -15,3 +15,31 @@ access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(L)ss request_id=%({x-request-id
 # PaaS routers terminate TLS and forward; trust their X-Forwarded-* headers.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")
 # Keep the raw request URI (RAW_URI) untouched: qsh verification needs it byte for byte.
+# Every worker listens on a socket of its own (SO_REUSEPORT) and the kernel spreads new connections
+# across them. With one shared socket, the worker that wakes first accepts a whole burst of
+# keep-alive connections (a PaaS router's, a load generator's) and keeps them for their lifetime,
+# leaving the other cores idle: measured, that halved the throughput of Jira's calls.
+reuse_port = True
+
+
+def on_starting(server):  # type: ignore[no-untyped-def]
+    """Refuse to start when something already listens on the port.
+
+    With ``reuse_port`` a second server of the same user would otherwise share the port silently
+    and receive half of the connections.
+    """
+    import socket
+
+    for address in server.cfg.address:
+        if not isinstance(address, tuple):
+            continue  # a Unix socket or an inherited descriptor
+        family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address[:2])
+            except OSError as e:
+                raise SystemExit(
+                    f"cannot listen on {address[0]}:{address[1]}: {e.strerror}"
+                    " (is another server running on this port?)"
+                ) from None

@@ -47,6 +47,12 @@ PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
 # ── processes ──────────────────────────────────────────────────────────────────────────────────
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def rss_mib(pid: int) -> float:
     """Resident set size of a process, in MiB."""
     with open(f"/proc/{pid}/statm") as f:
@@ -167,20 +173,15 @@ class Stack:
     web: subprocess.Popen[Any] | None = field(init=False, default=None)
     workers: list[subprocess.Popen[Any]] = field(init=False, default_factory=list)
     port: int = field(init=False, default=0)
-    _listener: socket.socket = field(init=False, repr=False)
     _started_workers: int = field(init=False, default=0)
 
     def __enter__(self) -> Stack:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.db = Database(self.backend, self.workdir, self.database_url)
         self.backend = self.db.backend
-        # gunicorn gets an already bound socket (port 0): no race for a free port, and a
-        # restarted web process listens on the same address.
-        self._listener = socket.socket()
-        self._listener.bind(("127.0.0.1", 0))
-        self._listener.listen(1024)
-        self._listener.set_inheritable(True)
-        self.port = self._listener.getsockname()[1]
+        # gunicorn binds the address itself, as in production: its workers each open their own
+        # socket (reuse_port) so the kernel balances connections across them.
+        self.port = free_port()
         self.sim = Simulator(sites=(self.site,), seed=self.sim_faults_seed).start()
         try:
             self.start_web()
@@ -198,7 +199,6 @@ class Stack:
         self.workers.clear()
         self.stop_web()
         self.sim.stop()
-        self._listener.close()
         self.db.drop()
 
     # ── processes ──────────────────────────────────────────────────────────────────────────────
@@ -229,8 +229,6 @@ class Stack:
         return env
 
     def start_web(self) -> None:
-        fd = self._listener.fileno()
-        # The child keeps its own copy of the descriptor; the parent's closes with the block.
         with open(self.workdir / "web.log", "ab") as log:
             self.web = subprocess.Popen(
                 [
@@ -240,12 +238,11 @@ class Stack:
                     "-c",
                     str(ROOT / "gunicorn.conf.py"),
                     "--bind",
-                    f"fd://{fd}",
+                    f"127.0.0.1:{self.port}",
                     "provider.app:create_app()",
                 ],
                 env=self.env(),
                 cwd=ROOT,
-                pass_fds=(fd,),
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )

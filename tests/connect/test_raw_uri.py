@@ -10,7 +10,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import re
+import socket
 import subprocess
 import sys
 import time
@@ -82,6 +82,10 @@ def server(databases: Databases, tmp_path_factory: pytest.TempPathFactory) -> It
     engine.dispose()
 
     log = tmp_path_factory.mktemp("gunicorn") / "error.log"
+    # Each gunicorn worker binds its own socket (reuse_port), so the port is chosen up front.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     env = {
         "PATH": os.environ.get("PATH", ""),
         "DATABASE_URL": database_url,
@@ -89,7 +93,7 @@ def server(databases: Databases, tmp_path_factory: pytest.TempPathFactory) -> It
         "SECRET_KEY": TEST_SECRET_KEY,
         "SCRIPT_NAME": "/app",
         "HOST": "127.0.0.1",
-        "PORT": "0",
+        "PORT": str(port),
         "WEB_CONCURRENCY": "1",
         "WEB_THREADS": "2",
         "LOG_LEVEL": "WARNING",
@@ -110,8 +114,7 @@ def server(databases: Databases, tmp_path_factory: pytest.TempPathFactory) -> It
             stderr=err,
         )
     try:
-        port = _wait_for_port(proc, log)
-        _wait_until_serving(port)
+        _wait_until_serving(port, proc, log)
         yield Server(port, signer, workspace_id)
     finally:
         proc.terminate()
@@ -122,21 +125,11 @@ def server(databases: Databases, tmp_path_factory: pytest.TempPathFactory) -> It
             proc.wait()
 
 
-def _wait_for_port(proc: subprocess.Popen[bytes], log: Path) -> int:
+def _wait_until_serving(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        match = re.search(r"Listening at: http://127\.0\.0\.1:(\d+)", log.read_text())
-        if match:
-            return int(match.group(1))
         if proc.poll() is not None:
             raise RuntimeError(f"gunicorn exited: {log.read_text()}")
-        time.sleep(0.05)
-    raise RuntimeError(f"gunicorn did not start: {log.read_text()}")
-
-
-def _wait_until_serving(port: int) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
             conn.request("GET", "/app/healthz")
@@ -146,7 +139,7 @@ def _wait_until_serving(port: int) -> None:
             time.sleep(0.05)
         finally:
             conn.close()
-    raise RuntimeError("gunicorn never answered /healthz")
+    raise RuntimeError(f"gunicorn never answered /healthz: {log.read_text()}")
 
 
 def _container_names(body: Any) -> list[str]:
