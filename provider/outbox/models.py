@@ -50,6 +50,8 @@ class OutboxMessage(Base):
             postgresql_where=text("status = 'pending'"),
         ),
         Index("ix_outbox_messages_claim", "status", "next_attempt_at"),
+        # The claim's head query: the oldest pending message of one kind.
+        Index("ix_outbox_messages_queue", "status", "kind", "id"),
         Index("ix_outbox_messages_installation_status", "installation_id", "status"),
         # Sibling lookups (is this entity in flight? superseded?) in every status.
         Index("ix_outbox_messages_entity", "kind", "entity_id", "installation_id"),

@@ -36,9 +36,9 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement
+from sqlalchemy import Row
 from sqlalchemy import Select
 from sqlalchemy import and_
-from sqlalchemy import case
 from sqlalchemy import delete
 from sqlalchemy import exists
 from sqlalchemy import func
@@ -240,29 +240,22 @@ class OutboxWorker:
         second request racing a 429 would arrive before the ``Retry-After`` it never saw.
         """
         now = self.clock()
-        skipped: list[int] = []
         with self.session_factory.begin() as session:
+            # Sites with a batch in flight are few; excluding them by value keeps the head query
+            # a plain index scan instead of a per-row anti-join over the whole backlog.
+            skipped: list[int] = list(
+                session.scalars(
+                    select(OutboxMessage.installation_id)
+                    .where(
+                        OutboxMessage.status == MessageStatus.SENDING,
+                        OutboxMessage.claimed_until >= now,
+                        OutboxMessage.installation_id.is_not(None),
+                    )
+                    .distinct()
+                )
+            )
             for _ in range(MAX_CLAIM_CANDIDATES):
-                query = self._claimable(now)
-                if skipped:
-                    query = query.where(
-                        or_(
-                            OutboxMessage.installation_id.is_(None),
-                            OutboxMessage.installation_id.not_in(skipped),
-                        )
-                    )
-                head = session.execute(
-                    query.with_only_columns(
-                        OutboxMessage.installation_id,
-                        OutboxMessage.kind,
-                        OutboxMessage.operation,
-                        OutboxMessage.group_key,
-                    )
-                    .order_by(self._priority(), OutboxMessage.id)
-                    .limit(1)
-                    # No row lock here: a locked head row would be skipped by another worker's
-                    # group claim and split its batch; the site lock below arbitrates instead.
-                ).first()
+                head = self._head(session, now, skipped)
                 if head is None:
                     return None
                 installation_id = head[0]
@@ -272,6 +265,39 @@ class OutboxWorker:
                     skipped.append(installation_id)
                     continue
                 return self._claim_group(session, now, *head)
+        return None
+
+    def _head(self, session: Session, now: datetime, skipped: list[int]) -> Row[Any] | None:
+        """The oldest claimable message of the most urgent kind, outside the ``skipped`` sites.
+
+        One query per kind, in priority order: ``ORDER BY id LIMIT 1`` within a kind walks the
+        queue index and stops at the first row, where ordering by priority across kinds would
+        sort the whole backlog on every claim.
+        """
+        query = self._claimable(now)
+        if skipped:
+            query = query.where(
+                or_(
+                    OutboxMessage.installation_id.is_(None),
+                    OutboxMessage.installation_id.not_in(skipped),
+                )
+            )
+        for kind in sorted(self.handlers, key=lambda k: self.handlers[k].priority):
+            head = session.execute(
+                query.where(OutboxMessage.kind == kind)
+                .with_only_columns(
+                    OutboxMessage.installation_id,
+                    OutboxMessage.kind,
+                    OutboxMessage.operation,
+                    OutboxMessage.group_key,
+                )
+                .order_by(OutboxMessage.id)
+                .limit(1)
+                # No row lock here: a locked head row would be skipped by another worker's
+                # group claim and split its batch; the site lock arbitrates instead.
+            ).first()
+            if head is not None:
+                return head
         return None
 
     def _take_site(self, session: Session, installation_id: int, now: datetime) -> bool:
@@ -353,12 +379,6 @@ class OutboxWorker:
             in_flight.status == MessageStatus.SENDING,
             in_flight.claimed_until >= now,
         )
-        site_batch = aliased(OutboxMessage)
-        site_busy = exists().where(
-            site_batch.installation_id == OutboxMessage.installation_id,
-            site_batch.status == MessageStatus.SENDING,
-            site_batch.claimed_until >= now,
-        )
         deliverable_site = and_(
             Installation.installed.is_(True),
             Installation.enabled.is_(True),
@@ -383,16 +403,9 @@ class OutboxWorker:
                         or_(OutboxMessage.installation_id.is_(None), deliverable_site),
                     ),
                 ),
+                # (a site with a batch in flight is excluded by the caller: claim, _take_site)
                 ~busy,
-                ~site_busy,
             )
-        )
-
-    def _priority(self) -> ColumnElement[int]:
-        return case(
-            {kind: spec.priority for kind, spec in self.handlers.items()},
-            value=OutboxMessage.kind,
-            else_=99,
         )
 
     # ── step 2: send ───────────────────────────────────────────────────────────────────────────
