@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
+import threading
 import time
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -84,3 +87,71 @@ def test_read_only_view_reads(database_url: str) -> None:
 
     with app.test_request_context("/"):
         assert view() == 7
+
+
+def _sqlite_engine(tmp_path: Path) -> tuple[sa.Engine, Path]:
+    path = tmp_path / "queue.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE counter (n INTEGER NOT NULL)")
+        conn.exec_driver_sql("INSERT INTO counter VALUES (0)")
+    return engine, Path(f"{path}-writer.lock")
+
+
+def test_sqlite_writers_of_other_processes_queue_on_the_lock_file(tmp_path: Path) -> None:
+    engine, lock_file = _sqlite_engine(tmp_path)
+    assert lock_file.exists()
+    done = threading.Event()
+
+    def write() -> None:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("UPDATE counter SET n = n + 1")
+        done.set()
+
+    with lock_file.open("r+") as held:  # another process in its write transaction
+        fcntl.flock(held, fcntl.LOCK_EX)
+        writer = threading.Thread(target=write)
+        writer.start()
+        assert not done.wait(0.3), "a writer began while another process held the queue"
+        # readers do not queue
+        with engine.execution_options(**{db.READ_ONLY: True}).connect() as conn:
+            assert conn.exec_driver_sql("SELECT n FROM counter").scalar_one() == 0
+        fcntl.flock(held, fcntl.LOCK_UN)
+    writer.join(5)
+    assert done.is_set()
+    engine.dispose()
+
+
+def test_sqlite_concurrent_writers_lose_no_update(tmp_path: Path) -> None:
+    engine, _ = _sqlite_engine(tmp_path)
+    other = make_engine(str(engine.url))  # a second "process": its own queue, same file
+    errors: list[BaseException] = []
+
+    def bump(e: sa.Engine) -> None:
+        try:
+            for _ in range(25):
+                with e.begin() as conn:
+                    n = conn.exec_driver_sql("SELECT n FROM counter").scalar_one()
+                    conn.exec_driver_sql("UPDATE counter SET n = ?", (n + 1,))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=bump, args=(e,)) for e in (engine, other) * 4]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT n FROM counter").scalar_one() == 200
+    engine.dispose()
+    other.dispose()
+
+
+def test_sqlite_failed_transaction_frees_the_queue(tmp_path: Path) -> None:
+    engine, _ = _sqlite_engine(tmp_path)
+    with pytest.raises(sa.exc.OperationalError), engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE no_such_table SET x = 1")
+    with engine.begin() as conn:  # would wait forever if the failed one kept the queue
+        conn.exec_driver_sql("UPDATE counter SET n = 5")
+    engine.dispose()
