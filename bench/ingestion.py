@@ -1,8 +1,10 @@
 """Scenario 3: alerts sent to an integration's ingestion endpoint, accepted and processed.
 
 The integration has two incoming actions (a ``close`` for resolved payloads and the default
-``create``); every event has its own alias, so each one opens a new alert. Accepted means the 202
-(the request is durable); processed means the worker applied it and recorded the outcome.
+``create``) and the workspace a promotion rule (P1 and P2 alerts become incidents); every event
+has its own alias, so each one opens a new alert, and one in five is a P1 that opens an incident
+delivered to the simulator. Accepted means the 202 (the request is durable); processed means the
+worker applied it, ran the rule and recorded the outcome.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from sqlalchemy import select
 from bench.stack import Stack
 from provider.ops.alert_models import AlertRequest
 from provider.ops.alert_models import RequestState
+from provider.ops.incidents.models import Incident
 
 logger = logging.getLogger(__name__)
 
@@ -36,9 +39,20 @@ CLOSE_ON_RESOLVED = {
 }
 
 
+PROMOTE_P1_P2 = {"name": "Promote P1 and P2", "minPriority": "P2", "action": "promote"}
+
+
 def make_integration(stack: Stack, api_key: str) -> tuple[str, str]:
-    """Create an API integration with two incoming actions; return its id and key."""
+    """Create an API integration with two incoming actions and a promotion rule.
+
+    Returns the integration's id and key.
+    """
     headers = {"Authorization": f"GenieKey {api_key}"}
+    rule = http.post(
+        f"{stack.base_url}/v1/incident-rules", json=PROMOTE_P1_P2, headers=headers, timeout=30
+    )
+    if rule.status_code != 201:
+        raise RuntimeError(f"cannot add the promotion rule: {rule.status_code} {rule.text}")
     answer = http.post(
         f"{stack.base_url}/v1/integrations",
         json={"name": "Bench monitoring", "type": "API"},
@@ -73,8 +87,9 @@ function setup(thread)
 end
 function request()
   n = n + 1
+  local priority = (n % 5 == 0) and "P1" or "P3"
   local body = '{{"message": "disk almost full on db-' .. n .. '", "alias": "bench-' .. tid .. '-' .. n ..
-    '", "priority": "P3", "tags": ["bench"], "entity": "db"}}'
+    '", "priority": "' .. priority .. '", "tags": ["bench"], "entity": "db"}}'
   return wrk.format("POST", "{path}", {{["Authorization"] = "GenieKey {key}",
     ["Content-Type"] = "application/json"}}, body)
 end
@@ -103,6 +118,11 @@ def counts(stack: Stack) -> dict[str, int]:
     return {str(state): n for state, n in rows}
 
 
+def incidents_opened(stack: Stack) -> int:
+    with stack.db.sessions() as session:
+        return int(session.scalar(select(func.count()).select_from(Incident)) or 0)
+
+
 def run(stack: Stack, *, duration: float, use_wrk: bool) -> dict[str, Any]:
     from bench import loadgen
 
@@ -128,7 +148,13 @@ def run(stack: Stack, *, duration: float, use_wrk: bool) -> dict[str, Any]:
                 "POST",
                 f"/v1/integrations/{integration_id}/events",
                 {"Authorization": f"GenieKey {key}", "Content-Type": "application/json"},
-                json.dumps({"message": f"disk full {n}", "alias": f"bench-{n}"}).encode(),
+                json.dumps(
+                    {
+                        "message": f"disk full {n}",
+                        "alias": f"bench-{n}",
+                        "priority": "P1" if n % 5 == 0 else "P3",
+                    }
+                ).encode(),
             )
             for n in range(5000)
         ]
@@ -157,6 +183,7 @@ def run(stack: Stack, *, duration: float, use_wrk: bool) -> dict[str, Any]:
         "processed_per_second_end_to_end": round(done / processed_seconds, 1),
         "seconds_until_all_processed": round(processed_seconds, 1),
         "request_states": c,
+        "incidents_opened": incidents_opened(stack),
     }
     logger.info("ingestion: %s", out)
     return out
