@@ -105,6 +105,7 @@ def markdown(results: dict[str, Any]) -> str:
                         "202 p99 ms",
                         "processed",
                         "processed/s end to end",
+                        "incidents opened",
                         "errors",
                     ],
                     [
@@ -115,6 +116,7 @@ def markdown(results: dict[str, Any]) -> str:
                             i["accept_p99_ms"],
                             i["processed"],
                             i["processed_per_second_end_to_end"],
+                            i.get("incidents_opened", ""),
                             i["errors"],
                         ]
                     ],

@@ -7,6 +7,7 @@ from sqlalchemy import text
 
 from provider.config import Settings
 from provider.db import make_engine
+from provider.models import include_object
 from provider.models import metadata
 
 config = context.config
@@ -26,6 +27,7 @@ def _configure(connection) -> None:  # type: ignore[no-untyped-def]
         render_as_batch=connection.dialect.name == "sqlite",
         transaction_per_migration=True,
         compare_type=True,
+        include_object=include_object,
         process_revision_directives=_process_revision_directives,
     )
 

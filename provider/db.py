@@ -245,12 +245,16 @@ def make_session_factory(settings_or_engine: Settings | Engine) -> sessionmaker[
 
 def init_app(app: Flask, session_factory: sessionmaker[Session]) -> None:
     app.extensions["provider.session_factory"] = session_factory
-    engine: Engine = session_factory.kw["bind"]
-    options: dict[str, Any] = {READ_ONLY: True}
-    if engine.dialect.name != "sqlite":
-        # No BEGIN and ROLLBACK round trips around the reads (SQLite: see _sqlite_on_begin).
-        options["isolation_level"] = "AUTOCOMMIT"
-    app.extensions["provider.read_only_engine"] = engine.execution_options(**options)
+    bind = session_factory.kw["bind"]
+    if isinstance(bind, Engine):
+        options: dict[str, Any] = {READ_ONLY: True}
+        if bind.dialect.name != "sqlite":
+            # No BEGIN and ROLLBACK round trips around the reads (SQLite: see
+            # _serialize_sqlite_writers).
+            options["isolation_level"] = "AUTOCOMMIT"
+        bind = bind.execution_options(**options)
+    # else a connection inside a caller's transaction (tests): reads share it as they are
+    app.extensions["provider.read_only_bind"] = bind
     app.teardown_appcontext(_close_session)
 
 
@@ -278,7 +282,7 @@ def get_session() -> Session:
     if "db_session" not in g:
         factory = current_app.extensions["provider.session_factory"]
         if g.get("db_read_only"):
-            session = factory(bind=current_app.extensions["provider.read_only_engine"])
+            session = factory(bind=current_app.extensions["provider.read_only_bind"])
             session.info[READ_ONLY] = True
             g.db_session = session
         else:

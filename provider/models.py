@@ -1,4 +1,4 @@
-"""Import every model module so ``Base.metadata`` is complete (Alembic, tests). Nothing else."""
+"""Import every model module so ``Base.metadata`` is complete (Alembic, tests)."""
 
 from provider.connect import models as connect_models  # noqa: F401
 from provider.db import Base
@@ -10,3 +10,12 @@ from provider.ops.incidents import models as incident_models  # noqa: F401
 from provider.outbox import models as outbox_models  # noqa: F401
 
 metadata = Base.metadata
+
+# Indexes only PostgreSQL has (an extension's operator class); the migrations own them, and
+# comparisons of the models with a database leave them out.
+POSTGRESQL_ONLY_INDEXES = frozenset({"ix_components_name_trgm"})
+
+
+def include_object(_obj: object, name: str | None, type_: str, *_args: object) -> bool:
+    """Alembic's filter for autogenerate and model/database comparisons."""
+    return not (type_ == "index" and name in POSTGRESQL_ONLY_INDEXES)

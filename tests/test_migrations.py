@@ -8,6 +8,7 @@ from alembic.runtime.migration import MigrationContext
 
 from provider import migrate
 from provider.db import make_engine
+from provider.models import include_object
 from provider.models import metadata
 
 
@@ -24,7 +25,10 @@ def test_models_and_migrations_agree(database_url: str) -> None:
     engine = make_engine(database_url)
     with engine.connect() as conn:
         diff = compare_metadata(
-            MigrationContext.configure(conn, opts={"compare_type": True}), metadata
+            MigrationContext.configure(
+                conn, opts={"compare_type": True, "include_object": include_object}
+            ),
+            metadata,
         )
     engine.dispose()
     assert diff == [], f"models and migrations disagree: {diff}"

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import BigInteger
 from sqlalchemy import ForeignKey
+from sqlalchemy import Index
 from sqlalchemy import String
 from sqlalchemy import Text
 from sqlalchemy import UniqueConstraint
@@ -78,7 +79,12 @@ class Component(Base):
     """A service of a workspace; becomes a DevOps component (a "container") in Jira."""
 
     __tablename__ = "components"
-    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "name"),
+        # A workspace's components in name order (searchContainers' empty query, listings);
+        # on PostgreSQL a trigram index serves substring searches (migration 0008).
+        Index("ix_components_workspace_name", "workspace_id", "name_lower", "id"),
+    )
 
     id: Mapped[intpk]
     public_id: Mapped[str] = mapped_column(String(64), unique=True, default=new_public_id)
