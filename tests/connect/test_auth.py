@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -17,12 +18,16 @@ from hypothesis import HealthCheck
 from hypothesis import given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from provider.connect.auth import jira_jwt_required
+from provider.connect.auth import recent_installations
 from provider.connect.auth import request_target
 from provider.connect.models import Installation
+from provider.crypto import SecretBox
 from provider.logging import client_key_var
+from tests.conftest import TEST_SECRET_KEY
 from tests.installs import make_installation
 from tests.ops.factories import link
 from tests.ops.factories import make_component
@@ -370,3 +375,64 @@ def test_issuer_with_a_nul_character_is_401_not_a_database_error(
     response = client.get(url, headers=signer.auth(token))
     assert response.status_code == 401
     assert response.get_json()["errors"][0]["code"] == "unknown_issuer"
+
+
+# ── remembered installations (read-only calls) ─────────────────────────────────────────────────
+
+
+def test_uninstall_in_this_process_is_seen_at_once(
+    client: FlaskClient, signer: JiraSigner, session: Session, site: dict[str, Any]
+) -> None:
+    assert signer.get(client, search(client, site)).status_code == 200  # now remembered
+    site["installation"].installed = False
+    session.commit()
+    assert_error(signer.get(client, search(client, site)), 401, "unknown_issuer")
+
+
+def test_a_secret_replaced_elsewhere_is_accepted_at_once(
+    client: FlaskClient, signer: JiraSigner, session: Session, site: dict[str, Any]
+) -> None:
+    assert signer.get(client, search(client, site)).status_code == 200  # old secret remembered
+    reinstalled = dataclasses.replace(signer, shared_secret="a-new-secret-" + "n" * 32)
+    # written as another process would: no ORM object of this process changes
+    session.execute(
+        text("UPDATE installations SET shared_secret_encrypted = :s WHERE id = :id"),
+        {
+            "s": SecretBox(TEST_SECRET_KEY).encrypt(reinstalled.shared_secret),
+            "id": site["installation"].id,
+        },
+    )
+    session.commit()
+    assert reinstalled.get(client, search(client, site)).status_code == 200
+    assert_error(signer.get(client, search(client, site)), 401, "invalid_signature")
+
+
+def test_an_uninstall_elsewhere_is_seen_within_the_ttl(
+    client: FlaskClient, signer: JiraSigner, session: Session, site: dict[str, Any]
+) -> None:
+    recent = recent_installations(client.application)
+    recent.ttl = 0.3
+    assert signer.get(client, search(client, site)).status_code == 200
+    session.execute(
+        text("UPDATE installations SET installed = :f WHERE id = :id"),
+        {"f": False, "id": site["installation"].id},
+    )
+    session.commit()
+    # the documented window: another process's uninstall is not seen before the entry expires
+    assert signer.get(client, search(client, site)).status_code == 200
+    time.sleep(0.4)
+    assert_error(signer.get(client, search(client, site)), 401, "unknown_issuer")
+
+
+def test_write_routes_never_use_remembered_installations(
+    client: FlaskClient, signer: JiraSigner, session: Session, site: dict[str, Any]
+) -> None:
+    assert signer.get(client, search(client, site)).status_code == 200
+    session.execute(
+        text("UPDATE installations SET installed = :f WHERE id = :id"),
+        {"f": False, "id": site["installation"].id},
+    )
+    session.commit()
+    body = {"entity": {"id": "nope"}}
+    answer = signer.post(client, "/components/associate", json=body)
+    assert_error(answer, 401, "unknown_issuer")
