@@ -26,8 +26,8 @@ def markdown(results: dict[str, Any]) -> str:
         f"Machine: {m['cores']} cores ({m['cpu']}), {m['memory_gib']} GiB, {m['os']}, "
         f"Python {m['python']}; load generator {m['load_generator']} on the same cores.",
         f"Load average (1, 5, 15 min) at start {results['load_average_at_start']}, "
-        f"at end {results['load_average_at_end']}: other work shared the machine when it is "
-        "above ~1.",
+        f"at end {results['load_average_at_end']}; the benchmark's own processes count in it, "
+        "so a reading taken between scenarios includes the previous one.",
         "",
     ]
     for backend, b in results["backends"].items():
