@@ -12,6 +12,7 @@ import functools
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from datetime import UTC
 from datetime import datetime
@@ -228,6 +229,7 @@ class _WriterQueue:
         if self._fd is None or self._pid != os.getpid():
             self._fd = os.open(str(self._path), os.O_RDWR | os.O_CREAT, 0o600)
             self._pid = os.getpid()
+            weakref.finalize(self, os.close, self._fd)  # with the engine that owns this queue
         return self._fd
 
 

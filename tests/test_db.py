@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import fcntl
+import gc
+import os
 import threading
 import time
 from pathlib import Path
@@ -90,6 +92,7 @@ def test_read_only_view_reads(database_url: str) -> None:
 
 
 def _sqlite_engine(tmp_path: Path) -> tuple[sa.Engine, Path]:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "queue.sqlite3"
     engine = make_engine(f"sqlite:///{path}")
     with engine.begin() as conn:
@@ -155,3 +158,16 @@ def test_sqlite_failed_transaction_frees_the_queue(tmp_path: Path) -> None:
     with engine.begin() as conn:  # would wait forever if the failed one kept the queue
         conn.exec_driver_sql("UPDATE counter SET n = 5")
     engine.dispose()
+
+
+def test_sqlite_engines_leave_no_lock_file_open(tmp_path: Path) -> None:
+    def open_files() -> int:
+        gc.collect()
+        return len(os.listdir("/proc/self/fd"))
+
+    before = open_files()
+    for n in range(20):
+        engine, _ = _sqlite_engine(tmp_path / str(n))
+        engine.dispose()
+        del engine
+    assert open_files() <= before + 2
