@@ -43,3 +43,10 @@ def on_starting(server):  # type: ignore[no-untyped-def]
                     f"cannot listen on {address[0]}:{address[1]}: {e.strerror}"
                     " (is another server running on this port?)"
                 ) from None
+
+
+def when_ready(server):  # type: ignore[no-untyped-def]
+    # With reuse_port the master holds no socket, so gunicorn's own "Listening at" line is empty.
+    for address in server.cfg.address:
+        if isinstance(address, tuple):
+            server.log.info("Listening at: http://%s:%s (a socket per worker)", *address[:2])
