@@ -20,6 +20,10 @@ from flask import Flask
 from flask import current_app
 from flask import g
 from flask import request
+from sqlalchemy import ColumnElement
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from provider.db import get_session
 from provider.errors import BadRequest
@@ -225,6 +229,21 @@ def parse_page(*, default_size: int = 20, max_size: int = 100, window: int | Non
             f"offset + size must be < {window}", details={"source": {"parameter": "offset"}}
         )
     return Page(offset, size)
+
+
+def newest_first_page(
+    session: Session, model: Any, where: list[ColumnElement[bool]], page: Page
+) -> tuple[list[Any], int]:
+    """One page of ``model``'s rows matching ``where``, newest first, and how many match."""
+    total = session.scalar(select(func.count()).select_from(model).where(*where)) or 0
+    rows = session.scalars(
+        select(model)
+        .where(*where)
+        .order_by(model.created_at.desc(), model.id.desc())
+        .offset(page.offset)
+        .limit(page.size)
+    )
+    return list(rows), total
 
 
 def paginated(

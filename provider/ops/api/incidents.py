@@ -21,6 +21,7 @@ from provider.errors import NotFound
 from provider.errors import ValidationFailed
 from provider.ops.api.common import api_key_required
 from provider.ops.api.common import json_body
+from provider.ops.api.common import newest_first_page
 from provider.ops.api.common import paginated
 from provider.ops.api.common import parse_page
 from provider.ops.api.common import principal
@@ -70,14 +71,7 @@ def list_incidents() -> Json:
                 "status must be open or resolved", details={"source": {"parameter": "status"}}
             ) from None
     session = get_session()
-    total = session.scalar(select(func.count()).select_from(Incident).where(*where)) or 0
-    rows = session.scalars(
-        select(Incident)
-        .where(*where)
-        .order_by(Incident.created_at.desc(), Incident.id.desc())
-        .offset(page.offset)
-        .limit(page.size)
-    )
+    rows, total = newest_first_page(session, Incident, where, page)
     return paginated([schemas.incident_to_json(session, i) for i in rows], total, page), 200
 
 
@@ -162,15 +156,7 @@ def incident_alerts(incident_id: str) -> Json:
 def list_reviews() -> Json:
     page = parse_page()
     session = get_session()
-    where = [Review.workspace_id == g.workspace.id]
-    total = session.scalar(select(func.count()).select_from(Review).where(*where)) or 0
-    rows = session.scalars(
-        select(Review)
-        .where(*where)
-        .order_by(Review.created_at.desc(), Review.id.desc())
-        .offset(page.offset)
-        .limit(page.size)
-    )
+    rows, total = newest_first_page(session, Review, [Review.workspace_id == g.workspace.id], page)
     return paginated([schemas.review_to_json(session, r) for r in rows], total, page), 200
 
 
