@@ -160,34 +160,29 @@ def handle_linked_workspace(batch: Batch, jira: JiraClient | None) -> Outcome:
     raise ValueError(f"unknown operation {batch.operation!r} for {batch.kind}")
 
 
-def handle_component(batch: Batch, jira: JiraClient | None) -> Outcome:
-    client = _require(jira)
-    if batch.operation == SUBMIT:
-        payloads = [m.payload for m in batch.messages]
-        return from_bulk(batch, client.submit_components(payloads, properties=_properties(batch)))
-    if batch.operation == DELETE:
-        return _delete_each(batch, client.delete_component)
-    raise ValueError(f"unknown operation {batch.operation!r} for {batch.kind}")
+def _entity_handler(submit: str, delete: str) -> Handler:
+    """The handler of a kind Jira takes in bulk and deletes one by one.
+
+    ``submit`` and ``delete`` name the :class:`JiraClient` methods, looked up on the client the
+    batch is given.
+    """
+
+    def handle(batch: Batch, jira: JiraClient | None) -> Outcome:
+        client = _require(jira)
+        if batch.operation == SUBMIT:
+            payloads = [m.payload for m in batch.messages]
+            bulk = getattr(client, submit)(payloads, properties=_properties(batch))
+            return from_bulk(batch, bulk)
+        if batch.operation == DELETE:
+            return _delete_each(batch, getattr(client, delete))
+        raise ValueError(f"unknown operation {batch.operation!r} for {batch.kind}")
+
+    return handle
 
 
-def handle_incident(batch: Batch, jira: JiraClient | None) -> Outcome:
-    client = _require(jira)
-    if batch.operation == SUBMIT:
-        payloads = [m.payload for m in batch.messages]
-        return from_bulk(batch, client.submit_incidents(payloads, properties=_properties(batch)))
-    if batch.operation == DELETE:
-        return _delete_each(batch, client.delete_incident)
-    raise ValueError(f"unknown operation {batch.operation!r} for {batch.kind}")
-
-
-def handle_review(batch: Batch, jira: JiraClient | None) -> Outcome:
-    client = _require(jira)
-    if batch.operation == SUBMIT:
-        payloads = [m.payload for m in batch.messages]
-        return from_bulk(batch, client.submit_reviews(payloads, properties=_properties(batch)))
-    if batch.operation == DELETE:
-        return _delete_each(batch, client.delete_review)
-    raise ValueError(f"unknown operation {batch.operation!r} for {batch.kind}")
+handle_component = _entity_handler("submit_components", "delete_component")
+handle_incident = _entity_handler("submit_incidents", "delete_incident")
+handle_review = _entity_handler("submit_reviews", "delete_review")
 
 
 _BULK_LIMITS = {SUBMIT: MAX_ENTITIES_PER_REQUEST, DELETE: MAX_DELETES_PER_BATCH}
