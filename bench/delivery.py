@@ -19,9 +19,9 @@ from bench.stack import Stack
 from bench.stack import add_components
 from bench.stack import cpu_seconds
 from provider.jira.schemas import SCHEMA_VERSION
-from provider.ops.models import Component
-from provider.ops.publishing import component_payload
-from provider.ops.workspaces import create_workspace
+from provider.ops.components.models import Component
+from provider.ops.components.publishing import component_payload
+from provider.ops.workspaces.service import create_workspace
 from provider.outbox.models import MessageStatus
 from provider.outbox.models import OutboxMessage
 from provider.times import iso

@@ -21,9 +21,9 @@ from bench.jira_calls import signed
 from bench.stack import SeededWorkspace
 from bench.stack import Stack
 from bench.stack import add_components
-from provider.ops.alert_models import Alert
-from provider.ops.alert_models import AlertStatus
-from provider.ops.alert_models import Priority
+from provider.ops.alerts.models import Alert
+from provider.ops.alerts.models import AlertStatus
+from provider.ops.alerts.models import Priority
 from provider.times import utcnow
 
 logger = logging.getLogger(__name__)

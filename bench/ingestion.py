@@ -19,8 +19,8 @@ from sqlalchemy import func
 from sqlalchemy import select
 
 from bench.stack import Stack
-from provider.ops.alert_models import AlertRequest
-from provider.ops.alert_models import RequestState
+from provider.ops.alerts.models import AlertRequest
+from provider.ops.alerts.models import RequestState
 from provider.ops.incidents.models import Incident
 
 logger = logging.getLogger(__name__)

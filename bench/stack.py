@@ -34,9 +34,9 @@ from provider import migrate
 from provider.config import normalize_database_url
 from provider.connect.models import Installation
 from provider.db import make_engine
-from provider.ops.models import Component
-from provider.ops.models import WorkspaceLink
-from provider.ops.workspaces import create_workspace
+from provider.ops.components.models import Component
+from provider.ops.workspaces.models import WorkspaceLink
+from provider.ops.workspaces.service import create_workspace
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET_KEY = "bench-secret-key-" + "x" * 40

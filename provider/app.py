@@ -21,6 +21,8 @@ from provider import errors
 from provider import migrate
 from provider.config import Settings
 from provider.crypto import SecretBox
+from provider.extension import SECRET_BOX
+from provider.extension import SETTINGS
 from provider.logging import client_key_var
 from provider.logging import configure_logging
 from provider.logging import request_id_var
@@ -53,8 +55,8 @@ def create_app(
         JSON_SORT_KEYS=False,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.extensions["provider.settings"] = settings
-    app.extensions["provider.secret_box"] = SecretBox(settings.secret_key)
+    SETTINGS.install(app, settings)
+    SECRET_BOX.install(app, SecretBox(settings.secret_key))
 
     db.init_app(app, session_factory or db.make_session_factory(settings))
     errors.register_error_handlers(app)
@@ -81,19 +83,27 @@ class _JSONProvider(DefaultJSONProvider):
 def _register_packages(app: Flask, settings: Settings, install_keys: Any | None) -> None:
     """Register each package's blueprints; the only place that imports blueprint modules."""
     from provider.connect import api as connect_api
-    from provider.ops import api as ops_api
-    from provider.ops import ingestion
-    from provider.ops import jira_actions
+    from provider.ops import openapi
+    from provider.ops.access.http import init_api
+    from provider.ops.access.http import key_resolvers
     from provider.ops.alert_wiring import register_alert_hooks
-    from provider.ops.api import integrations as integrations_api
-    from provider.ops.api.common import key_resolvers
+    from provider.ops.alerts import api as alerts_api
+    from provider.ops.components import api as components_api
+    from provider.ops.components import jira as jira_actions
+    from provider.ops.incidents import api as incidents_api
+    from provider.ops.integrations import api as integrations_api
+    from provider.ops.integrations import ingestion
     from provider.web import admin as admin_page
     from provider.web import pages as object_pages
     from provider.web import reviews as review_pages
 
     connect_api.init_app(app, settings, install_keys)
     app.register_blueprint(jira_actions.bp)
-    ops_api.init_app(app, settings)
+    init_api(app, settings.api_rate_limit_per_minute)
+    app.register_blueprint(components_api.bp)
+    app.register_blueprint(alerts_api.bp)
+    app.register_blueprint(incidents_api.bp)
+    app.register_blueprint(openapi.bp)
     key_resolvers(app).register(ingestion.resolve_integration_key)
     app.register_blueprint(integrations_api.bp)
     register_alert_hooks(settings)
@@ -106,7 +116,7 @@ def _register_packages(app: Flask, settings: Settings, install_keys: Any | None)
 
 def _backfill_on_reinstall(settings: Settings) -> Any:
     """Jira dropped the app's data at uninstall: a re-install re-sends everything, in order."""
-    from provider.ops.backfill import backfill_installation
+    from provider.ops.workspaces.backfill import backfill_installation
 
     def hook(session: Session, installation: Any, reinstalled: bool) -> None:
         if reinstalled:

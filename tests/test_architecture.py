@@ -18,6 +18,8 @@ FOUNDATION = {
     "crypto",
     "migrate",
     "netguard",
+    "schema",
+    "extension",
 }
 COMPOSITION_ROOTS = {"app", "cli", "models", "commands"}
 

@@ -6,8 +6,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
 from provider.config import Settings
-from provider.ops.alert_processing import process_pending
 from provider.ops.alert_wiring import register_alert_hooks
+from provider.ops.alerts.processing import process_pending
 from provider.outbox.worker import Tick
 
 # Small, so that under a steady stream of alerts the worker's other ticks (the outbox drain)

@@ -17,7 +17,7 @@ from provider.config import Settings
 from provider.db import make_session_factory
 from provider.errors import NotFound
 from provider.logging import configure_logging
-from provider.ops.backfill import BACKFILLS
+from provider.ops.workspaces.backfill import BACKFILLS
 from provider.outbox import admin
 from provider.outbox import webhooks
 from provider.outbox.handlers import HANDLERS

@@ -105,11 +105,12 @@ def _create_demo_data(settings: Settings, client_key: str) -> dict[str, str]:
     """Workspace, components, integration and link, in one transaction; returns the secrets."""
     from provider.connect.models import Installation
     from provider.db import make_session_factory
-    from provider.ops import components
-    from provider.ops import integrations
-    from provider.ops import linking
-    from provider.ops import workspaces
-    from provider.ops.integration_schemas import IntegrationInput
+    from provider.ops.components import service as components
+    from provider.ops.components.schemas import ComponentCreate
+    from provider.ops.integrations import service as integrations
+    from provider.ops.integrations.schemas import IntegrationInput
+    from provider.ops.workspaces import linking
+    from provider.ops.workspaces import service as workspaces
 
     factory = make_session_factory(settings)
     try:
@@ -119,12 +120,10 @@ def _create_demo_data(settings: Settings, client_key: str) -> dict[str, str]:
             ).one()
             workspace, api_key, link_code = workspaces.create_workspace(session, "Demo Shop")
             for name, description, tier in COMPONENTS:
-                changes = components.ComponentChanges.from_json(
-                    {"name": name, "description": description, "tier": tier}, creating=True
+                data = ComponentCreate.model_validate(
+                    {"name": name, "description": description, "tier": tier}
                 )
-                components.create_component(
-                    session, workspace.id, changes, base_url=settings.base_url
-                )
+                components.create_component(session, workspace.id, data, base_url=settings.base_url)
             integration, integration_key = integrations.create_integration(
                 session,
                 workspace.id,

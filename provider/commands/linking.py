@@ -9,7 +9,7 @@ from provider.commands.core import _settings
 from provider.connect.models import Installation
 from provider.db import make_session_factory
 from provider.errors import AppError
-from provider.ops import linking
+from provider.ops.workspaces import linking
 
 
 def _installation(session, client_key: str) -> Installation:  # type: ignore[no-untyped-def]

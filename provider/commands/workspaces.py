@@ -10,10 +10,10 @@ from sqlalchemy import select
 from provider.commands.core import _settings
 from provider.db import make_session_factory
 from provider.errors import NotFound
-from provider.ops.models import Workspace
-from provider.ops.workspaces import create_workspace
-from provider.ops.workspaces import require_workspace
-from provider.ops.workspaces import rotate_api_key
+from provider.ops.workspaces.models import Workspace
+from provider.ops.workspaces.service import create_workspace
+from provider.ops.workspaces.service import require_workspace
+from provider.ops.workspaces.service import rotate_api_key
 from provider.times import iso
 
 

@@ -40,6 +40,8 @@ from provider.connect.models import Installation
 from provider.crypto import SecretBox
 from provider.db import get_session
 from provider.errors import Unauthorized
+from provider.extension import SECRET_BOX
+from provider.extension import SETTINGS
 from provider.logging import client_key_var
 
 logger = logging.getLogger(__name__)
@@ -98,14 +100,14 @@ def _verify_hs256(
         target,
         secret_for=secret_for,
         mode="request",
-        leeway=current_app.extensions["provider.settings"].jwt_leeway_seconds,
+        leeway=SETTINGS.get().jwt_leeway_seconds,
     )
 
 
 def _authenticate(event: LifecycleEvent, payload: LifecyclePayload, session: Session) -> None:
-    settings: Settings = current_app.extensions["provider.settings"]
+    settings: Settings = SETTINGS.get()
     keys: InstallKeys = current_app.extensions["provider.install_keys"]
-    box: SecretBox = current_app.extensions["provider.secret_box"]
+    box: SecretBox = SECRET_BOX.get()
     token = extract_token()
     target = request_target(request.environ, base_path=settings.base_path)
     try:
@@ -129,7 +131,7 @@ def _authenticate(event: LifecycleEvent, payload: LifecyclePayload, session: Ses
 
 
 def _lifecycle(event: LifecycleEvent) -> tuple[str, int]:
-    settings: Settings = current_app.extensions["provider.settings"]
+    settings: Settings = SETTINGS.get()
     payload = LifecyclePayload.from_json(
         request.get_json(silent=True), event=event, allowed_hosts=settings.allowed_jira_hosts
     )
@@ -145,7 +147,7 @@ def _lifecycle(event: LifecycleEvent) -> tuple[str, int]:
     hooks: dict[str, list[LifecycleHook]] = current_app.extensions[HOOKS_KEY]
     installation: Installation | None
     if event is LifecycleEvent.INSTALLED:
-        box: SecretBox = current_app.extensions["provider.secret_box"]
+        box: SecretBox = SECRET_BOX.get()
         installation, reinstalled = record_installed(session, payload, box=box)
         for hook in hooks[event.value]:
             hook(session, installation, reinstalled)

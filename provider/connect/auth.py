@@ -36,6 +36,8 @@ from provider.connect.models import Installation
 from provider.crypto import SecretBox
 from provider.db import get_session
 from provider.errors import Unauthorized
+from provider.extension import SECRET_BOX
+from provider.extension import SETTINGS
 from provider.logging import client_key_var
 
 logger = logging.getLogger(__name__)
@@ -185,8 +187,8 @@ def authenticate_request(mode: QshMode) -> Installation:
 
     :raises Unauthorized: for every failure.
     """
-    settings: Settings = current_app.extensions["provider.settings"]
-    box: SecretBox = current_app.extensions["provider.secret_box"]
+    settings: Settings = SETTINGS.get()
+    box: SecretBox = SECRET_BOX.get()
     token = extract_token()
     base = request_target(request.environ, base_path=settings.base_path)
     target = RequestTarget(

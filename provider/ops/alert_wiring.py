@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from provider.config import Settings
-from provider.ops import ingestion
-from provider.ops.alert_hooks import alert_hooks
-from provider.ops.incidents import hooks as incident_hooks
+from provider.ops.alerts.listeners import alert_hooks
+from provider.ops.incidents import listener as incident_hooks
+from provider.ops.integrations import ingestion
 
 
 def register_alert_hooks(settings: Settings) -> None:

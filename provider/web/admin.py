@@ -18,7 +18,6 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint
 from flask import Response
-from flask import current_app
 from flask import g
 from flask import render_template
 from flask import request
@@ -29,11 +28,12 @@ from provider.connect.auth import jira_jwt_required
 from provider.connect.models import Installation
 from provider.db import get_session
 from provider.errors import Forbidden
-from provider.ops import integrations
-from provider.ops import linking
-from provider.ops import workspaces
-from provider.ops.backfill import BACKFILLS
-from provider.ops.integration_schemas import IntegrationInput
+from provider.extension import SETTINGS
+from provider.ops.integrations import service as integrations
+from provider.ops.integrations.schemas import IntegrationInput
+from provider.ops.workspaces import linking
+from provider.ops.workspaces import service as workspaces
+from provider.ops.workspaces.backfill import BACKFILLS
 from provider.outbox import admin as outbox_admin
 from provider.validation import Fields
 from provider.web import admin_views as views
@@ -55,7 +55,7 @@ Json = tuple[dict[str, Any], int]
 
 
 def _settings() -> Settings:
-    return current_app.extensions["provider.settings"]
+    return SETTINGS.get()
 
 
 def _origin(url: str | None) -> str | None:

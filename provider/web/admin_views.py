@@ -15,12 +15,12 @@ from sqlalchemy.orm import Session
 
 from provider.connect.models import Installation
 from provider.errors import NotFound
-from provider.ops.association_models import ComponentAssociation
-from provider.ops.associations import PROJECT_ATI
-from provider.ops.integration_models import Integration
-from provider.ops.models import Component
-from provider.ops.models import Workspace
-from provider.ops.models import WorkspaceLink
+from provider.ops.components.associations import PROJECT_ATI
+from provider.ops.components.models import Component
+from provider.ops.components.models import ComponentAssociation
+from provider.ops.integrations.models import Integration
+from provider.ops.workspaces.models import Workspace
+from provider.ops.workspaces.models import WorkspaceLink
 from provider.outbox.models import DeliveryState
 from provider.outbox.models import MessageStatus
 from provider.outbox.models import OutboxMessage

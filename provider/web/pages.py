@@ -21,14 +21,14 @@ from sqlalchemy.orm import Session
 
 from provider.db import get_session
 from provider.errors import NotFound
-from provider.ops.alert_models import Alert
+from provider.ops.alerts.models import Alert
+from provider.ops.components.models import Component
 from provider.ops.incidents.models import Incident
 from provider.ops.incidents.models import IncidentAlert
 from provider.ops.incidents.models import IncidentComponent
 from provider.ops.incidents.models import IncidentStatus
 from provider.ops.incidents.service import require_incident
-from provider.ops.models import Component
-from provider.ops.models import Workspace
+from provider.ops.workspaces.models import Workspace
 from provider.times import iso
 from provider.web import session as web_session
 from provider.web.session import page

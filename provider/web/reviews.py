@@ -10,7 +10,6 @@ import logging
 
 from flask import Blueprint
 from flask import Response
-from flask import current_app
 from flask import redirect
 from flask import request
 from flask import url_for
@@ -20,13 +19,14 @@ from provider.config import Settings
 from provider.db import get_session
 from provider.errors import NotFound
 from provider.errors import ValidationFailed
+from provider.extension import SETTINGS
+from provider.ops.components.models import Component
 from provider.ops.incidents import publishing
 from provider.ops.incidents import reviews
 from provider.ops.incidents.models import Incident
 from provider.ops.incidents.models import ReviewStatus
 from provider.ops.incidents.models import SignInAttempt
-from provider.ops.linking import find_workspace_by_proof
-from provider.ops.models import Component
+from provider.ops.workspaces.linking import find_workspace_by_proof
 from provider.web import session as web_session
 from provider.web.session import MAX_KEY_LENGTH
 from provider.web.session import page as _page
@@ -47,7 +47,7 @@ def _persist(response: Response) -> Response:
 
 
 def _settings() -> Settings:
-    return current_app.extensions["provider.settings"]
+    return SETTINGS.get()
 
 
 def _safe_next(value: str | None) -> str:

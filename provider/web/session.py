@@ -17,7 +17,6 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Response
-from flask import current_app
 from flask import g
 from flask import make_response
 from flask import render_template
@@ -33,8 +32,9 @@ from provider.errors import BadRequest
 from provider.errors import Forbidden
 from provider.errors import NotFound
 from provider.errors import TooManyRequests
+from provider.extension import SETTINGS
 from provider.ops.incidents.models import SignInAttempt
-from provider.ops.models import Workspace
+from provider.ops.workspaces.models import Workspace
 from provider.times import utcnow
 
 logger = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ class PageSession:
 
 
 def _settings() -> Settings:
-    return current_app.extensions["provider.settings"]
+    return SETTINGS.get()
 
 
 def _serializer() -> URLSafeTimedSerializer:

@@ -16,10 +16,10 @@ from jira_simulator import Simulator
 from provider.connect.models import Installation
 from provider.crypto import SecretBox
 from provider.crypto import hash_key
-from provider.ops.models import Component
-from provider.ops.models import Workspace
-from provider.ops.models import WorkspaceLink
-from provider.ops.publishing import publish_component
+from provider.ops.components.models import Component
+from provider.ops.components.publishing import publish_component
+from provider.ops.workspaces.models import Workspace
+from provider.ops.workspaces.models import WorkspaceLink
 from provider.outbox.models import MessageStatus
 from provider.outbox.models import OutboxMessage
 from tests.conftest import TEST_SECRET_KEY

@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import select
 
 from jira_simulator import Simulator
-from provider.ops.association_models import ComponentAssociation
-from provider.ops.models import Component
+from provider.ops.components.models import Component
+from provider.ops.components.models import ComponentAssociation
 from tests.e2e.conftest import Stack
 from tests.ops.contract import contract_errors
 

@@ -10,9 +10,9 @@ from sqlalchemy.orm import sessionmaker
 from werkzeug.test import TestResponse
 
 from provider.config import Settings
-from provider.ops.alert_processing import process_pending
-from provider.ops.models import Workspace
-from provider.ops.workspaces import create_workspace
+from provider.ops.alerts.processing import process_pending
+from provider.ops.workspaces.models import Workspace
+from provider.ops.workspaces.service import create_workspace
 from tests.signing import JiraSigner
 
 

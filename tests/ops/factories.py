@@ -9,9 +9,9 @@ from sqlalchemy.orm import Session
 from provider.connect.models import Installation
 from provider.crypto import hash_key
 from provider.crypto import new_key
-from provider.ops.models import Component
-from provider.ops.models import Workspace
-from provider.ops.models import WorkspaceLink
+from provider.ops.components.models import Component
+from provider.ops.workspaces.models import Workspace
+from provider.ops.workspaces.models import WorkspaceLink
 
 
 def make_workspace(session: Session, name: str = "Payments", **overrides: Any) -> Workspace:

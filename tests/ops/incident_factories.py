@@ -12,8 +12,8 @@ from provider.connect.models import Installation
 from provider.crypto import SecretBox
 from provider.crypto import hash_key
 from provider.crypto import new_key
-from provider.ops.models import Component
-from provider.ops.models import Workspace
+from provider.ops.components.models import Component
+from provider.ops.workspaces.models import Workspace
 from provider.outbox.models import OutboxMessage
 from tests.conftest import TEST_SECRET_KEY
 

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from provider.ops.action_engine import ActionSpec
-from provider.ops.action_engine import decide
-from provider.ops.action_engine import render_fields
-from provider.ops.filters import parse_filter
+from provider.ops.integrations.engine import ActionSpec
+from provider.ops.integrations.engine import decide
+from provider.ops.integrations.engine import render_fields
+from provider.ops.lang.filters import parse_filter
 
 EMAIL_MAPPINGS = {
     "note": "",

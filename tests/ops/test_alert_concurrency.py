@@ -18,12 +18,12 @@ from provider.app import create_app
 from provider.config import Settings
 from provider.db import make_engine
 from provider.db import make_session_factory
-from provider.ops.alert_models import Alert
-from provider.ops.alert_models import AlertRequest
-from provider.ops.alert_models import AlertStatus
-from provider.ops.alert_models import RequestState
-from provider.ops.alert_processing import process_pending
-from provider.ops.workspaces import create_workspace
+from provider.ops.alerts.models import Alert
+from provider.ops.alerts.models import AlertRequest
+from provider.ops.alerts.models import AlertStatus
+from provider.ops.alerts.models import RequestState
+from provider.ops.alerts.processing import process_pending
+from provider.ops.workspaces.service import create_workspace
 
 CREATES = 1000
 ALIASES = 50

@@ -6,20 +6,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
-from provider.ops.alert_hooks import AlertHooks
-from provider.ops.alert_models import Alert
-from provider.ops.alert_models import AlertAction
-from provider.ops.alert_models import AlertEvent
-from provider.ops.alert_models import AlertLog
-from provider.ops.alert_models import AlertStatus
-from provider.ops.alert_models import Priority
-from provider.ops.alert_processing import process_pending
-from provider.ops.alert_schemas import AlertCreate
-from provider.ops.alerts import AlertRef
-from provider.ops.alerts import submit_action
-from provider.ops.alerts import submit_create
-from provider.ops.auth import ApiPrincipal
-from provider.ops.workspaces import create_workspace
+from provider.ops.access.principal import ApiPrincipal
+from provider.ops.alerts.listeners import AlertHooks
+from provider.ops.alerts.models import Alert
+from provider.ops.alerts.models import AlertAction
+from provider.ops.alerts.models import AlertEvent
+from provider.ops.alerts.models import AlertLog
+from provider.ops.alerts.models import AlertStatus
+from provider.ops.alerts.models import Priority
+from provider.ops.alerts.processing import process_pending
+from provider.ops.alerts.schemas import AlertCreate
+from provider.ops.alerts.service import AlertRef
+from provider.ops.alerts.service import submit_action
+from provider.ops.alerts.service import submit_create
+from provider.ops.workspaces.service import create_workspace
 
 
 def _principal(session: Session, name: str = "Team") -> ApiPrincipal:
@@ -85,7 +85,7 @@ def test_failing_hook_marks_request_failed_and_rolls_back(
     assert process_pending(session_factory, hooks=hooks) == 1
     session.expire_all()
     assert session.scalars(select(Alert).where(Alert.alias == "boom")).first() is None
-    from provider.ops.alerts import get_request
+    from provider.ops.alerts.service import get_request
 
     req = get_request(session, principal.workspace.id, request_id)
     assert req is not None

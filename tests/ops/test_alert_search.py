@@ -10,15 +10,15 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from provider.ops.alert_models import Alert
-from provider.ops.alert_models import AlertStatus
-from provider.ops.alert_models import Priority
-from provider.ops.alert_query import And
-from provider.ops.alert_query import Not
-from provider.ops.alert_query import Or
-from provider.ops.alert_query import QueryError
-from provider.ops.alert_query import Term
-from provider.ops.alert_query import parse_query
+from provider.ops.alerts.models import Alert
+from provider.ops.alerts.models import AlertStatus
+from provider.ops.alerts.models import Priority
+from provider.ops.lang.query import And
+from provider.ops.lang.query import Not
+from provider.ops.lang.query import Or
+from provider.ops.lang.query import QueryError
+from provider.ops.lang.query import Term
+from provider.ops.lang.query import parse_query
 from provider.times import utcnow
 from tests.ops.conftest import Api
 

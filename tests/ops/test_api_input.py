@@ -237,7 +237,7 @@ def test_basic_auth_with_any_user_name_works(client: FlaskClient, api: Api) -> N
 
 
 def test_rotated_key_stops_working(api: Api, session: Session) -> None:
-    from provider.ops.workspaces import rotate_api_key
+    from provider.ops.workspaces.service import rotate_api_key
 
     new_key = rotate_api_key(session, api.workspace)
     session.commit()
@@ -265,7 +265,7 @@ def test_rate_limit_is_429_with_retry_after(
 
 
 def test_nul_characters_from_other_callers_are_dropped() -> None:
-    from provider.ops.alert_schemas import AlertCreate
+    from provider.ops.alerts.schemas import AlertCreate
 
     data = AlertCreate.from_json({"message": "a\x00b", "tags": ["x\x00"], "details": {"k": "\x00"}})
     assert (data.message, data.tags, data.extra_properties) == ("ab", ["x"], {"k": ""})

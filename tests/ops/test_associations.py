@@ -9,9 +9,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from provider.ops import associations
-from provider.ops import linking
-from provider.ops.association_models import ComponentAssociation
+from provider.ops.components import associations
+from provider.ops.components.models import ComponentAssociation
+from provider.ops.workspaces import linking
 from tests.conftest import TEST_BASE_URL
 from tests.ops.incident_factories import make_component
 from tests.ops.incident_factories import make_installation

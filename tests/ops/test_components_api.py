@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from provider.connect.models import Installation
-from provider.ops.models import WorkspaceLink
+from provider.ops.workspaces.models import WorkspaceLink
 from provider.outbox.models import OutboxMessage
 from tests.ops.conftest import Api
 from tests.test_app import assert_error

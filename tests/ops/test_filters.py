@@ -5,8 +5,8 @@ from typing import Any
 import pytest
 
 from provider.errors import ValidationFailed
-from provider.ops import filters
-from provider.ops.filters import parse_filter
+from provider.ops.lang import filters
+from provider.ops.lang.filters import parse_filter
 
 PAYLOAD: dict[str, Any] = {
     "message": "CPU high on web01",

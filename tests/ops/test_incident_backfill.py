@@ -6,9 +6,9 @@ from sqlalchemy import delete
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from provider.ops import linking
-from provider.ops.backfill import BACKFILLS
-from provider.ops.backfill import backfill_installation
+from provider.ops.workspaces import linking
+from provider.ops.workspaces.backfill import BACKFILLS
+from provider.ops.workspaces.backfill import backfill_installation
 from provider.outbox.models import OutboxMessage
 from tests.conftest import TEST_BASE_URL
 from tests.ops.conftest import Api

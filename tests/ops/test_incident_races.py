@@ -10,19 +10,19 @@ from sqlalchemy import select
 
 from provider.db import make_engine
 from provider.db import make_session_factory
-from provider.ops.alert_hooks import AlertHooks
-from provider.ops.alert_processing import process_pending
-from provider.ops.alert_schemas import AlertCreate
-from provider.ops.alerts import submit_create
-from provider.ops.auth import ApiPrincipal
-from provider.ops.incidents import hooks as incident_hooks
+from provider.ops.access.principal import ApiPrincipal
+from provider.ops.alerts.listeners import AlertHooks
+from provider.ops.alerts.processing import process_pending
+from provider.ops.alerts.schemas import AlertCreate
+from provider.ops.alerts.service import submit_create
+from provider.ops.components.models import Component
+from provider.ops.incidents import listener as incident_hooks
 from provider.ops.incidents import service
 from provider.ops.incidents.models import Incident
 from provider.ops.incidents.models import IncidentAlert
 from provider.ops.incidents.models import IncidentComponent
 from provider.ops.incidents.models import PromotionCandidate
-from provider.ops.models import Component
-from provider.ops.workspaces import create_workspace
+from provider.ops.workspaces.service import create_workspace
 from tests.conftest import make_settings
 from tests.ops.incident_factories import make_component
 

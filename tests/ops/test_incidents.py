@@ -8,14 +8,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from provider.ops import linking
-from provider.ops.alert_models import Alert
+from provider.ops.alerts.models import Alert
+from provider.ops.components.models import Component
 from provider.ops.incidents import service
 from provider.ops.incidents.models import Incident
 from provider.ops.incidents.models import IncidentAlert
 from provider.ops.incidents.models import IncidentStatus
 from provider.ops.incidents.models import PromotionCandidate
-from provider.ops.models import Component
+from provider.ops.workspaces import linking
 from provider.outbox.models import OutboxMessage
 from provider.times import utcnow
 from tests.conftest import TEST_BASE_URL

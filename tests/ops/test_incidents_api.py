@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from provider.ops import linking
+from provider.ops.workspaces import linking
 from provider.outbox.models import OutboxMessage
 from tests.conftest import TEST_BASE_URL
 from tests.ops.conftest import Api

@@ -13,7 +13,7 @@ from sqlalchemy.orm import sessionmaker
 
 from provider.app import create_app
 from provider.config import Settings
-from provider.ops.integration_models import IntegrationAction
+from provider.ops.integrations.models import IntegrationAction
 from provider.outbox.models import OutboxMessage
 from provider.outbox.webhooks import send_webhook
 from tests.ops.conftest import Api

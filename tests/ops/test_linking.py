@@ -8,8 +8,8 @@ from provider.errors import BadRequest
 from provider.errors import Conflict
 from provider.errors import Forbidden
 from provider.errors import NotFound
-from provider.ops import linking
-from provider.ops.models import WorkspaceLink
+from provider.ops.workspaces import linking
+from provider.ops.workspaces.models import WorkspaceLink
 from tests.conftest import TEST_BASE_URL
 from tests.ops.incident_factories import make_component
 from tests.ops.incident_factories import make_installation

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from provider.db import make_engine
 from provider.db import make_session_factory
-from provider.ops.models import WorkspaceLink
+from provider.ops.workspaces.models import WorkspaceLink
 from provider.outbox.models import OutboxMessage
 from tests.conftest import TEST_SECRET_KEY
 from tests.ops.incident_factories import make_component

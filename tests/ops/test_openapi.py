@@ -15,10 +15,10 @@ from sqlalchemy.orm import sessionmaker
 
 from provider.app import create_app
 from provider.config import Settings
-from provider.ops.api.spec import ERROR_STATUSES
-from provider.ops.api.spec import build_document
+from provider.schema.openapi import ERROR_STATUSES
 from tests.conftest import TEST_BASE_URL
 from tests.ops.conftest import make_api
+from tests.ops.openapi_doc import build_document
 
 METHODS = {"get", "post", "put", "patch", "delete"}
 

@@ -23,11 +23,11 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 from schemathesis.specs.openapi.checks import status_code_conformance
 from sqlalchemy import select
 
-from provider.ops.alert_models import AlertRequest
-from provider.ops.alert_processing import STATUS_FAILED
-from provider.ops.api.spec import build_document
+from provider.ops.alerts.models import AlertRequest
+from provider.ops.alerts.processing import STATUS_FAILED
 from tests.conftest import TEST_BASE_URL
 from tests.ops.conftest import Api
+from tests.ops.openapi_doc import build_document
 
 MAX_EXAMPLES = 25
 SEEDED_ALIAS = "fuzz-alias"

@@ -5,8 +5,8 @@ from typing import Any
 
 import pytest
 
-from provider.ops import templates
-from provider.ops.templates import render
+from provider.ops.lang import templates
+from provider.ops.lang.templates import render
 
 CONTEXT: dict[str, Any] = {
     "subject": "[ALERT] Host: db02 is DOWN (URL: http://db02/health )",

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from provider.errors import NotFound
-from provider.ops.workspaces import require_workspace
+from provider.ops.workspaces.service import require_workspace
 from tests.ops.conftest import Api
 from tests.test_app import assert_error
 

@@ -102,7 +102,7 @@ def site(live_stack: Stack) -> Site:
     with live_stack.db.sessions() as session:
         from sqlalchemy import select
 
-        from provider.ops.models import Component
+        from provider.ops.components.models import Component
 
         component_id = session.scalars(
             select(Component.public_id).where(Component.workspace_id == workspace.id).limit(1)

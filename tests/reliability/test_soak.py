@@ -33,9 +33,9 @@ from bench.delivery import wait_held
 from bench.jira_calls import search_requests
 from bench.jira_calls import signed
 from bench.stack import Stack
-from provider.ops.alert_models import AlertRequest
-from provider.ops.alert_models import RequestState
-from provider.ops.models import Component
+from provider.ops.alerts.models import AlertRequest
+from provider.ops.alerts.models import RequestState
+from provider.ops.components.models import Component
 from provider.outbox.models import MessageStatus
 from provider.outbox.models import OutboxMessage
 from tests.databases import Databases

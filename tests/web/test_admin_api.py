@@ -12,12 +12,12 @@ from sqlalchemy.orm import Session
 
 from provider.config import Settings
 from provider.connect.models import Installation
-from provider.ops.association_models import ComponentAssociation
-from provider.ops.associations import PROJECT_ATI
-from provider.ops.models import Component
-from provider.ops.models import Workspace
-from provider.ops.models import WorkspaceLink
-from provider.ops.workspaces import create_workspace
+from provider.ops.components.associations import PROJECT_ATI
+from provider.ops.components.models import Component
+from provider.ops.components.models import ComponentAssociation
+from provider.ops.workspaces.models import Workspace
+from provider.ops.workspaces.models import WorkspaceLink
+from provider.ops.workspaces.service import create_workspace
 from provider.outbox.models import MessageStatus
 from provider.outbox.models import OutboxMessage
 from tests.installs import make_installation

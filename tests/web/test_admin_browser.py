@@ -22,7 +22,7 @@ from werkzeug.serving import make_server
 
 from provider.app import create_app
 from provider.db import make_session_factory
-from provider.ops.workspaces import create_workspace
+from provider.ops.workspaces.service import create_workspace
 from provider.outbox.models import MessageStatus
 from provider.outbox.models import OutboxMessage
 from tests.conftest import make_settings

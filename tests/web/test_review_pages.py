@@ -10,8 +10,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from provider.ops import linking
 from provider.ops.incidents.models import Review
+from provider.ops.workspaces import linking
 from provider.outbox.models import OutboxMessage
 from tests.conftest import TEST_BASE_URL
 from tests.ops.conftest import Api
@@ -176,7 +176,7 @@ def test_sign_in_never_redirects_off_site(api: Api, client: FlaskClient) -> None
 
 
 def test_key_rotation_ends_the_session(api: Api, session: Session, client: FlaskClient) -> None:
-    from provider.ops.workspaces import rotate_api_key
+    from provider.ops.workspaces.service import rotate_api_key
 
     _sign_in(client, api, "/reviews/new")
     assert "Sign out" in _get(client, "/reviews/new").text

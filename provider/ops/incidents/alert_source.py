@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from provider.ops.alert_models import Alert
-from provider.ops.alert_models import AlertNote
-from provider.ops.alert_models import AlertStatus
+from provider.ops.alerts.models import Alert
+from provider.ops.alerts.models import AlertNote
+from provider.ops.alerts.models import AlertStatus
 from provider.ops.incidents.facts import AlertFacts
 
 

@@ -23,7 +23,7 @@ from provider.db import updated_now
 from provider.ops.incidents.mapping import MatchType
 from provider.ops.incidents.rules import ResolvePolicy
 from provider.ops.incidents.rules import RuleAction
-from provider.ops.models import new_public_id
+from provider.ops.workspaces.models import new_public_id
 
 
 class IncidentStatus(enum.StrEnum):

@@ -16,16 +16,16 @@ from provider.jira.schemas import Association
 from provider.jira.schemas import Incident as IncidentPayload
 from provider.jira.schemas import Review as ReviewPayload
 from provider.jira.schemas import next_update_sequence_number
+from provider.ops.components.models import Component
+from provider.ops.components.publishing import linked_installations
 from provider.ops.incidents.facts import PRIORITIES
 from provider.ops.incidents.models import Incident
 from provider.ops.incidents.models import IncidentComponent
 from provider.ops.incidents.models import IncidentStatus
 from provider.ops.incidents.models import Review
 from provider.ops.incidents.models import ReviewIncident
-from provider.ops.models import Component
-from provider.ops.models import Workspace
-from provider.ops.models import WorkspaceLink
-from provider.ops.publishing import linked_installations
+from provider.ops.workspaces.models import Workspace
+from provider.ops.workspaces.models import WorkspaceLink
 from provider.outbox.queue import enqueue
 from provider.times import iso
 from provider.times import now_ms

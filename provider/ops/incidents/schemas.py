@@ -9,8 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from provider.errors import ValidationFailed
-from provider.ops import filters
-from provider.ops.alert_models import Alert
+from provider.ops.alerts.models import Alert
+from provider.ops.components.models import Component
 from provider.ops.incidents import publishing
 from provider.ops.incidents.facts import PRIORITIES
 from provider.ops.incidents.mapping import MatchType
@@ -23,7 +23,7 @@ from provider.ops.incidents.models import Review
 from provider.ops.incidents.models import ReviewStatus
 from provider.ops.incidents.rules import ResolvePolicy
 from provider.ops.incidents.rules import RuleAction
-from provider.ops.models import Component
+from provider.ops.lang import filters
 from provider.times import iso
 from provider.validation import Fields
 

@@ -25,7 +25,8 @@ from sqlalchemy.orm import sessionmaker
 
 from provider.connect.models import Installation
 from provider.errors import NotFound
-from provider.ops import filters
+from provider.ops.components.models import Component
+from provider.ops.components.publishing import publish_component
 from provider.ops.incidents import alert_source
 from provider.ops.incidents import mapping
 from provider.ops.incidents import publishing
@@ -43,9 +44,8 @@ from provider.ops.incidents.rules import ResolvePolicy
 from provider.ops.incidents.rules import RuleSpec
 from provider.ops.incidents.rules import Verdict
 from provider.ops.incidents.rules import decide
-from provider.ops.models import Component
-from provider.ops.models import Workspace
-from provider.ops.publishing import publish_component
+from provider.ops.lang import filters
+from provider.ops.workspaces.models import Workspace
 from provider.times import iso
 from provider.times import utcnow
 

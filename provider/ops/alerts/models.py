@@ -1,0 +1,217 @@
+"""Alerts, their asynchronous write requests, their append-only logs and their notes."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import ForeignKey
+from sqlalchemy import Index
+from sqlalchemy import String
+from sqlalchemy import Text
+from sqlalchemy import text
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+
+from provider.db import Base
+from provider.db import created_now
+from provider.db import intpk
+from provider.db import updated_now
+from provider.ops.workspaces.models import new_public_id
+
+# The predicate of the partial unique index that makes de-duplication exact. Written as literal SQL
+# (not a bound parameter) so PostgreSQL can infer the index for ON CONFLICT.
+OPEN_PREDICATE = "status = 'open'"
+
+
+class AlertStatus(enum.StrEnum):
+    """Stored state; the JSM ``status`` (open/acked/snoozed/closed) is derived on output."""
+
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class Priority(enum.StrEnum):
+    P1 = "P1"
+    P2 = "P2"
+    P3 = "P3"
+    P4 = "P4"
+    P5 = "P5"
+
+
+class AlertAction(enum.StrEnum):
+    """What a request asks for; the ``action`` of the request status (JSM's CamelCase forms)."""
+
+    CREATE = "Create"
+    ACKNOWLEDGE = "Acknowledge"
+    UNACKNOWLEDGE = "UnAcknowledge"
+    CLOSE = "Close"
+    DELETE = "Delete"
+    ASSIGN = "AssignOwnership"
+    ADD_RESPONDER = "AddResponder"
+    ADD_EXTRA_PROPERTIES = "AddExtraProperties"
+    DELETE_EXTRA_PROPERTIES = "DeleteExtraProperties"
+    ADD_TAGS = "AddTags"
+    REMOVE_TAGS = "RemoveTags"
+    ESCALATE = "Escalate"
+    EXECUTE_ACTION = "ExecuteAction"
+    SNOOZE = "Snooze"
+    ADD_NOTE = "AddNote"
+    UPDATE_NOTE = "UpdateNote"
+    DELETE_NOTE = "DeleteNote"
+    UPDATE_PRIORITY = "UpdatePriority"
+    UPDATE_MESSAGE = "UpdateMessage"
+    UPDATE_DESCRIPTION = "UpdateDescription"
+
+
+class AlertEvent(enum.StrEnum):
+    """What happened to an alert: the ``action`` of its log entries and of alert hooks."""
+
+    CREATED = "created"
+    DEDUPLICATED = "deduplicated"
+    TRUNCATED = "truncated"
+    ACKNOWLEDGED = "acknowledged"
+    UNACKNOWLEDGED = "unacknowledged"
+    CLOSED = "closed"
+    DELETED = "deleted"
+    ASSIGNED = "assigned"
+    RESPONDER_ADDED = "responder_added"
+    EXTRA_PROPERTIES_ADDED = "extra_properties_added"
+    EXTRA_PROPERTIES_REMOVED = "extra_properties_removed"
+    TAGS_ADDED = "tags_added"
+    TAGS_REMOVED = "tags_removed"
+    ESCALATED = "escalated"
+    ACTION_EXECUTED = "action_executed"
+    SNOOZED = "snoozed"
+    NOTE_ADDED = "note_added"
+    NOTE_UPDATED = "note_updated"
+    NOTE_DELETED = "note_deleted"
+    PRIORITY_CHANGED = "priority_changed"
+    MESSAGE_CHANGED = "message_changed"
+    DESCRIPTION_CHANGED = "description_changed"
+
+
+def _enum(kind: type[enum.Enum], length: int) -> sa.Enum:
+    # Stored by value in a VARCHAR wide enough for values added later (no ALTER on a new value).
+    return sa.Enum(
+        kind, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e]
+    )
+
+
+class Alert(Base):
+    __tablename__ = "alerts"
+    __table_args__ = (
+        # At most one open alert per alias in a workspace: the database, not the code, keeps
+        # de-duplication exact when many processors insert the same alias at once.
+        Index(
+            "uq_alerts_open_alias",
+            "workspace_id",
+            "alias",
+            unique=True,
+            sqlite_where=text(OPEN_PREDICATE),
+            postgresql_where=text(OPEN_PREDICATE),
+        ),
+        Index("ix_alerts_workspace_created", "workspace_id", "created_at", "id"),
+        Index("ix_alerts_workspace_last_occurred", "workspace_id", "last_occurred_at", "id"),
+        Index("ix_alerts_workspace_alias", "workspace_id", "alias"),
+    )
+
+    id: Mapped[intpk]
+    public_id: Mapped[str] = mapped_column(String(64), unique=True, default=new_public_id)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    alias: Mapped[str] = mapped_column(String(512))
+    status: Mapped[AlertStatus] = mapped_column(_enum(AlertStatus, 20), default=AlertStatus.OPEN)
+    message: Mapped[str] = mapped_column(String(130))
+    description: Mapped[str] = mapped_column(Text, default="")
+    entity: Mapped[str] = mapped_column(String(512), default="")
+    source: Mapped[str] = mapped_column(String(100), default="")
+    priority: Mapped[Priority] = mapped_column(_enum(Priority, 2), default=Priority.P3)
+    owner: Mapped[str] = mapped_column(String(255), default="")
+    acknowledged: Mapped[bool] = mapped_column(default=False)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(255))
+    acknowledged_at: Mapped[datetime | None]
+    snoozed: Mapped[bool] = mapped_column(default=False)
+    snoozed_until: Mapped[datetime | None]
+    seen: Mapped[bool] = mapped_column(default=False)
+    count: Mapped[int] = mapped_column(default=1)
+    tags: Mapped[list[str]] = mapped_column(default=list)
+    extra_properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    responders: Mapped[list[Any]] = mapped_column(default=list)
+    visible_to: Mapped[list[Any]] = mapped_column(default=list)
+    actions: Mapped[list[str]] = mapped_column(default=list)
+    # Integrations are another package's table; the alert keeps a copy of what it shows so the
+    # integration can be deleted without rewriting history.
+    integration_id: Mapped[str | None] = mapped_column(String(64))
+    integration_name: Mapped[str] = mapped_column(String(255), default="Default API")
+    integration_type: Mapped[str] = mapped_column(String(100), default="API")
+    created_at: Mapped[created_now]
+    updated_at: Mapped[updated_now]
+    last_occurred_at: Mapped[created_now]
+    closed_at: Mapped[datetime | None]
+    closed_by: Mapped[str | None] = mapped_column(String(255))
+
+
+class RequestState(enum.StrEnum):
+    PENDING = "pending"
+    PROCESSED = "processed"
+
+
+class AlertRequest(Base):
+    """One asynchronous write (create or action), durable before the API answers 202."""
+
+    __tablename__ = "alert_requests"
+    __table_args__ = (
+        Index("ix_alert_requests_state_id", "state", "id"),
+        Index("ix_alert_requests_workspace_alias", "workspace_id", "alias"),
+    )
+
+    id: Mapped[intpk]
+    public_id: Mapped[str] = mapped_column(String(64), unique=True, default=new_public_id)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    action: Mapped[AlertAction] = mapped_column(_enum(AlertAction, 50))
+    state: Mapped[RequestState] = mapped_column(
+        _enum(RequestState, 20), default=RequestState.PENDING
+    )
+    # Target of an action: "id" (alert public id), "tiny" or "alias"; for a create, the alias the
+    # new alert will have.
+    identifier: Mapped[str | None] = mapped_column(String(512))
+    identifier_type: Mapped[str] = mapped_column(String(10), default="id")
+    alias: Mapped[str | None] = mapped_column(String(512))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    actor: Mapped[str] = mapped_column(String(255), default="")
+    integration_id: Mapped[str | None] = mapped_column(String(64))
+    integration_name: Mapped[str | None] = mapped_column(String(255))
+    integration_type: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[created_now]
+    processed_at: Mapped[datetime | None]
+    is_success: Mapped[bool | None]
+    status_message: Mapped[str | None] = mapped_column(String(500))
+    alert_public_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class AlertLog(Base):
+    """Append-only history of an alert; rows are never updated."""
+
+    __tablename__ = "alert_logs"
+
+    id: Mapped[intpk]
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    action: Mapped[AlertEvent] = mapped_column(_enum(AlertEvent, 50))
+    message: Mapped[str] = mapped_column(Text, default="")
+    actor: Mapped[str] = mapped_column(String(255), default="")
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[created_now]
+
+
+class AlertNote(Base):
+    __tablename__ = "alert_notes"
+
+    id: Mapped[intpk]
+    public_id: Mapped[str] = mapped_column(String(64), unique=True, default=new_public_id)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    note: Mapped[str] = mapped_column(Text)
+    owner: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[created_now]
+    updated_at: Mapped[updated_now]

@@ -1,0 +1,441 @@
+"""Apply pending alert requests, in order, each in its own transaction, and record the outcome.
+
+The worker calls :func:`process_pending` in its loop. On PostgreSQL several processors may run at
+once: each claims the oldest unclaimed request with ``FOR UPDATE SKIP LOCKED`` and locks the alert
+it changes, and de-duplication rests on the partial unique index (exact under any concurrency).
+On SQLite every transaction takes the write lock up front, which serializes processors.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy import text
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import sessionmaker
+
+from provider.ops.alerts.listeners import AlertHooks
+from provider.ops.alerts.listeners import alert_hooks
+from provider.ops.alerts.models import OPEN_PREDICATE
+from provider.ops.alerts.models import Alert
+from provider.ops.alerts.models import AlertAction
+from provider.ops.alerts.models import AlertEvent
+from provider.ops.alerts.models import AlertLog
+from provider.ops.alerts.models import AlertNote
+from provider.ops.alerts.models import AlertRequest
+from provider.ops.alerts.models import AlertStatus
+from provider.ops.alerts.models import Priority
+from provider.ops.alerts.models import RequestState
+from provider.ops.alerts.schemas import EXTRA_PROPERTIES_MAX_CHARS
+from provider.ops.alerts.schemas import RECIPIENTS_MAX
+from provider.ops.alerts.schemas import TAGS_MAX
+from provider.ops.alerts.schemas import AlertCreate
+from provider.ops.alerts.schemas import parse_time
+from provider.times import iso
+from provider.times import utcnow
+
+logger = logging.getLogger(__name__)
+
+STATUS_CREATED = "Created alert"
+STATUS_DEDUPLICATED = "Alert is deduplicated"
+STATUS_NOT_FOUND = "Alert does not exist"
+STATUS_FAILED = "Request could not be processed"
+
+
+class RequestFailed(Exception):
+    """The request cannot be applied; its message becomes the request status."""
+
+
+def process_pending(
+    session_factory: sessionmaker[Session], *, limit: int = 100, hooks: AlertHooks | None = None
+) -> int:
+    """Apply up to ``limit`` pending requests, oldest first; returns how many were processed."""
+    hooks = hooks or alert_hooks
+    processed = 0
+    while processed < limit:
+        with session_factory() as session, session.begin():
+            request = session.scalars(
+                select(AlertRequest)
+                .where(AlertRequest.state == RequestState.PENDING)
+                .order_by(AlertRequest.id)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            ).first()
+            if request is None:
+                break
+            try:
+                with session.begin_nested():
+                    success, status, alert_id = apply_request(session, request, hooks)
+            except Exception:
+                # A bug or a failing hook must not block the queue behind this request; the change
+                # was rolled back with the savepoint, so nothing half-applied remains.
+                logger.exception(
+                    "alert request failed request_id=%s action=%s",
+                    request.public_id,
+                    request.action.value,
+                )
+                success, status, alert_id = False, STATUS_FAILED, request.alert_public_id
+            request.state = RequestState.PROCESSED
+            request.processed_at = utcnow()
+            request.is_success = success
+            request.status_message = status[:500]
+            request.alert_public_id = alert_id
+        processed += 1
+    return processed
+
+
+def apply_request(
+    session: Session, request: AlertRequest, hooks: AlertHooks
+) -> tuple[bool, str, str | None]:
+    """Apply one request; returns ``(isSuccess, status, alertId)``."""
+    if request.action is AlertAction.CREATE:
+        return _create(session, request, hooks)
+    alert = _locked_target(session, request)
+    if alert is None:
+        return False, STATUS_NOT_FOUND, request.alert_public_id
+    handler = _HANDLERS[request.action]
+    try:
+        result = handler(_Context(session, request, alert, hooks))
+    except RequestFailed as e:
+        return False, str(e), alert.public_id
+    return True, result, alert.public_id
+
+
+def _locked_target(session: Session, request: AlertRequest) -> Alert | None:
+    query = select(Alert).where(Alert.workspace_id == request.workspace_id)
+    if request.alert_public_id:
+        query = query.where(Alert.public_id == request.alert_public_id)
+    elif request.identifier_type == "alias":
+        query = query.where(Alert.alias == request.identifier).order_by(
+            (Alert.status == AlertStatus.OPEN).desc(), Alert.id.desc()
+        )
+    else:
+        return None
+    return session.scalars(query.limit(1).with_for_update()).first()
+
+
+def _insert(session: Session) -> Any:
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def _create(
+    session: Session, request: AlertRequest, hooks: AlertHooks
+) -> tuple[bool, str, str | None]:
+    payload = dict(request.payload)
+    new_id = payload.pop("alertId")
+    data = AlertCreate.from_payload(payload)
+    now = utcnow()
+    values: dict[str, Any] = {
+        "public_id": new_id,
+        "workspace_id": request.workspace_id,
+        "alias": request.alias,
+        "status": AlertStatus.OPEN,
+        "message": data.message,
+        "description": data.description,
+        "entity": data.entity,
+        "source": data.source,
+        "priority": data.priority,
+        "owner": "",
+        "acknowledged": False,
+        "snoozed": False,
+        "seen": False,
+        "count": 1,
+        "tags": data.tags,
+        "extra_properties": data.extra_properties,
+        "responders": data.responders,
+        "visible_to": data.visible_to,
+        "actions": data.actions,
+        "integration_id": request.integration_id,
+        "integration_name": request.integration_name or "Default API",
+        "integration_type": request.integration_type or "API",
+        "created_at": now,
+        "updated_at": now,
+        "last_occurred_at": now,
+    }
+    table = Alert.__table__
+    stmt = (
+        _insert(session)(Alert)
+        .values(**values)
+        .on_conflict_do_update(
+            index_elements=[table.c.workspace_id, table.c.alias],
+            index_where=text(OPEN_PREDICATE),
+            set_={
+                "count": table.c.count + 1,
+                "last_occurred_at": now,
+                "updated_at": now,
+            },
+        )
+        .returning(table.c.id, table.c.public_id)
+    )
+    row = session.execute(stmt).one()
+    alert = session.scalars(
+        select(Alert).where(Alert.id == row.id).execution_options(populate_existing=True)
+    ).one()
+    ctx = _Context(session, request, alert, hooks)
+    if row.public_id == new_id:
+        ctx.log(AlertEvent.CREATED, f"Alert created: {data.message}")
+        for note in data.truncations:
+            ctx.log(AlertEvent.TRUNCATED, note)
+        if data.note:
+            ctx.add_note(data.note)
+        hooks.after_change(session, alert, AlertEvent.CREATED)
+        return True, STATUS_CREATED, alert.public_id
+    # A duplicate only counts: message, description, priority, state, owner and responders stay
+    # as the first occurrence set them; the duplicate's message is kept in the log.
+    ctx.log(AlertEvent.DEDUPLICATED, f"Alert de-duplicated; count {alert.count}: {data.message}")
+    if data.note:
+        ctx.add_note(data.note)
+    hooks.after_change(session, alert, AlertEvent.DEDUPLICATED)
+    return True, STATUS_DEDUPLICATED, alert.public_id
+
+
+class _Context:
+    def __init__(
+        self, session: Session, request: AlertRequest, alert: Alert, hooks: AlertHooks
+    ) -> None:
+        self.session = session
+        self.request = request
+        self.alert = alert
+        self.hooks = hooks
+        self.payload: dict[str, Any] = dict(request.payload or {})
+        self.now = utcnow()
+
+    def log(self, event: AlertEvent, message: str) -> None:
+        self.session.add(
+            AlertLog(
+                alert_id=self.alert.id,
+                action=event,
+                message=message,
+                actor=self.request.actor,
+                request_id=self.request.public_id,
+                created_at=utcnow(),
+            )
+        )
+
+    def add_note(self, note: str) -> AlertNote:
+        row = AlertNote(alert_id=self.alert.id, note=note, owner=self.request.actor)
+        self.session.add(row)
+        self.session.flush()
+        self.log(AlertEvent.NOTE_ADDED, f"Note added: {note[:200]}")
+        return row
+
+    def changed(self, event: AlertEvent, message: str) -> str:
+        """Record a change: touch the alert, log it, add the request's note, run the hooks."""
+        self.alert.updated_at = self.now
+        self.log(event, message)
+        note = self.payload.get("note")
+        if isinstance(note, str) and note and event is not AlertEvent.NOTE_ADDED:
+            self.add_note(note)
+        self.session.flush()
+        self.hooks.after_change(self.session, self.alert, event)
+        return "Request processed successfully"
+
+    def require_open(self) -> None:
+        if self.alert.status is AlertStatus.CLOSED:
+            raise RequestFailed("Alert is already closed")
+
+    def find_note(self) -> AlertNote:
+        note = self.session.scalars(
+            select(AlertNote).where(
+                AlertNote.alert_id == self.alert.id,
+                AlertNote.public_id == self.payload.get("noteId"),
+            )
+        ).first()
+        if note is None:
+            raise RequestFailed("Note does not exist")
+        return note
+
+
+def _acknowledge(c: _Context) -> str:
+    c.require_open()
+    if c.alert.acknowledged:
+        return "Alert is already acknowledged"
+    c.alert.acknowledged = True
+    c.alert.acknowledged_at = c.now
+    c.alert.acknowledged_by = c.request.actor
+    c.alert.seen = True
+    return c.changed(AlertEvent.ACKNOWLEDGED, f"Alert acknowledged by {c.request.actor}")
+
+
+def _unacknowledge(c: _Context) -> str:
+    c.require_open()
+    if not c.alert.acknowledged:
+        return "Alert is not acknowledged"
+    c.alert.acknowledged = False
+    c.alert.acknowledged_at = None
+    c.alert.acknowledged_by = None
+    return c.changed(AlertEvent.UNACKNOWLEDGED, f"Alert unacknowledged by {c.request.actor}")
+
+
+def _close(c: _Context) -> str:
+    if c.alert.status is AlertStatus.CLOSED:
+        return "Alert is already closed"
+    c.alert.status = AlertStatus.CLOSED
+    c.alert.closed_at = c.now
+    c.alert.closed_by = c.request.actor
+    c.alert.snoozed = False
+    return c.changed(AlertEvent.CLOSED, f"Alert closed by {c.request.actor}")
+
+
+def _delete(c: _Context) -> str:
+    # Hooks see the alert before it goes; its logs and notes go with it (ON DELETE CASCADE).
+    c.hooks.after_change(c.session, c.alert, AlertEvent.DELETED)
+    c.session.delete(c.alert)
+    c.session.flush()
+    return "Alert deleted"
+
+
+def _assign(c: _Context) -> str:
+    owner = str(c.payload["accountId"])
+    c.alert.owner = owner
+    return c.changed(AlertEvent.ASSIGNED, f"Alert assigned to {owner}")
+
+
+def _add_responder(c: _Context) -> str:
+    responder = dict(c.payload["responder"])
+    current = list(c.alert.responders or [])
+    if responder in current:
+        return "Responder is already on the alert"
+    if len(current) >= RECIPIENTS_MAX:
+        raise RequestFailed(f"Alert already has {RECIPIENTS_MAX} responders")
+    c.alert.responders = [*current, responder]
+    return c.changed(
+        AlertEvent.RESPONDER_ADDED, f"Responder added: {responder['type']} {responder['id']}"
+    )
+
+
+def _add_extra_properties(c: _Context) -> str:
+    merged = dict(c.alert.extra_properties or {})
+    merged.update(c.payload["extraProperties"])
+    size = sum(len(k) + len(json.dumps(v)) for k, v in merged.items())
+    if size > EXTRA_PROPERTIES_MAX_CHARS:
+        raise RequestFailed(
+            f"Extra properties would exceed {EXTRA_PROPERTIES_MAX_CHARS} characters in total"
+        )
+    c.alert.extra_properties = merged
+    keys = ", ".join(sorted(c.payload["extraProperties"]))
+    return c.changed(AlertEvent.EXTRA_PROPERTIES_ADDED, f"Extra properties added: {keys}")
+
+
+def _delete_extra_properties(c: _Context) -> str:
+    keys = set(c.payload["keys"])
+    current = dict(c.alert.extra_properties or {})
+    c.alert.extra_properties = {k: v for k, v in current.items() if k not in keys}
+    return c.changed(
+        AlertEvent.EXTRA_PROPERTIES_REMOVED, f"Extra properties removed: {', '.join(sorted(keys))}"
+    )
+
+
+def _add_tags(c: _Context) -> str:
+    tags = list(c.alert.tags or [])
+    added = [t for t in c.payload["tags"] if t not in tags]
+    if len(tags) + len(added) > TAGS_MAX:
+        raise RequestFailed(f"An alert can have at most {TAGS_MAX} tags")
+    c.alert.tags = tags + added
+    return c.changed(AlertEvent.TAGS_ADDED, f"Tags added: {', '.join(added) or '(none new)'}")
+
+
+def _remove_tags(c: _Context) -> str:
+    remove = set(c.payload["tags"])
+    c.alert.tags = [t for t in (c.alert.tags or []) if t not in remove]
+    return c.changed(AlertEvent.TAGS_REMOVED, f"Tags removed: {', '.join(sorted(remove))}")
+
+
+def _escalate(c: _Context) -> str:
+    c.require_open()
+    responder = {"id": str(c.payload["escalationId"]), "type": "escalation"}
+    current = list(c.alert.responders or [])
+    if responder not in current:
+        c.alert.responders = [*current, responder][:RECIPIENTS_MAX]
+    return c.changed(AlertEvent.ESCALATED, f"Escalated to next: {responder['id']}")
+
+
+def _execute_action(c: _Context) -> str:
+    name = str(c.payload["actionName"])
+    if name not in (c.alert.actions or []):
+        raise RequestFailed(f"Action {name!r} is not defined on the alert")
+    return c.changed(AlertEvent.ACTION_EXECUTED, f"Action executed: {name}")
+
+
+def _snooze(c: _Context) -> str:
+    c.require_open()
+    end = parse_time(c.payload["endTime"], "endTime")
+    if end <= c.now:
+        raise RequestFailed("endTime is in the past")
+    c.alert.snoozed = True
+    c.alert.snoozed_until = end
+    return c.changed(AlertEvent.SNOOZED, f"Alert snoozed until {iso(end)}")
+
+
+def _add_note(c: _Context) -> str:
+    c.add_note(str(c.payload["note"]))
+    c.alert.updated_at = c.now
+    c.hooks.after_change(c.session, c.alert, AlertEvent.NOTE_ADDED)
+    return "Note added"
+
+
+def _update_note(c: _Context) -> str:
+    note = c.find_note()
+    note.note = str(c.payload["note"])
+    note.updated_at = c.now
+    c.alert.updated_at = c.now
+    c.log(AlertEvent.NOTE_UPDATED, f"Note {note.public_id} updated")
+    c.hooks.after_change(c.session, c.alert, AlertEvent.NOTE_UPDATED)
+    return "Note updated"
+
+
+def _delete_note(c: _Context) -> str:
+    note = c.find_note()
+    c.session.delete(note)
+    c.alert.updated_at = c.now
+    c.log(AlertEvent.NOTE_DELETED, f"Note {note.public_id} deleted")
+    c.hooks.after_change(c.session, c.alert, AlertEvent.NOTE_DELETED)
+    return "Note deleted"
+
+
+def _update_priority(c: _Context) -> str:
+    new = Priority(c.payload["priority"])
+    old = c.alert.priority
+    if new is old:
+        return "Priority is unchanged"
+    c.alert.priority = new
+    return c.changed(AlertEvent.PRIORITY_CHANGED, f"Priority changed from {old} to {new}")
+
+
+def _update_message(c: _Context) -> str:
+    c.alert.message = str(c.payload["message"])
+    return c.changed(AlertEvent.MESSAGE_CHANGED, f"Message changed to: {c.alert.message}")
+
+
+def _update_description(c: _Context) -> str:
+    c.alert.description = str(c.payload["description"])
+    return c.changed(AlertEvent.DESCRIPTION_CHANGED, "Description changed")
+
+
+_HANDLERS: dict[AlertAction, Callable[[_Context], str]] = {
+    AlertAction.ACKNOWLEDGE: _acknowledge,
+    AlertAction.UNACKNOWLEDGE: _unacknowledge,
+    AlertAction.CLOSE: _close,
+    AlertAction.DELETE: _delete,
+    AlertAction.ASSIGN: _assign,
+    AlertAction.ADD_RESPONDER: _add_responder,
+    AlertAction.ADD_EXTRA_PROPERTIES: _add_extra_properties,
+    AlertAction.DELETE_EXTRA_PROPERTIES: _delete_extra_properties,
+    AlertAction.ADD_TAGS: _add_tags,
+    AlertAction.REMOVE_TAGS: _remove_tags,
+    AlertAction.ESCALATE: _escalate,
+    AlertAction.EXECUTE_ACTION: _execute_action,
+    AlertAction.SNOOZE: _snooze,
+    AlertAction.ADD_NOTE: _add_note,
+    AlertAction.UPDATE_NOTE: _update_note,
+    AlertAction.DELETE_NOTE: _delete_note,
+    AlertAction.UPDATE_PRIORITY: _update_priority,
+    AlertAction.UPDATE_MESSAGE: _update_message,
+    AlertAction.UPDATE_DESCRIPTION: _update_description,
+}

@@ -1,0 +1,190 @@
+"""Alert writes are requests: validate, record an ``AlertRequest`` row, let processing apply it.
+
+This is the interface other parts call (the ``/v1/alerts`` handlers, integration ingestion):
+``submit_create`` and ``submit_action`` add the row to the caller's session and never commit; the
+caller commits before answering 202, which is what makes the request durable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from provider.errors import NotFound
+from provider.errors import ValidationFailed
+from provider.ops.access.principal import ApiPrincipal
+from provider.ops.alerts.models import Alert
+from provider.ops.alerts.models import AlertAction
+from provider.ops.alerts.models import AlertNote
+from provider.ops.alerts.models import AlertRequest
+from provider.ops.alerts.models import AlertStatus
+from provider.ops.alerts.models import RequestState
+from provider.ops.alerts.schemas import AlertCreate
+from provider.ops.workspaces.models import new_public_id
+
+IDENTIFIER_TYPES = ("id", "alias", "tiny")
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRef:
+    """How a request names its alert: ``identifierType=id|alias|tiny``."""
+
+    identifier: str
+    identifier_type: str = "id"
+
+    @classmethod
+    def parse(cls, identifier: str, identifier_type: str | None) -> AlertRef:
+        """:raises ValidationFailed: for an unknown identifier type or an unusable identifier."""
+        kind = (identifier_type or "id").strip().lower()
+        if kind not in IDENTIFIER_TYPES:
+            raise ValidationFailed(
+                "identifierType must be one of: id, alias, tiny",
+                details={"source": {"parameter": "identifierType"}},
+            )
+        if not identifier or len(identifier) > 512:
+            raise ValidationFailed("The alert identifier must be 1 to 512 characters.")
+        return cls(identifier, kind)
+
+
+def find_alert(session: Session, workspace_id: int, ref: AlertRef) -> Alert | None:
+    """The workspace's alert named by ``ref``; never an alert of another workspace.
+
+    An alias names the open alert with that alias or, when none is open, the latest closed one.
+    """
+    query = select(Alert).where(Alert.workspace_id == workspace_id)
+    if ref.identifier_type == "id":
+        query = query.where(Alert.public_id == ref.identifier)
+    elif ref.identifier_type == "tiny":
+        if not (ref.identifier.isascii() and ref.identifier.isdigit()) or len(ref.identifier) > 18:
+            return None
+        query = query.where(Alert.id == int(ref.identifier))
+    else:
+        query = query.where(Alert.alias == ref.identifier).order_by(
+            (Alert.status == AlertStatus.OPEN).desc(), Alert.id.desc()
+        )
+    return session.scalars(query.limit(1)).first()
+
+
+def require_alert(session: Session, workspace_id: int, ref: AlertRef) -> Alert:
+    """:raises NotFound:"""
+    alert = find_alert(session, workspace_id, ref)
+    if alert is None:
+        raise NotFound("Alert does not exist.", code="alert_not_found")
+    return alert
+
+
+def _attribution(principal: ApiPrincipal, actor: str | None) -> dict[str, Any]:
+    integration = principal.integration
+    return {
+        "workspace_id": principal.workspace.id,
+        "actor": (actor or principal.actor)[:255],
+        "integration_id": integration.public_id if integration else None,
+        "integration_name": integration.name if integration else None,
+        "integration_type": str(integration.type) if integration else None,
+    }
+
+
+def submit_create(
+    session: Session, principal: ApiPrincipal, data: AlertCreate, *, actor: str | None = None
+) -> AlertRequest:
+    """Record a create request; processing opens the alert or de-duplicates it by alias.
+
+    Without an alias the alert's own id becomes its alias (as in Opsgenie), so it never
+    de-duplicates.
+    """
+    alert_id = new_public_id()
+    alias = data.alias or alert_id
+    payload = data.to_payload()
+    payload["alertId"] = alert_id
+    request = AlertRequest(
+        action=AlertAction.CREATE,
+        identifier=alias,
+        identifier_type="alias",
+        alias=alias,
+        payload=payload,
+        **_attribution(principal, actor or data.user or None),
+    )
+    session.add(request)
+    session.flush()
+    return request
+
+
+def submit_action(
+    session: Session,
+    principal: ApiPrincipal,
+    action: AlertAction,
+    ref: AlertRef,
+    payload: Mapping[str, Any] | None = None,
+    *,
+    actor: str | None = None,
+    note_id: str | None = None,
+) -> AlertRequest:
+    """Record an action on an existing alert.
+
+    The alert must exist in the caller's workspace now (by id or tiny id), or, for an alias, an
+    alert or a still-pending create with that alias must exist, so a key never learns anything
+    about another workspace's alerts and a typo is a 404 rather than a silent failure later.
+
+    :raises NotFound: when the alert (or the note of a note action) does not exist.
+    """
+    workspace_id = principal.workspace.id
+    alert = find_alert(session, workspace_id, ref)
+    if alert is None and not (
+        ref.identifier_type == "alias" and _pending_create_exists(session, workspace_id, ref)
+    ):
+        raise NotFound("Alert does not exist.", code="alert_not_found")
+    if note_id is not None:
+        note = None
+        if alert is not None:
+            note = session.scalars(
+                select(AlertNote).where(
+                    AlertNote.alert_id == alert.id, AlertNote.public_id == note_id
+                )
+            ).first()
+        if note is None:
+            raise NotFound("Note does not exist.", code="note_not_found")
+    body = dict(payload or {})
+    if note_id is not None:
+        body["noteId"] = note_id
+    request = AlertRequest(
+        action=action,
+        identifier=ref.identifier,
+        identifier_type=ref.identifier_type,
+        alias=alert.alias if alert is not None else ref.identifier,
+        alert_public_id=alert.public_id if alert is not None else None,
+        payload=body,
+        **_attribution(principal, actor),
+    )
+    session.add(request)
+    session.flush()
+    return request
+
+
+def _pending_create_exists(session: Session, workspace_id: int, ref: AlertRef) -> bool:
+    return (
+        session.scalars(
+            select(AlertRequest.id)
+            .where(
+                AlertRequest.workspace_id == workspace_id,
+                AlertRequest.alias == ref.identifier,
+                AlertRequest.action == AlertAction.CREATE,
+                AlertRequest.state == RequestState.PENDING,
+            )
+            .limit(1)
+        ).first()
+        is not None
+    )
+
+
+def get_request(session: Session, workspace_id: int, public_id: str) -> AlertRequest | None:
+    if len(public_id) > 64:
+        return None
+    return session.scalars(
+        select(AlertRequest).where(
+            AlertRequest.workspace_id == workspace_id, AlertRequest.public_id == public_id
+        )
+    ).first()

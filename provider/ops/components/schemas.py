@@ -1,0 +1,111 @@
+"""``/v1/components`` bodies: what a create or update takes and what a component looks like."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from typing import Any
+
+from pydantic import AfterValidator
+from pydantic import Field
+from pydantic import Strict
+from pydantic import model_validator
+
+from provider.ops.components import models
+from provider.ops.components.models import ComponentType
+from provider.ops.components.models import Tier
+from provider.schema.fields import RequestModel
+from provider.schema.fields import ResponseModel
+from provider.schema.fields import Text
+from provider.schema.fields import Timestamp
+from provider.schema.fields import predicate
+from provider.schema.pages import PageQuery
+
+NAME_MAX = 255
+DESCRIPTION_MAX = 5000
+URL_MAX = 2000
+
+
+def _is_http_url(value: str) -> bool:
+    return not value or value.startswith(("https://", "http://"))
+
+
+# An http(s) URL; empty or null clears it.
+Url = Annotated[
+    Text(URL_MAX),
+    AfterValidator(predicate(_is_http_url, "must be an http(s) URL")),
+    Field(description="An http(s) URL; null clears it."),
+]
+TierChoice = Annotated[Tier, Strict(False)]
+TypeChoice = Annotated[ComponentType, Strict(False)]
+
+
+class ComponentCreate(RequestModel):
+    name: Text(NAME_MAX, nonempty=True) = Field(description="Unique in the workspace.")
+    description: Text(DESCRIPTION_MAX) | None = None
+    url: Url | None = None
+    avatar_url: Url | None = None
+    tier: TierChoice = Tier.TIER_3
+    component_type: TypeChoice = ComponentType.SERVICE
+
+    def changes(self) -> dict[str, Any]:
+        """The attributes a create or update sets: what was sent; empty text and URLs clear."""
+        out: dict[str, Any] = {}
+        for name in self.model_fields_set:
+            value = getattr(self, name)
+            if name == "description":
+                value = value or ""
+            elif name in ("url", "avatar_url"):
+                value = value or None
+            out[name] = value
+        return out
+
+
+class ComponentUpdate(ComponentCreate):
+    """At least one field."""
+
+    # Absent means unchanged; these three cannot be cleared, so null is refused.
+    name: Text(NAME_MAX, nonempty=True) = Field(default=None)
+    tier: TierChoice = Field(default=None)
+    component_type: TypeChoice = Field(default=None)
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> ComponentUpdate:
+        if not self.model_fields_set:
+            raise ValueError("Nothing to update: send at least one field.")
+        return self
+
+
+class ComponentQuery(PageQuery):
+    name: str = Field(default="", description="Case-insensitive substring.")
+
+
+class Component(ResponseModel):
+    """A service of the workspace, shown in Jira as a DevOps component."""
+
+    id: str
+    name: str = Field(max_length=NAME_MAX)
+    description: str
+    url: str | None
+    avatar_url: str | None
+    tier: Tier
+    component_type: ComponentType
+    is_fallback: bool = Field(
+        description="The workspace's fallback component; it cannot be deleted."
+    )
+    created_at: Timestamp
+    updated_at: Timestamp
+
+    @classmethod
+    def of(cls, row: models.Component) -> Component:
+        return cls(
+            id=row.public_id,
+            name=row.name,
+            description=row.description,
+            url=row.url,
+            avatar_url=row.avatar_url,
+            tier=row.tier,
+            component_type=row.component_type,
+            is_fallback=row.is_fallback,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )

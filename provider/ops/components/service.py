@@ -1,0 +1,120 @@
+"""Components (services) of a workspace: create, update, delete, each change published to Jira."""
+
+from __future__ import annotations
+
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from provider.errors import Conflict
+from provider.errors import NotFound
+from provider.ops.components.models import Component
+from provider.ops.components.publishing import publish_component
+from provider.ops.components.publishing import unpublish_component
+from provider.ops.components.schemas import ComponentCreate
+from provider.ops.components.schemas import ComponentUpdate
+
+
+def list_components(
+    session: Session, workspace_id: int, *, name: str = "", offset: int = 0, size: int = 20
+) -> tuple[list[Component], int]:
+    where = [Component.workspace_id == workspace_id]
+    if name:
+        where.append(Component.name_lower.contains(name.lower(), autoescape=True))
+    total = session.scalar(select(func.count()).select_from(Component).where(*where)) or 0
+    rows = session.scalars(
+        select(Component)
+        .where(*where)
+        .order_by(Component.name_lower, Component.id)
+        .offset(offset)
+        .limit(size)
+    ).all()
+    return list(rows), total
+
+
+def require_component(session: Session, workspace_id: int, public_id: str) -> Component:
+    """:raises NotFound: also for another workspace's component."""
+    component = session.scalars(
+        select(Component).where(
+            Component.workspace_id == workspace_id, Component.public_id == public_id[:64]
+        )
+    ).first()
+    if component is None:
+        raise NotFound("Component does not exist.", code="component_not_found")
+    return component
+
+
+def _name_taken(session: Session, workspace_id: int, name: str, exclude: int | None) -> bool:
+    query = select(Component.id).where(
+        Component.workspace_id == workspace_id, Component.name == name
+    )
+    if exclude is not None:
+        query = query.where(Component.id != exclude)
+    return session.scalars(query.limit(1)).first() is not None
+
+
+def _flush_unique(session: Session, name: str) -> None:
+    # Two requests creating the same name at once both pass the check; the unique constraint
+    # decides, and the loser gets the same 409 as a sequential duplicate.
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise Conflict(
+            f"A component named {name!r} already exists.", code="duplicate_name"
+        ) from None
+
+
+def create_component(
+    session: Session, workspace_id: int, data: ComponentCreate, *, base_url: str
+) -> Component:
+    """:raises Conflict: when the workspace already has a component of that name."""
+    values = data.changes()
+    name = data.name
+    if _name_taken(session, workspace_id, name, None):
+        raise Conflict(f"A component named {name!r} already exists.", code="duplicate_name")
+    component = Component(
+        workspace_id=workspace_id,
+        name=name,
+        name_lower=name.lower(),
+        description=values.get("description") or "",
+        url=values.get("url"),
+        avatar_url=values.get("avatar_url"),
+        tier=data.tier,
+        component_type=data.component_type,
+    )
+    session.add(component)
+    _flush_unique(session, name)
+    publish_component(session, component, base_url=base_url)
+    return component
+
+
+def update_component(
+    session: Session, component: Component, data: ComponentUpdate, *, base_url: str
+) -> Component:
+    """:raises Conflict: when renaming onto another component's name."""
+    values = data.changes()
+    if "name" in values:
+        if _name_taken(session, component.workspace_id, values["name"], component.id):
+            raise Conflict(
+                f"A component named {values['name']!r} already exists.", code="duplicate_name"
+            )
+        component.name_lower = values["name"].lower()
+    for attr, value in values.items():
+        setattr(component, attr, value)
+    _flush_unique(session, component.name)
+    publish_component(session, component, base_url=base_url)
+    return component
+
+
+def delete_component(session: Session, component: Component) -> None:
+    """:raises Conflict: for the workspace's fallback component, which must always exist."""
+    if component.is_fallback:
+        raise Conflict(
+            "The fallback component cannot be deleted: incidents without a component land there.",
+            code="fallback_component",
+        )
+    unpublish_component(session, component)
+    session.delete(component)
+    session.flush()

@@ -1,0 +1,357 @@
+"""Integration keys, incoming events (payload → action → alert request) and outgoing actions.
+
+An event's decision becomes an ordinary alert request through the alerts part's submit
+functions, so de-duplication and processing are the same as for ``/v1/alerts``. Every event gets
+a request id: when nothing is to be done (ignored, no match, no such alert) the request is
+recorded as already processed, with the reason as its status.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from provider.errors import NotFound
+from provider.errors import ValidationFailed
+from provider.ops.access.principal import CONFIGURE
+from provider.ops.access.principal import DELETE
+from provider.ops.access.principal import READ
+from provider.ops.access.principal import WRITE
+from provider.ops.access.principal import ApiPrincipal
+from provider.ops.alerts.models import Alert
+from provider.ops.alerts.models import AlertAction
+from provider.ops.alerts.models import AlertEvent
+from provider.ops.alerts.models import AlertRequest
+from provider.ops.alerts.models import RequestState
+from provider.ops.alerts.schemas import AlertCreate
+from provider.ops.alerts.schemas import alert_to_json
+from provider.ops.alerts.service import AlertRef
+from provider.ops.alerts.service import submit_action
+from provider.ops.alerts.service import submit_create
+from provider.ops.integrations import engine as action_engine
+from provider.ops.integrations.engine import Decision
+from provider.ops.integrations.engine import IncomingType
+from provider.ops.integrations.models import Integration
+from provider.ops.integrations.models import IntegrationAction
+from provider.ops.integrations.service import action_spec
+from provider.ops.integrations.service import find_by_key
+from provider.ops.integrations.service import list_actions
+from provider.ops.lang import filters
+from provider.ops.workspaces.models import Workspace
+from provider.outbox.queue import enqueue
+from provider.times import utcnow
+
+logger = logging.getLogger(__name__)
+
+WEBHOOK_KIND = "webhook"
+_HIDDEN_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "x-api-key"})
+_HIDDEN_QUERY = frozenset({"apikey", "api_key", "key", "token"})
+
+_ACTION_FOR = {
+    IncomingType.CREATE: AlertAction.CREATE,
+    IncomingType.CLOSE: AlertAction.CLOSE,
+    IncomingType.ACKNOWLEDGE: AlertAction.ACKNOWLEDGE,
+    IncomingType.ADD_NOTE: AlertAction.ADD_NOTE,
+}
+
+#: Which alert change fires an outgoing action mapped to ``actionMapping.type``.
+EVENT_TRIGGERS: dict[AlertEvent, str] = {
+    AlertEvent.CREATED: "create",
+    AlertEvent.ACKNOWLEDGED: "acknowledge",
+    AlertEvent.UNACKNOWLEDGED: "unacknowledge",
+    AlertEvent.CLOSED: "close",
+    AlertEvent.DELETED: "delete",
+    AlertEvent.NOTE_ADDED: "addNote",
+    AlertEvent.TAGS_ADDED: "addTags",
+    AlertEvent.TAGS_REMOVED: "removeTags",
+    AlertEvent.RESPONDER_ADDED: "addResponder",
+    AlertEvent.ASSIGNED: "assignOwnership",
+    AlertEvent.ESCALATED: "escalate",
+    AlertEvent.SNOOZED: "snooze",
+    AlertEvent.PRIORITY_CHANGED: "updatePriority",
+    AlertEvent.MESSAGE_CHANGED: "updateMessage",
+    AlertEvent.DESCRIPTION_CHANGED: "updateDescription",
+    AlertEvent.EXTRA_PROPERTIES_ADDED: "addExtraProperties",
+}
+_WIRE_ACTION = {
+    "create": "Create",
+    "acknowledge": "Acknowledge",
+    "unacknowledge": "UnAcknowledge",
+    "close": "Close",
+    "delete": "Delete",
+    "addNote": "AddNote",
+    "addTags": "AddTags",
+    "removeTags": "RemoveTags",
+    "addResponder": "AddResponder",
+    "assignOwnership": "AssignOwnership",
+    "escalate": "Escalate",
+    "snooze": "Snooze",
+    "updatePriority": "UpdatePriority",
+    "updateMessage": "UpdateMessage",
+    "updateDescription": "UpdateDescription",
+    "addExtraProperties": "AddExtraProperties",
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Keys
+
+
+def principal_for(integration: Integration, workspace: Workspace) -> ApiPrincipal:
+    """The caller an integration key stands for: its workspace, limited by its access flags.
+
+    A disabled integration's key still identifies it (so the answer is 403, not 401) but may
+    do nothing.
+    """
+    permissions: set[str] = set()
+    if integration.enabled:
+        for flag, permission in (
+            (integration.allow_read_access, READ),
+            (integration.allow_write_access, WRITE),
+            (integration.allow_delete_access, DELETE),
+            (integration.allow_configuration_access, CONFIGURE),
+        ):
+            if flag:
+                permissions.add(permission)
+    return ApiPrincipal(
+        workspace=workspace,
+        integration=integration,
+        permissions=frozenset(permissions),
+        key_id=f"integration:{integration.id}",
+    )
+
+
+def resolve_integration_key(session: Session, key: str) -> ApiPrincipal | None:
+    """Key resolver for the ``/v1`` auth registry."""
+    integration = find_by_key(session, key)
+    if integration is None:
+        return None
+    workspace = session.get(Workspace, integration.workspace_id)
+    if workspace is None:
+        return None
+    return principal_for(integration, workspace)
+
+
+# ---------------------------------------------------------------------------------------------
+# Incoming events
+
+
+def build_context(
+    raw: object,
+    *,
+    integration_type: str = "",
+    headers: Mapping[str, str] | None = None,
+    query: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The namespace filters and templates see: the payload's fields plus ``_payload``,
+    ``_headers`` and ``_url`` (credentials left out), and for e-mail the seed's field names."""
+    context: dict[str, Any] = dict(raw) if isinstance(raw, Mapping) else {}
+    context["_payload"] = raw
+    context["_headers"] = {
+        k: v for k, v in (headers or {}).items() if k.lower() not in _HIDDEN_HEADERS
+    }
+    context["_url"] = {k: v for k, v in (query or {}).items() if k.lower() not in _HIDDEN_QUERY}
+    if integration_type.lower() == "email" or ("subject" in context and "from" in context):
+        _email_fields(context)
+    return context
+
+
+def _email_fields(context: dict[str, Any]) -> None:
+    """Accept common mail-to-JSON shapes under the names the JSM e-mail integration uses."""
+    sender = context.get("from")
+    if "from_address" not in context:
+        if isinstance(sender, Mapping):
+            context["from_address"] = sender.get("address") or sender.get("email") or ""
+            context.setdefault("from_name", sender.get("name") or "")
+        elif isinstance(sender, str):
+            name, _, rest = sender.rpartition("<")
+            context["from_address"] = rest.rstrip(">").strip() if rest.endswith(">") else sender
+            if name.strip():
+                context.setdefault("from_name", name.strip().strip('"'))
+    if "message" not in context:
+        for body in ("body", "text", "body_plain", "plain"):
+            if isinstance(context.get(body), str):
+                context["message"] = context[body]
+                break
+
+
+@dataclass(slots=True)
+class IngestResult:
+    decision: Decision
+    request: AlertRequest
+    context: dict[str, Any]
+
+
+def decide_for(session: Session, integration: Integration, context: Mapping[str, Any]) -> Decision:
+    actions = list_actions(session, integration, direction="incoming")
+    return action_engine.decide([action_spec(a) for a in actions], context)
+
+
+def ingest(
+    session: Session,
+    principal: ApiPrincipal,
+    integration: Integration,
+    context: Mapping[str, Any],
+    *,
+    source_ip: str = "",
+) -> IngestResult:
+    """Run an integration's incoming actions on one event and record the resulting request."""
+    decision = decide_for(session, integration, context)
+    action = decision.action
+    rendered = decision.rendered
+    if action is None or action.type == IncomingType.IGNORE or rendered is None:
+        return IngestResult(decision, _done(session, principal, decision.status), dict(context))
+    fields = rendered.fields
+    kind = IncomingType(action.type)
+    if kind is IncomingType.CREATE:
+        body = {
+            "message": fields["message"],
+            "alias": fields["alias"] or None,
+            "description": fields["description"],
+            "entity": fields["entity"],
+            "source": fields["source"],
+            "user": fields["user"],
+            "note": fields["note"],
+            "priority": fields["priority"],
+            "tags": fields["tags"],
+            "actions": fields["actions"],
+            "extraProperties": fields["details"],
+            "responders": fields["responders"],
+        }
+        try:
+            data = AlertCreate.from_json(body, strict=False, default_source=source_ip)
+        except ValidationFailed as e:
+            status = f"Rendered alert is invalid: {e.message}"
+            return IngestResult(
+                decision, _done(session, principal, status, ok=False), dict(context)
+            )
+        return IngestResult(decision, submit_create(session, principal, data), dict(context))
+    alias = fields["alias"]
+    if not alias:
+        status = f"Action '{action.name}' rendered no alias; it cannot find the alert"
+        request = _done(session, principal, status, ok=False, action=_ACTION_FOR[kind])
+        return IngestResult(decision, request, dict(context))
+    extra = {k: fields[k] for k in ("note", "user", "source") if fields.get(k)}
+    try:
+        request = submit_action(
+            session,
+            principal,
+            _ACTION_FOR[kind],
+            AlertRef(alias, "alias"),
+            extra,
+            actor=fields.get("user") or None,
+        )
+    except NotFound:
+        request = _done(
+            session,
+            principal,
+            "Alert does not exist",
+            ok=False,
+            action=_ACTION_FOR[kind],
+            alias=alias,
+        )
+    return IngestResult(decision, request, dict(context))
+
+
+def _done(
+    session: Session,
+    principal: ApiPrincipal,
+    status: str,
+    *,
+    ok: bool = True,
+    action: AlertAction = AlertAction.CREATE,
+    alias: str | None = None,
+) -> AlertRequest:
+    integration = principal.integration
+    request = AlertRequest(
+        workspace_id=principal.workspace.id,
+        action=action,
+        state=RequestState.PROCESSED,
+        identifier=alias,
+        identifier_type="alias",
+        alias=alias,
+        payload={},
+        actor=principal.actor[:255],
+        integration_id=integration.public_id if integration else None,
+        integration_name=integration.name if integration else None,
+        integration_type=str(integration.type) if integration else None,
+        processed_at=utcnow(),
+        is_success=ok,
+        status_message=status[:500],
+    )
+    session.add(request)
+    session.flush()
+    return request
+
+
+# ---------------------------------------------------------------------------------------------
+# Outgoing actions
+
+
+def on_alert_change(session: Session, alert: Alert, event: AlertEvent) -> None:
+    """Alert hook: queue a webhook for each enabled outgoing action this change triggers.
+
+    Outgoing actions of every enabled integration of the alert's workspace are considered; an
+    action's filter is evaluated against the alert as the API shows it.
+    """
+    trigger = EVENT_TRIGGERS.get(event)
+    if trigger is None:
+        return
+    rows = session.execute(
+        select(IntegrationAction, Integration)
+        .join(Integration, Integration.id == IntegrationAction.integration_id)
+        .where(
+            Integration.workspace_id == alert.workspace_id,
+            Integration.enabled.is_(True),
+            IntegrationAction.direction == "outgoing",
+            IntegrationAction.enabled.is_(True),
+        )
+        .order_by(IntegrationAction.rank, IntegrationAction.id)
+    ).all()
+    if not rows:
+        return
+    alert_json = alert_to_json(alert)
+    for action, integration in rows:
+        if (action.action_mapping or {}).get("type") != trigger:
+            continue
+        if not filters.evaluate(filters.parse_filter(action.filter or None), alert_json):
+            continue
+        props = action.type_specific_properties or {}
+        body = {
+            "action": _WIRE_ACTION.get(trigger, trigger),
+            "alert": alert_json,
+            "integrationId": integration.public_id,
+            "integrationName": integration.name,
+            "integrationType": integration.type,
+            "actionName": action.name,
+            "sentAt": alert_json["updatedAt"],
+        }
+        enqueue(
+            session,
+            installation_id=None,
+            kind=WEBHOOK_KIND,
+            operation="send",
+            # One message per change: coalescing two changes would lose the first one.
+            entity_id=f"{action.public_id}:{uuid.uuid4()}",
+            group_key=str(alert.workspace_id),
+            payload={
+                "url": props.get("url", ""),
+                "method": "POST",
+                "headers": dict(props.get("headers") or {}),
+                "body": body,
+                "actionId": action.public_id,
+                "integrationId": integration.public_id,
+            },
+        )
+        logger.info(
+            "outgoing action queued action=%s alert=%s event=%s",
+            action.public_id,
+            alert.public_id,
+            event.value,
+        )
