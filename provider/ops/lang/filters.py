@@ -16,11 +16,25 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
 from functools import lru_cache
+from typing import Annotated
 from typing import Any
 
 import regex
+from pydantic import AliasChoices
+from pydantic import BeforeValidator
+from pydantic import Field
+from pydantic import Strict
+from pydantic import ValidationError
+from pydantic import ValidationInfo
+from pydantic import field_validator
 
 from provider.errors import ValidationFailed
+from provider.schema.fields import Items
+from provider.schema.fields import RequestModel
+from provider.schema.fields import ResponseModel
+from provider.schema.fields import Text
+from provider.schema.fields import problem
+from provider.schema.parsing import to_validation_failed
 
 #: Time one ``matches`` condition may take; the JSM documentation allows 10 s, which would let a
 #: single hostile pattern hold a request that long, so this app uses a tighter bound.
@@ -174,144 +188,169 @@ class FilterExplanation:
 
 
 # ---------------------------------------------------------------------------------------------
-# Parsing and validation
+# The JSON form: one declaration for validation, the document and the output
+
+
+def _number_or_flag_as_text(value: Any) -> Any:
+    # JSM clients send expected values as they read them: 5, true, null.
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return _number_text(value)
+    return value
+
+
+class ConditionInput(RequestModel):
+    """One condition; checked against the field's kind (an alert field allows only some operations)."""
+
+    field: Text(MAX_FIELD_LENGTH, nonempty=True)
+    key: Text(strip=False, nonempty=True) | None = Field(
+        default=None, description="With field extra-properties: the one property to look at."
+    )
+    operation: Annotated[Operation, Strict(False)]
+    expected_value: Annotated[
+        Text(MAX_EXPECTED_VALUE_LENGTH, strip=False), BeforeValidator(_number_or_flag_as_text)
+    ] = ""
+    not_: Annotated[bool, BeforeValidator(lambda v: False if v is None else v)] = Field(
+        default=False, alias="not"
+    )
+    order: Annotated[int, Field(ge=-(2**31), lt=2**31)] | None = None
+    system_condition: bool = False
+
+    @field_validator("key")
+    @classmethod
+    def _key_needs_a_map_field(cls, key: str | None, info: ValidationInfo) -> str | None:
+        if key is not None and FIELD_KINDS.get(info.data.get("field", "")) != "map":
+            raise problem("is only valid with field extra-properties")
+        return key
+
+    @field_validator("operation")
+    @classmethod
+    def _operation_fits_the_field(cls, operation: Operation, info: ValidationInfo) -> Operation:
+        name = info.data.get("field", "")
+        kind = FIELD_KINDS.get(name)
+        if kind is None:
+            return operation
+        # With a key the condition looks at one extra property's value, which is a string.
+        effective = "string" if (kind == "map" and info.data.get("key") is not None) else kind
+        allowed = _OPS_BY_KIND[effective]
+        if operation not in allowed:
+            names = ", ".join(sorted(o.value for o in allowed))
+            raise problem(f"{operation.value} is not valid for field {name} (allowed: {names})")
+        return operation
+
+    @field_validator("expected_value")
+    @classmethod
+    def _expected_value_fits(cls, expected: str, info: ValidationInfo) -> str:
+        operation = info.data.get("operation")
+        if FIELD_KINDS.get(info.data.get("field", "")) == "priority" and operation not in (
+            None,
+            Operation.IS_EMPTY,
+        ):
+            if expected.upper() not in PRIORITIES:
+                raise problem("must be one of P1, P2, P3, P4, P5 for field priority")
+            return expected.upper()
+        if operation is Operation.MATCHES:
+            if len(expected) > MAX_PATTERN_LENGTH:
+                raise problem(f"pattern must be at most {MAX_PATTERN_LENGTH} characters")
+            try:
+                _compile(expected)
+            except regex.error as e:
+                raise problem(f"is not a valid regex: {e}") from None
+        return expected
+
+    def condition(self, index: int) -> Condition:
+        return Condition(
+            field=self.field,
+            operation=self.operation,
+            expected_value=self.expected_value,
+            negate=self.not_,
+            key=self.key,
+            order=index if self.order is None else self.order,
+            system_condition=self.system_condition,
+        )
+
+
+class FilterInput(RequestModel):
+    """``match-all`` takes no conditions (an empty list is accepted: JSM's examples send one)."""
+
+    condition_match_type: Annotated[MatchType, Strict(False)] = Field(
+        default=MatchType.MATCH_ALL,
+        validation_alias=AliasChoices("conditionMatchType", "type"),
+        description="`type` is accepted as its alias.",
+    )
+    conditions: Annotated[
+        Items(ConditionInput, MAX_CONDITIONS), BeforeValidator(lambda v: [] if v is None else v)
+    ] = Field(default_factory=list, validate_default=True)
+
+    @field_validator("conditions")
+    @classmethod
+    def _conditions_fit_the_match_type(
+        cls, conditions: list[ConditionInput], info: ValidationInfo
+    ) -> list[ConditionInput]:
+        match_type = info.data.get("condition_match_type", MatchType.MATCH_ALL)
+        if match_type is MatchType.MATCH_ALL and conditions:
+            raise problem("must be empty when conditionMatchType is match-all")
+        if match_type is not MatchType.MATCH_ALL and not conditions:
+            raise problem(f"must not be empty when conditionMatchType is {match_type.value}")
+        return conditions
+
+    def to_filter(self) -> Filter:
+        if self.condition_match_type is MatchType.MATCH_ALL:
+            return MATCH_ALL
+        conditions = [c.condition(i) for i, c in enumerate(self.conditions)]
+        # A stable sort: conditions without an explicit order keep the order they were given in.
+        conditions.sort(key=lambda c: c.order)
+        return Filter(self.condition_match_type, tuple(conditions))
+
+
+class ConditionOutput(ResponseModel):
+    field: str
+    operation: Operation
+    expected_value: str
+    not_: bool = Field(alias="not")
+    key: str | None = Field(default=None, exclude_if=lambda v: v is None)
+    order: int
+    system_condition: bool
+
+
+class FilterOutput(ResponseModel):
+    conditions_empty: bool
+    condition_match_type: MatchType
+    conditions: list[ConditionOutput]
+
+    @classmethod
+    def of(cls, stored: Mapping[str, Any] | None) -> FilterOutput:
+        """A stored filter (its ``to_json`` form) as it is shown; none is match-all."""
+        return cls.model_validate(stored or MATCH_ALL.to_json())
 
 
 def parse_filter(raw: object, *, pointer: str = "/filter") -> Filter:
-    """Read and validate a filter from its JSON form.
-
-    ``match-all`` takes no conditions (an empty list is accepted, as the JSM examples send one);
-    the two other match types need at least one.
+    """Read and validate a filter from its JSON form (``None`` is match-all).
 
     :raises ValidationFailed: naming the first thing that is wrong and where.
     """
     if raw is None:
         return MATCH_ALL
+    name = pointer.strip("/").replace("/", ".")
     if not isinstance(raw, Mapping):
-        _fail(pointer, "filter must be an object")
-    match_raw = raw.get("conditionMatchType", raw.get("type", MatchType.MATCH_ALL.value))
+        _fail(pointer, f"{name} must be an object")
     try:
-        match_type = MatchType(match_raw)
-    except (ValueError, TypeError):
-        allowed = ", ".join(m.value for m in MatchType)
-        _fail(
-            f"{pointer}/conditionMatchType", f"filter.conditionMatchType must be one of: {allowed}"
-        )
-    conditions_raw = raw.get("conditions")
-    if conditions_raw is None:
-        conditions_raw = []
-    if not isinstance(conditions_raw, list):
-        _fail(f"{pointer}/conditions", "filter.conditions must be a list")
-    if match_type is MatchType.MATCH_ALL:
-        if conditions_raw:
-            _fail(
-                f"{pointer}/conditions",
-                "filter.conditions must be empty when conditionMatchType is match-all",
-            )
-        return MATCH_ALL
-    if not conditions_raw:
-        _fail(
-            f"{pointer}/conditions",
-            f"filter.conditions must not be empty when conditionMatchType is {match_type.value}",
-        )
-    if len(conditions_raw) > MAX_CONDITIONS:
-        _fail(f"{pointer}/conditions", f"filter.conditions may hold at most {MAX_CONDITIONS}")
-    conditions = [
-        parse_condition(c, index=i, pointer=f"{pointer}/conditions/{i}")
-        for i, c in enumerate(conditions_raw)
-    ]
-    # A stable sort: conditions without an explicit order keep the order they were given in.
-    conditions.sort(key=lambda c: c.order)
-    return Filter(match_type, tuple(conditions))
+        return FilterInput.model_validate(raw).to_filter()
+    except ValidationError as e:
+        raise to_validation_failed(e, prefix=tuple(pointer.strip("/").split("/"))) from None
 
 
 def parse_condition(raw: object, *, index: int = 0, pointer: str = "/condition") -> Condition:
     """:raises ValidationFailed: when the condition is malformed or its operation does not fit."""
-    label = f"filter.conditions[{index}]"
     if not isinstance(raw, Mapping):
-        _fail(pointer, f"{label} must be an object")
-    field_name = raw.get("field")
-    if not isinstance(field_name, str) or not field_name.strip():
-        _fail(f"{pointer}/field", f"{label}.field is required")
-    field_name = field_name.strip()
-    if len(field_name) > MAX_FIELD_LENGTH:
-        _fail(f"{pointer}/field", f"{label}.field must be at most {MAX_FIELD_LENGTH} characters")
+        _fail(pointer, f"filter.conditions[{index}] must be an object")
     try:
-        operation = Operation(raw.get("operation"))
-    except (ValueError, TypeError):
-        allowed = ", ".join(o.value for o in Operation)
-        _fail(f"{pointer}/operation", f"{label}.operation must be one of: {allowed}")
-    negate = raw.get("not", False)
-    if negate is None:
-        negate = False
-    if not isinstance(negate, bool):
-        _fail(f"{pointer}/not", f"{label}.not must be true or false")
-    expected = raw.get("expectedValue", "")
-    if expected is None:
-        expected = ""
-    if isinstance(expected, bool):
-        expected = "true" if expected else "false"
-    elif isinstance(expected, int | float):
-        expected = _number_text(expected)
-    if not isinstance(expected, str):
-        _fail(f"{pointer}/expectedValue", f"{label}.expectedValue must be a string")
-    if len(expected) > MAX_EXPECTED_VALUE_LENGTH:
-        _fail(
-            f"{pointer}/expectedValue",
-            f"{label}.expectedValue must be at most {MAX_EXPECTED_VALUE_LENGTH} characters",
-        )
-    key = raw.get("key")
-    if key is not None and (not isinstance(key, str) or not key):
-        _fail(f"{pointer}/key", f"{label}.key must be a non-empty string")
-    order = raw.get("order", index)
-    if order is None:
-        order = index
-    if isinstance(order, bool) or not isinstance(order, int) or not -(2**31) <= order < 2**31:
-        _fail(f"{pointer}/order", f"{label}.order must be a whole number")
-    system = raw.get("systemCondition", False)
-    if not isinstance(system, bool):
-        _fail(f"{pointer}/systemCondition", f"{label}.systemCondition must be true or false")
-
-    kind = FIELD_KINDS.get(field_name)
-    if key is not None and kind != "map":
-        _fail(f"{pointer}/key", f"{label}.key is only valid with field extra-properties")
-    if kind is not None:
-        # With a key the condition looks at one extra property's value, which is a string.
-        effective = "string" if (kind == "map" and key is not None) else kind
-        allowed_ops = _OPS_BY_KIND[effective]
-        if operation not in allowed_ops:
-            names = ", ".join(sorted(o.value for o in allowed_ops))
-            _fail(
-                f"{pointer}/operation",
-                f"{label}.operation {operation.value} is not valid for field {field_name} "
-                f"(allowed: {names})",
-            )
-        if kind == "priority" and operation is not Operation.IS_EMPTY:
-            if expected.upper() not in PRIORITIES:
-                _fail(
-                    f"{pointer}/expectedValue",
-                    f"{label}.expectedValue must be one of P1, P2, P3, P4, P5 for field priority",
-                )
-            expected = expected.upper()
-    if operation is Operation.MATCHES:
-        if len(expected) > MAX_PATTERN_LENGTH:
-            _fail(
-                f"{pointer}/expectedValue",
-                f"{label}.expectedValue pattern must be at most {MAX_PATTERN_LENGTH} characters",
-            )
-        try:
-            _compile(expected)
-        except regex.error as e:
-            _fail(f"{pointer}/expectedValue", f"{label}.expectedValue is not a valid regex: {e}")
-    return Condition(
-        field=field_name,
-        operation=operation,
-        expected_value=expected,
-        negate=negate,
-        key=key,
-        order=order,
-        system_condition=system,
-    )
+        return ConditionInput.model_validate(raw).condition(index)
+    except ValidationError as e:
+        raise to_validation_failed(e, prefix=tuple(pointer.strip("/").split("/"))) from None
 
 
 def _fail(pointer: str, title: str) -> Any:
