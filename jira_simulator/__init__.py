@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from jira_simulator.faults import Fault
 from jira_simulator.faults import FaultError
-from jira_simulator.simulator import LifecycleResult
+from jira_simulator.host import LifecycleResult
+from jira_simulator.host import SimulatorError
 from jira_simulator.simulator import Simulator
-from jira_simulator.simulator import SimulatorError
 
 __all__ = ["Fault", "FaultError", "LifecycleResult", "Simulator", "SimulatorError"]

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
-from typing import TYPE_CHECKING
 from typing import Any
 from urllib.parse import parse_qsl
 from urllib.parse import unquote
@@ -28,13 +27,12 @@ from flask import Response
 from flask import request
 
 from jira_simulator import validation
+from jira_simulator.host import Host
 from jira_simulator.state import Site
+from provider.connect.jwt import JwtError
 from provider.connect.jwt import RequestTarget
+from provider.connect.jwt import issuer_of
 from provider.connect.jwt import verify_host_jwt
-from provider.errors import Unauthorized
-
-if TYPE_CHECKING:
-    from jira_simulator.simulator import Simulator
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +64,7 @@ def accepted(body: dict[str, Any] | None = None, status: int = 202) -> Response:
 class Call:
     """One request to a site's REST API, once routed."""
 
-    sim: Simulator
+    sim: Host
     site: Site
     method: str
     path: str  # raw path relative to the site
@@ -149,13 +147,10 @@ def authenticate(site: Site, method: str, raw_path: str, raw_query: str, header:
     secret = site.shared_secret
     target = RequestTarget(method, raw_path, raw_query, base_path=site.base_path)
     try:
-        claims = verify_host_jwt(
-            token,
-            target,
-            secret_for=lambda iss: secret if iss == app.key else None,
-            leeway=JWT_LEEWAY,
-        )
-    except Unauthorized as e:
+        if issuer_of(token) != app.key:
+            raise AuthFailure(401, "unknown_issuer", "The JWT issuer is not the installed app.")
+        claims = verify_host_jwt(token, target, secret=secret, leeway=JWT_LEEWAY)
+    except JwtError as e:
         raise AuthFailure(401, e.code, e.message) from None
     iat, exp = claims.get("iat"), claims.get("exp")
     if not isinstance(iat, int | float) or not isinstance(exp, int | float):
@@ -211,7 +206,7 @@ def _drop_connection() -> Response:
     return Response("", status=500)
 
 
-def handle(sim: Simulator, site_name: str) -> Response:
+def handle(sim: Host, site_name: str) -> Response:
     """Serve one request to ``/sites/<site_name>/…``."""
     world = sim.world
     raw_path, raw_query = _raw_target()
@@ -234,13 +229,13 @@ def handle(sim: Simulator, site_name: str) -> Response:
     return response
 
 
-def world_counters(sim: Simulator, site: str | None, endpoint: str, status: int) -> None:
+def world_counters(sim: Host, site: str | None, endpoint: str, status: int) -> None:
     with sim.world.lock:
         sim.world.counters.request(site, endpoint, status)
 
 
 def _pipeline(
-    sim: Simulator,
+    sim: Host,
     site: Site,
     route_: Route | None,
     path_params: dict[str, str],

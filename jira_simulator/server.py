@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import TYPE_CHECKING
 from typing import Any
 
 from flask import Flask
@@ -16,9 +15,8 @@ from werkzeug.exceptions import HTTPException
 from jira_simulator import jira_api
 from jira_simulator.faults import Fault
 from jira_simulator.faults import FaultError
-
-if TYPE_CHECKING:
-    from jira_simulator.simulator import Simulator
+from jira_simulator.host import Host
+from jira_simulator.host import SimulatorError
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +48,7 @@ def _json(body: Any, status: int = 200) -> Response:
     return Response(json.dumps(body, indent=1), status=status, mimetype="application/json")
 
 
-def create_sim_app(sim: Simulator) -> Flask:
+def create_sim_app(sim: Host) -> Flask:
     app = Flask("jira_simulator", static_folder=None)
     app.extensions["jira_simulator"] = sim
 
@@ -72,7 +70,6 @@ def create_sim_app(sim: Simulator) -> Flask:
     @app.get("/_sim/sites/<site>/admin")
     def admin_frame(site: str) -> Response | str:
         """The app's admin page as Jira shows it: framed, with a page JWT, answering getToken."""
-        from jira_simulator.simulator import SimulatorError
 
         try:
             url = sim.admin_page_url(site)
@@ -83,7 +80,6 @@ def create_sim_app(sim: Simulator) -> Flask:
 
     @app.get("/_sim/sites/<site>/context-token")
     def context_token(site: str) -> Response:
-        from jira_simulator.simulator import SimulatorError
 
         try:
             return Response(sim.context_token(site), mimetype="text/plain")
@@ -138,7 +134,6 @@ def create_sim_app(sim: Simulator) -> Flask:
 
     @app.post("/_sim/sites/<site>/<event>")
     def lifecycle(site: str, event: str) -> Response:
-        from jira_simulator.simulator import SimulatorError
 
         body = request.get_json(silent=True) or {}
         try:

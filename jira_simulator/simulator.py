@@ -14,7 +14,6 @@ import copy
 import logging
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 from urllib.parse import urlencode
@@ -27,7 +26,10 @@ from werkzeug.serving import WSGIRequestHandler
 from werkzeug.serving import make_server
 
 from jira_simulator.faults import Faults
+from jira_simulator.host import LifecycleResult
+from jira_simulator.host import SimulatorError
 from jira_simulator.keys import KeyPair
+from jira_simulator.server import create_sim_app
 from jira_simulator.state import App
 from jira_simulator.state import Site
 from jira_simulator.state import World
@@ -40,24 +42,6 @@ SERVER_VERSION = "100296"
 PLUGINS_VERSION = "1001.0.0-SNAPSHOT"
 COMPONENT_MODULE = "jiraDevOpsComponentProvider"
 OPERATIONS_MODULE = "jiraOperationsInfoProvider"
-
-
-class SimulatorError(RuntimeError):
-    """The simulator cannot do what was asked (unknown site, app not installed, …)."""
-
-
-@dataclass(frozen=True, slots=True)
-class LifecycleResult:
-    """The answers of the app to an install (``installed`` then ``enabled``) or another event."""
-
-    responses: dict[str, requests.Response]
-
-    @property
-    def ok(self) -> bool:
-        return bool(self.responses) and all(r.ok for r in self.responses.values())
-
-    def __getitem__(self, event: str) -> requests.Response:
-        return self.responses[event]
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -107,7 +91,6 @@ class Simulator:
     # ── server ─────────────────────────────────────────────────────────────────────────────────
 
     def start(self) -> Simulator:
-        from jira_simulator.server import create_sim_app
 
         if self._server is not None:
             return self

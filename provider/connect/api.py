@@ -3,111 +3,105 @@
 ``installed`` and ``uninstalled`` are accepted only with a signed install (RS256 by Atlassian's
 key for the token's ``kid``). ``enabled`` and ``disabled`` take the same, or the HS256 token Jira
 signs them with using the site's current shared secret. Other packages react to lifecycle events
-through ``app.extensions["provider.lifecycle_hooks"]``, called inside the request's transaction.
+through the :class:`LifecycleHooks` the composition root passes in, called inside the request's
+transaction.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field
 from typing import Any
 
 import jwt as pyjwt
 from flask import Blueprint
 from flask import Flask
 from flask import Response
-from flask import current_app
 from flask import jsonify
 from flask import request
 from sqlalchemy.orm import Session
 
 from provider.config import Settings
 from provider.connect import descriptor
+from provider.connect.auth import INSTALLATIONS
 from provider.connect.auth import extract_token
 from provider.connect.auth import request_target
 from provider.connect.install_keys import HttpInstallKeys
 from provider.connect.install_keys import InstallKeys
-from provider.connect.jwt import RequestTarget
+from provider.connect.installations import InstallationStore
+from provider.connect.jwt import JwtError
+from provider.connect.jwt import issuer_of
+from provider.connect.jwt import key_id_of
 from provider.connect.jwt import verify_host_jwt
 from provider.connect.jwt import verify_install_jwt
 from provider.connect.lifecycle import LifecycleEvent
 from provider.connect.lifecycle import LifecyclePayload
-from provider.connect.lifecycle import get_installation
 from provider.connect.lifecycle import record_enabled
 from provider.connect.lifecycle import record_installed
 from provider.connect.lifecycle import record_uninstalled
 from provider.connect.models import Installation
-from provider.crypto import SecretBox
 from provider.db import get_session
 from provider.errors import Unauthorized
 from provider.extension import SECRET_BOX
 from provider.extension import SETTINGS
+from provider.extension import Extension
 from provider.logging import client_key_var
 
 logger = logging.getLogger(__name__)
 
 bp = Blueprint("connect", __name__)
 
-LifecycleHook = Callable[..., None]
-HOOKS_KEY = "provider.lifecycle_hooks"
+InstalledHook = Callable[[Session, Installation, bool], None]
+LifecycleHook = Callable[[Session, Installation], None]
 
 
-def init_app(app: Flask, settings: Settings, install_keys: InstallKeys | None = None) -> None:
-    """Render the descriptor once, set up install keys and hooks, register the routes.
+@dataclass
+class LifecycleHooks:
+    """What follows a verified lifecycle event, inside its transaction (raising makes Jira retry).
+
+    ``installed`` hooks also learn whether this was a re-install.
+    """
+
+    installed: list[InstalledHook] = field(default_factory=list)
+    uninstalled: list[LifecycleHook] = field(default_factory=list)
+    enabled: list[LifecycleHook] = field(default_factory=list)
+    disabled: list[LifecycleHook] = field(default_factory=list)
+
+
+DESCRIPTOR: Extension[dict[str, Any]] = Extension("descriptor")
+INSTALL_KEYS: Extension[InstallKeys] = Extension("install_keys")
+HOOKS: Extension[LifecycleHooks] = Extension("lifecycle_hooks")
+
+
+def init_app(
+    app: Flask,
+    settings: Settings,
+    *,
+    install_keys: InstallKeys | None = None,
+    hooks: LifecycleHooks | None = None,
+) -> None:
+    """Render the descriptor once, set up install keys, installations and hooks, add the routes.
 
     :raises DescriptorError: at start-up, not on the first request, when the template is bad.
     """
-    app.extensions["provider.descriptor"] = descriptor.load(settings)
-    app.extensions["provider.install_keys"] = install_keys or HttpInstallKeys(
-        settings.install_keys_url
-    )
-    app.extensions.setdefault(HOOKS_KEY, {event.value: [] for event in LifecycleEvent})
+    DESCRIPTOR.install(app, descriptor.load(settings))
+    INSTALL_KEYS.install(app, install_keys or HttpInstallKeys(settings.install_keys_url))
+    INSTALLATIONS.install(app, InstallationStore(SECRET_BOX.of(app)))
+    HOOKS.install(app, hooks or LifecycleHooks())
     app.register_blueprint(bp)
-
-
-def add_lifecycle_hook(app: Flask, event: LifecycleEvent | str, hook: LifecycleHook) -> None:
-    """Run ``hook`` after a verified lifecycle event, inside the same transaction.
-
-    ``installed`` hooks are called as ``hook(session, installation, reinstalled)``, the others as
-    ``hook(session, installation)``. A hook that raises makes Jira see an error and retry.
-    """
-    app.extensions[HOOKS_KEY][LifecycleEvent(event).value].append(hook)
 
 
 @bp.get("/atlassian-connect.json")
 def atlassian_connect() -> Response:
-    response = jsonify(current_app.extensions["provider.descriptor"])
+    response = jsonify(DESCRIPTOR.get())
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
-def _verify_hs256(
-    token: str, target: RequestTarget, session: Session, payload: LifecyclePayload, box: SecretBox
-) -> None:
-    def secret_for(iss: str) -> str | None:
-        if iss != payload.client_key:
-            return None
-        installation = get_installation(session, iss)
-        if installation is None or not installation.installed:
-            return None
-        try:
-            return box.decrypt(installation.shared_secret_encrypted)
-        except ValueError:
-            return None
-
-    verify_host_jwt(
-        token,
-        target,
-        secret_for=secret_for,
-        mode="request",
-        leeway=SETTINGS.get().jwt_leeway_seconds,
-    )
-
-
 def _authenticate(event: LifecycleEvent, payload: LifecyclePayload, session: Session) -> None:
-    settings: Settings = SETTINGS.get()
-    keys: InstallKeys = current_app.extensions["provider.install_keys"]
-    box: SecretBox = SECRET_BOX.get()
+    settings = SETTINGS.get()
     token = extract_token()
     target = request_target(request.environ, base_path=settings.base_path)
     try:
@@ -116,16 +110,22 @@ def _authenticate(event: LifecycleEvent, payload: LifecyclePayload, session: Ses
         raise Unauthorized("The JWT is malformed.", code="invalid_token") from None
     try:
         if alg == "HS256" and event in (LifecycleEvent.ENABLED, LifecycleEvent.DISABLED):
-            _verify_hs256(token, target, session, payload, box)
+            # Jira signs enable/disable with the site's current secret; only that site's own.
+            found = INSTALLATIONS.get().find(session, payload.client_key, disabled=True)
+            if found is None or issuer_of(token) != payload.client_key:
+                raise JwtError("The JWT issuer is not an installed site.", code="unknown_issuer")
+            verify_host_jwt(token, target, secret=found.secret, leeway=settings.jwt_leeway_seconds)
         else:
             verify_install_jwt(
                 token,
                 target,
                 client_key=payload.client_key,
                 audience=settings.base_url,
-                public_key_for=keys.public_key,
+                public_key=INSTALL_KEYS.get().public_key(key_id_of(token)),
                 leeway=settings.jwt_leeway_seconds,
             )
+    except JwtError as e:
+        raise Unauthorized(e.message, code=e.code) from None
     except (ValueError, TypeError, OverflowError, UnicodeError):
         raise Unauthorized("The JWT is malformed.", code="invalid_token") from None
 
@@ -144,13 +144,14 @@ def _lifecycle(event: LifecycleEvent) -> tuple[str, int]:
         )
         raise
     client_key_var.set(payload.client_key)
-    hooks: dict[str, list[LifecycleHook]] = current_app.extensions[HOOKS_KEY]
+    hooks = HOOKS.get()
+    # whatever this event changes, requests must not go on trusting a remembered copy
+    INSTALLATIONS.get().forget(payload.client_key)
     installation: Installation | None
     if event is LifecycleEvent.INSTALLED:
-        box: SecretBox = SECRET_BOX.get()
-        installation, reinstalled = record_installed(session, payload, box=box)
-        for hook in hooks[event.value]:
-            hook(session, installation, reinstalled)
+        installation, reinstalled = record_installed(session, payload, box=SECRET_BOX.get())
+        for installed_hook in hooks.installed:
+            installed_hook(session, installation, reinstalled)
         logger.info(
             "installed base_url=%s reinstalled=%s forge=%s",
             installation.base_url,
@@ -167,7 +168,7 @@ def _lifecycle(event: LifecycleEvent) -> tuple[str, int]:
         if installation is None:
             logger.info("%s for an unknown site: nothing to record", event.value)
             return "", 204
-        for hook in hooks[event.value]:
+        for hook in getattr(hooks, event.value):
             hook(session, installation)
         logger.info("%s state=%s", event.value, installation.state.value)
     session.commit()

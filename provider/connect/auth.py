@@ -10,34 +10,26 @@ from __future__ import annotations
 
 import functools
 import logging
-import threading
-import time
-import weakref
 from collections.abc import Callable
 from typing import Any
 from typing import ParamSpec
 from typing import TypeVar
 from urllib.parse import quote
 
-from flask import Flask
-from flask import current_app
 from flask import g
 from flask import request
-from sqlalchemy import bindparam
-from sqlalchemy import event
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from provider.config import Settings
+from provider.connect.installations import InstallationStore
+from provider.connect.jwt import JwtError
 from provider.connect.jwt import QshMode
 from provider.connect.jwt import RequestTarget
+from provider.connect.jwt import issuer_of
 from provider.connect.jwt import verify_host_jwt
 from provider.connect.models import Installation
-from provider.crypto import SecretBox
 from provider.db import get_session
 from provider.errors import Unauthorized
-from provider.extension import SECRET_BOX
 from provider.extension import SETTINGS
+from provider.extension import Extension
 from provider.logging import client_key_var
 
 logger = logging.getLogger(__name__)
@@ -119,65 +111,7 @@ def form_body() -> str | None:
     return _wsgi_str(request.get_data(cache=True).decode("latin-1"))
 
 
-class RecentInstallations:
-    """Installations whose shared secret verified a token here in the last ``ttl`` seconds.
-
-    Only views declared :func:`provider.db.read_only` use it (the type-ahead calls Jira makes
-    most often), and it spares them the installation lookup, a third of such a request's
-    database work. A lifecycle change made by this process forgets the entry at once (see
-    ``_forget_changed_installations``); one made by another process is seen within ``ttl``.
-    A token that fails against a remembered secret is tried again against the database, so a
-    re-install's new secret is never refused.
-    """
-
-    def __init__(self, ttl: float = 2.0, clock: Callable[[], float] = time.monotonic) -> None:
-        self.ttl = ttl
-        self.clock = clock
-        self._entries: dict[str, tuple[float, dict[str, Any], str]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, client_key: str) -> tuple[Installation, str] | None:
-        with self._lock:
-            entry = self._entries.get(client_key)
-        if entry is None or entry[0] < self.clock():
-            return None
-        # a transient copy per request: read-only views only read it
-        return Installation(**entry[1]), entry[2]
-
-    def remember(self, installation: Installation, secret: str) -> None:
-        values = {c.key: getattr(installation, c.key) for c in Installation.__table__.columns}
-        with self._lock:
-            if len(self._entries) >= MAX_REMEMBERED:
-                self._entries.clear()
-            self._entries[installation.client_key] = (self.clock() + self.ttl, values, secret)
-
-    def forget(self, client_key: str) -> None:
-        with self._lock:
-            self._entries.pop(client_key, None)
-
-
-MAX_REMEMBERED = 10_000
-_caches: weakref.WeakSet[RecentInstallations] = weakref.WeakSet()
-
-
-def recent_installations(app: Flask) -> RecentInstallations:
-    cache: RecentInstallations | None = app.extensions.get("provider.recent_installations")
-    if cache is None:
-        cache = app.extensions["provider.recent_installations"] = RecentInstallations()
-        _caches.add(cache)
-    return cache
-
-
-@event.listens_for(Session, "after_flush")
-def _forget_changed_installations(session: Session, _context: Any) -> None:
-    for obj in (*session.new, *session.dirty, *session.deleted):
-        if isinstance(obj, Installation):
-            for cache in list(_caches):
-                cache.forget(obj.client_key)
-
-
-# Built once: every request Jira signs runs this lookup (see the note in provider.ops.jira_actions).
-_BY_CLIENT_KEY = select(Installation).where(Installation.client_key == bindparam("client_key"))
+INSTALLATIONS: Extension[InstallationStore] = Extension("installations")
 
 
 def authenticate_request(mode: QshMode) -> Installation:
@@ -187,8 +121,8 @@ def authenticate_request(mode: QshMode) -> Installation:
 
     :raises Unauthorized: for every failure.
     """
-    settings: Settings = SETTINGS.get()
-    box: SecretBox = SECRET_BOX.get()
+    settings = SETTINGS.get()
+    store = INSTALLATIONS.get()
     token = extract_token()
     base = request_target(request.environ, base_path=settings.base_path)
     target = RequestTarget(
@@ -198,64 +132,42 @@ def authenticate_request(mode: QshMode) -> Installation:
         base_path=base.base_path,
         form_body=form_body() if mode == "request" else None,
     )
-    recent = recent_installations(current_app) if g.get("db_read_only") else None
-    found: dict[str, Installation] = {}
-
-    def remembered_secret(iss: str) -> str | None:
-        hit = recent.get(iss) if recent is not None else None
-        if hit is None:
-            return stored_secret(iss)
-        found["installation"], secret = hit
-        found["remembered"] = hit[0]
-        return secret
-
-    def stored_secret(iss: str) -> str | None:
-        if "\x00" in iss:
-            # PostgreSQL refuses NUL in text parameters; no client key holds one anyway.
-            return None
-        installation = get_session().scalars(_BY_CLIENT_KEY, {"client_key": iss}).one_or_none()
-        if installation is None or not installation.active:
-            return None
-        try:
-            secret = box.decrypt(installation.shared_secret_encrypted)
-        except ValueError:
-            logger.error(
-                "shared secret of client_key=%s cannot be decrypted; was SECRET_KEY changed?",
-                iss,
-            )
-            return None
-        found["installation"] = installation
-        found.pop("remembered", None)
-        if recent is not None:
-            recent.remember(installation, secret)
-        return secret
-
-    def verify(secret_for: Callable[[str], str | None]) -> dict[str, Any]:
-        return verify_host_jwt(
-            token, target, secret_for=secret_for, mode=mode, leeway=settings.jwt_leeway_seconds
-        )
-
+    read_only = bool(g.get("db_read_only"))
     try:
+        issuer = issuer_of(token)
+        found = store.find(get_session(), issuer, recent=read_only)
+        if found is None:
+            raise JwtError("The JWT issuer is not an installed site.", code="unknown_issuer")
         try:
-            claims = verify(remembered_secret)
-        except Unauthorized as e:
-            if "remembered" not in found or e.code != "invalid_signature":
+            claims = _verify(token, target, found.secret, mode, settings.jwt_leeway_seconds)
+        except JwtError as e:
+            if not (found.remembered and e.code == "invalid_signature"):
                 raise
             # signed with a secret newer than the remembered one (a re-install elsewhere)
-            recent.forget(found["installation"].client_key)  # type: ignore[union-attr]
-            claims = verify(stored_secret)
-    except Unauthorized as e:
+            store.forget(issuer)
+            found = store.find(get_session(), issuer)
+            if found is None:
+                raise
+            claims = _verify(token, target, found.secret, mode, settings.jwt_leeway_seconds)
+    except JwtError as e:
         logger.info("jira jwt refused path=%s code=%s", request.path, e.code)
-        raise
+        raise Unauthorized(e.message, code=e.code) from None
+    if read_only:
+        store.remember(found)
+    g.installation = found.installation
+    g.jwt_claims = claims
+    client_key_var.set(found.installation.client_key)
+    return found.installation
+
+
+def _verify(
+    token: str, target: RequestTarget, secret: str, mode: QshMode, leeway: int
+) -> dict[str, Any]:
+    try:
+        return verify_host_jwt(token, target, secret=secret, mode=mode, leeway=leeway)
     except (ValueError, TypeError, OverflowError, UnicodeError):
         # Decoding layers below PyJWT can still trip on hostile input; it is a bad token.
-        logger.info("jira jwt refused path=%s code=invalid_token", request.path)
-        raise Unauthorized("The JWT is malformed.", code="invalid_token") from None
-    installation = found["installation"]
-    g.installation = installation
-    g.jwt_claims = claims
-    client_key_var.set(installation.client_key)
-    return installation
+        raise JwtError("The JWT is malformed.", code="invalid_token") from None
 
 
 def jira_jwt_required(

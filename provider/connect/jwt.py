@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,8 +25,6 @@ from urllib.parse import unquote_plus
 from urllib.parse import urlsplit
 
 import jwt as pyjwt
-
-from provider.errors import Unauthorized
 
 CONTEXT_QSH = "context-qsh"
 QshMode = Literal["request", "context"]
@@ -150,6 +147,15 @@ def sign_hs256(
 # ── verification ───────────────────────────────────────────────────────────────────────────────
 
 
+class JwtError(Exception):
+    """A token that does not verify; ``code`` says why, for logs and the 401 body."""
+
+    def __init__(self, message: str, code: str = "invalid_token") -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
 @dataclass(frozen=True, slots=True)
 class RequestTarget:
     """What a qsh is computed over: the method and the raw request URI as received."""
@@ -181,7 +187,7 @@ def _header(token: str) -> dict[str, Any]:
     try:
         return pyjwt.get_unverified_header(token)
     except pyjwt.PyJWTError:
-        raise Unauthorized("The JWT is malformed.", code="invalid_token") from None
+        raise JwtError("The JWT is malformed.", code="invalid_token") from None
 
 
 def _unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -189,10 +195,10 @@ def _unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     try:
         parts = pyjwt.decode_complete(token, options={"verify_signature": False})
     except pyjwt.PyJWTError:
-        raise Unauthorized("The JWT is malformed.", code="invalid_token") from None
+        raise JwtError("The JWT is malformed.", code="invalid_token") from None
     header, claims = parts.get("header"), parts.get("payload")
     if not isinstance(header, dict) or not isinstance(claims, dict):
-        raise Unauthorized("The JWT is malformed.", code="invalid_token")
+        raise JwtError("The JWT is malformed.", code="invalid_token")
     return header, claims
 
 
@@ -200,58 +206,62 @@ def _decode(token: str, key: Any, *, algorithm: str, leeway: int, **kwargs: Any)
     try:
         return pyjwt.decode(token, key, algorithms=[algorithm], leeway=leeway, **kwargs)
     except pyjwt.ExpiredSignatureError:
-        raise Unauthorized("The JWT has expired.", code="token_expired") from None
+        raise JwtError("The JWT has expired.", code="token_expired") from None
     except pyjwt.ImmatureSignatureError:
-        raise Unauthorized("The JWT is not valid yet.", code="token_not_yet_valid") from None
+        raise JwtError("The JWT is not valid yet.", code="token_not_yet_valid") from None
     except pyjwt.InvalidAudienceError:
-        raise Unauthorized("The JWT audience is not this app.", code="invalid_audience") from None
+        raise JwtError("The JWT audience is not this app.", code="invalid_audience") from None
     except pyjwt.MissingRequiredClaimError as e:
-        raise Unauthorized(f"The JWT lacks the '{e.claim}' claim.", code="invalid_token") from None
+        raise JwtError(f"The JWT lacks the '{e.claim}' claim.", code="invalid_token") from None
     except pyjwt.InvalidSignatureError:
-        raise Unauthorized("The JWT signature is invalid.", code="invalid_signature") from None
+        raise JwtError("The JWT signature is invalid.", code="invalid_signature") from None
     except (pyjwt.PyJWTError, ValueError, TypeError):
-        raise Unauthorized("The JWT could not be verified.", code="invalid_token") from None
+        raise JwtError("The JWT could not be verified.", code="invalid_token") from None
 
 
 def _check_qsh(claims: Mapping[str, Any], target: RequestTarget, mode: QshMode) -> None:
     qsh = claims.get("qsh")
     if not isinstance(qsh, str):
-        raise Unauthorized("The JWT lacks a valid 'qsh' claim.", code="invalid_qsh")
+        raise JwtError("The JWT lacks a valid 'qsh' claim.", code="invalid_qsh")
     if mode == "context":
         if not hmac.compare_digest(qsh.encode(), CONTEXT_QSH.encode()):
-            raise Unauthorized("This endpoint takes a context token.", code="invalid_qsh")
+            raise JwtError("This endpoint takes a context token.", code="invalid_qsh")
         return
     matched = False
     for candidate in target.qsh_candidates():
         matched |= hmac.compare_digest(qsh.encode(), candidate.encode())
     if not matched:
-        raise Unauthorized("The query string hash does not match the request.", code="invalid_qsh")
+        raise JwtError("The query string hash does not match the request.", code="invalid_qsh")
+
+
+def issuer_of(token: str) -> str:
+    """Who claims to have signed an HS256 token (read, not trusted: the caller looks up the secret).
+
+    :raises JwtError: for a malformed token, another algorithm, or no ``iss``.
+    """
+    header, unverified_claims = _unverified(token)
+    if header.get("alg") != "HS256":
+        raise JwtError("The JWT must be signed with HS256.", code="invalid_algorithm")
+    iss = unverified_claims.get("iss")
+    if not isinstance(iss, str) or not iss:
+        raise JwtError("The JWT lacks the 'iss' claim.", code="invalid_token")
+    return iss
 
 
 def verify_host_jwt(
     token: str,
     target: RequestTarget,
     *,
-    secret_for: Callable[[str], str | None],
+    secret: str,
     mode: QshMode = "request",
     leeway: int = 30,
 ) -> dict[str, Any]:
-    """Verify an HS256 token Jira signed with an installation's shared secret.
+    """Verify an HS256 token Jira signed with an installation's shared secret; return its claims.
 
-    The algorithm is fixed here, never read from the token. ``secret_for(iss)`` returns the shared
-    secret of an installation allowed to call, or ``None``.
+    The algorithm is fixed here, never read from the token.
 
-    :raises Unauthorized: for every failure.
+    :raises JwtError: for every failure.
     """
-    header, unverified_claims = _unverified(token)
-    if header.get("alg") != "HS256":
-        raise Unauthorized("The JWT must be signed with HS256.", code="invalid_algorithm")
-    iss = unverified_claims.get("iss")
-    if not isinstance(iss, str) or not iss:
-        raise Unauthorized("The JWT lacks the 'iss' claim.", code="invalid_token")
-    secret = secret_for(iss)
-    if secret is None:
-        raise Unauthorized("The JWT issuer is not an installed site.", code="unknown_issuer")
     claims = _decode(
         token,
         secret,
@@ -263,30 +273,35 @@ def verify_host_jwt(
     return claims
 
 
+def key_id_of(token: str) -> str:
+    """The ``kid`` of a signed-install (RS256) token, which names the public key to fetch.
+
+    :raises JwtError: for a malformed token, another algorithm, or no ``kid``.
+    """
+    header = _header(token)
+    if header.get("alg") != "RS256":
+        raise JwtError("Lifecycle callbacks must be signed with RS256.", code="invalid_algorithm")
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid:
+        raise JwtError("The lifecycle JWT has no 'kid' header.", code="invalid_token")
+    return kid
+
+
 def verify_install_jwt(
     token: str,
     target: RequestTarget,
     *,
     client_key: str,
     audience: str,
-    public_key_for: Callable[[str], Any],
+    public_key: Any,
     leeway: int = 30,
 ) -> dict[str, Any]:
-    """Verify a signed-install (RS256) lifecycle token, in Atlassian's order.
+    """Verify a signed-install (RS256) lifecycle token with the key its ``kid`` names.
 
-    ``public_key_for(kid)`` returns the key for a ``kid`` or raises :class:`Unauthorized`.
-
-    :raises Unauthorized: for every failure.
+    :raises JwtError: for every failure.
     """
-    header = _header(token)
-    if header.get("alg") != "RS256":
-        raise Unauthorized(
-            "Lifecycle callbacks must be signed with RS256.", code="invalid_algorithm"
-        )
-    kid = header.get("kid")
-    if not isinstance(kid, str) or not kid:
-        raise Unauthorized("The lifecycle JWT has no 'kid' header.", code="invalid_token")
-    key = public_key_for(kid)
+    key_id_of(token)
+    key = public_key
     audiences = [audience.rstrip("/"), audience.rstrip("/") + "/"]
     claims = _decode(
         token,
@@ -297,6 +312,6 @@ def verify_install_jwt(
         options={"require": ["iss", "exp", "qsh", "aud"]},
     )
     if not hmac.compare_digest(str(claims.get("iss")).encode(), client_key.encode()):
-        raise Unauthorized("The JWT issuer does not match the clientKey.", code="invalid_issuer")
+        raise JwtError("The JWT issuer does not match the clientKey.", code="invalid_issuer")
     _check_qsh(claims, target, "request")
     return claims

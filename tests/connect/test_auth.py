@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from provider.connect.auth import INSTALLATIONS
 from provider.connect.auth import jira_jwt_required
-from provider.connect.auth import recent_installations
 from provider.connect.auth import request_target
 from provider.connect.models import Installation
 from provider.crypto import SecretBox
@@ -381,11 +381,11 @@ def test_issuer_with_a_nul_character_is_401_not_a_database_error(
 
 
 def test_uninstall_in_this_process_is_seen_at_once(
-    client: FlaskClient, signer: JiraSigner, session: Session, site: dict[str, Any]
+    connect_client: FlaskClient, signer: JiraSigner, site: dict[str, Any]
 ) -> None:
+    client = connect_client
     assert signer.get(client, search(client, site)).status_code == 200  # now remembered
-    site["installation"].installed = False
-    session.commit()
+    assert signer.lifecycle(client, "uninstalled").status_code == 204
     assert_error(signer.get(client, search(client, site)), 401, "unknown_issuer")
 
 
@@ -410,7 +410,7 @@ def test_a_secret_replaced_elsewhere_is_accepted_at_once(
 def test_an_uninstall_elsewhere_is_seen_within_the_ttl(
     client: FlaskClient, signer: JiraSigner, session: Session, site: dict[str, Any]
 ) -> None:
-    recent = recent_installations(client.application)
+    recent = INSTALLATIONS.of(client.application)
     recent.ttl = 0.3
     assert signer.get(client, search(client, site)).status_code == 200
     session.execute(

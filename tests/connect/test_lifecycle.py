@@ -21,7 +21,7 @@ from sqlalchemy.orm import sessionmaker
 
 from provider.app import create_app
 from provider.config import Settings
-from provider.connect.api import add_lifecycle_hook
+from provider.connect.api import HOOKS
 from provider.connect.install_keys import HttpInstallKeys
 from provider.connect.lifecycle import host_allowed
 from provider.connect.models import Installation
@@ -302,9 +302,7 @@ def test_verified_reinstall_replaces_secret_and_reports_reinstalled(
     connect_app: Flask, signer: JiraSigner, session: Session
 ) -> None:
     calls: list[tuple[str, bool]] = []
-    add_lifecycle_hook(
-        connect_app, "installed", lambda s, inst, re: calls.append((inst.client_key, re))
-    )
+    HOOKS.of(connect_app).installed.append(lambda s, inst, re: calls.append((inst.client_key, re)))
     client = connect_app.test_client()
     assert signer.lifecycle(client, "installed").status_code == 204
     signer.shared_secret = "rotated-secret-0123456789abcdefghij"
@@ -335,9 +333,9 @@ def test_uninstall_keeps_the_row_and_reinstall_revives_it(
     connect_app: Flask, signer: JiraSigner, session: Session
 ) -> None:
     seen: list[str] = []
-    add_lifecycle_hook(connect_app, "uninstalled", lambda s, inst: seen.append(inst.state.value))
+    HOOKS.of(connect_app).uninstalled.append(lambda s, inst: seen.append(inst.state.value))
     reinstalled: list[bool] = []
-    add_lifecycle_hook(connect_app, "installed", lambda s, inst, re: reinstalled.append(re))
+    HOOKS.of(connect_app).installed.append(lambda s, inst, re: reinstalled.append(re))
     client = connect_app.test_client()
     assert signer.lifecycle(client, "installed").status_code == 204
     assert signer.lifecycle(client, "uninstalled").status_code == 204
@@ -517,7 +515,7 @@ def test_hooks_run_inside_the_lifecycle_transaction(
         assert s.get(Installation, installation.id) is installation
         installation.description = f"hooked reinstalled={reinstalled}"
 
-    add_lifecycle_hook(connect_app, "installed", mark)
+    HOOKS.of(connect_app).installed.append(mark)
     assert signer.lifecycle(connect_app.test_client(), "installed").status_code == 204
     session.expire_all()
     row = session.scalars(

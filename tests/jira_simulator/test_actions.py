@@ -22,7 +22,7 @@ def _claims(sim: Simulator, recorded: Recorded, token: str | None = None) -> dic
     return verify_host_jwt(
         token,
         RequestTarget(recorded.method, path, query),
-        secret_for=lambda iss: site.shared_secret if iss == site.client_key else None,
+        secret=site.shared_secret,
     )
 
 

@@ -8,9 +8,10 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from jira_simulator import Simulator
 from jira_simulator import SimulatorError
+from provider.connect.jwt import JwtError
 from provider.connect.jwt import RequestTarget
+from provider.connect.jwt import key_id_of
 from provider.connect.jwt import verify_install_jwt
-from provider.errors import Unauthorized
 from tests.jira_simulator.helpers import APP_KEY
 from tests.jira_simulator.helpers import RecordingApp
 
@@ -29,14 +30,11 @@ INSTALL_FIELDS = {
 }
 
 
-def _key_from_server(sim: Simulator):  # type: ignore[no-untyped-def]
-    def public_key_for(kid: str):  # type: ignore[no-untyped-def]
-        answer = requests.get(f"{sim.keys_url}/{kid}", timeout=5)
-        if answer.status_code != 200:
-            raise Unauthorized("unknown kid")
-        return load_pem_public_key(answer.content)
-
-    return public_key_for
+def _key_from_server(sim: Simulator, token: str):  # type: ignore[no-untyped-def]
+    answer = requests.get(f"{sim.keys_url}/{key_id_of(token)}", timeout=5)
+    if answer.status_code != 200:
+        raise JwtError("unknown kid", code="unknown_kid")
+    return load_pem_public_key(answer.content)
 
 
 def _verify(sim: Simulator, recorded, audience: str) -> dict:  # type: ignore[no-untyped-def]
@@ -47,7 +45,7 @@ def _verify(sim: Simulator, recorded, audience: str) -> dict:  # type: ignore[no
         RequestTarget("POST", path, query),
         client_key=recorded.body["clientKey"],
         audience=audience,
-        public_key_for=_key_from_server(sim),
+        public_key=_key_from_server(sim, token),
     )
 
 
@@ -85,10 +83,10 @@ def test_install_token_does_not_verify_for_another_audience_or_client(
     sim.install("acme", f"{recording_url}/atlassian-connect.json")
     installed = recording.last("/installed")
 
-    with pytest.raises(Unauthorized):
+    with pytest.raises(JwtError):
         _verify(sim, installed, "https://other-app.example.com")
     installed.body["clientKey"] = "jira:someone-else"
-    with pytest.raises(Unauthorized):
+    with pytest.raises(JwtError):
         _verify(sim, installed, recording_url)
 
 
