@@ -85,33 +85,39 @@ def _register_packages(app: Flask, settings: Settings, install_keys: Any | None)
     from provider.connect import api as connect_api
     from provider.ops import openapi
     from provider.ops.access.http import init_api
-    from provider.ops.access.http import key_resolvers
-    from provider.ops.alert_wiring import register_alert_hooks
+    from provider.ops.access.principal import KeyResolvers
     from provider.ops.alerts import api as alerts_api
     from provider.ops.components import api as components_api
     from provider.ops.components import jira as jira_actions
     from provider.ops.incidents import api as incidents_api
     from provider.ops.integrations import api as integrations_api
     from provider.ops.integrations import ingestion
+    from provider.ops.workspaces.service import resolve_workspace_key
     from provider.web import admin as admin_page
     from provider.web import pages as object_pages
     from provider.web import reviews as review_pages
 
-    connect_api.init_app(app, settings, install_keys)
+    connect_api.init_app(
+        app,
+        settings,
+        install_keys=install_keys,
+        hooks=connect_api.LifecycleHooks(installed=[_backfill_on_reinstall(settings)]),
+    )
     app.register_blueprint(jira_actions.bp)
-    init_api(app, settings.api_rate_limit_per_minute)
+    init_api(
+        app,
+        settings.api_rate_limit_per_minute,
+        KeyResolvers([resolve_workspace_key, ingestion.resolve_integration_key]),
+    )
     app.register_blueprint(components_api.bp)
     app.register_blueprint(alerts_api.bp)
     app.register_blueprint(incidents_api.bp)
     app.register_blueprint(openapi.bp)
-    key_resolvers(app).register(ingestion.resolve_integration_key)
     app.register_blueprint(integrations_api.bp)
-    register_alert_hooks(settings)
     app.register_blueprint(review_pages.bp)
     app.register_blueprint(object_pages.bp)
     app.register_blueprint(object_pages.static_bp)
     app.register_blueprint(admin_page.bp)
-    connect_api.add_lifecycle_hook(app, "installed", _backfill_on_reinstall(settings))
 
 
 def _backfill_on_reinstall(settings: Settings) -> Any:

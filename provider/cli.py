@@ -9,12 +9,10 @@ import sys
 
 import click
 
-from provider.commands import alerts
 from provider.commands import core
 from provider.commands import delivery
 from provider.commands import demo
 from provider.commands import forge
-from provider.commands import incidents
 from provider.commands import jira_sim
 from provider.commands import linking
 from provider.commands import workspaces
@@ -38,10 +36,6 @@ for command in [
     cli.add_command(command)
 for command in linking.WORKSPACE_COMMANDS:
     workspaces.workspaces_group.add_command(command)
-# The worker's other jobs, in order: alert requests first (without that tick nothing applies the
-# alert requests the API accepted with 202), then promotion, which sees the alerts they opened.
-for tick_factory in (alerts.alert_requests_tick, incidents.promotion_tick):
-    delivery.TICK_FACTORIES.append(tick_factory)
 
 
 def main() -> None:

@@ -256,7 +256,10 @@ def init_app(app: Flask, session_factory: sessionmaker[Session]) -> None:
             options["isolation_level"] = "AUTOCOMMIT"
         bind = bind.execution_options(**options)
     # else a connection inside a caller's transaction (tests): reads share it as they are
-    app.extensions["provider.read_only_bind"] = bind
+    kw = {**session_factory.kw, "bind": bind}
+    app.extensions["provider.read_only_session_factory"] = sessionmaker(
+        class_=ReadOnlySession, **kw
+    )
     app.teardown_appcontext(_close_session)
 
 
@@ -282,20 +285,20 @@ def read_only(view: Callable[P, R]) -> Callable[P, R]:
 def get_session() -> Session:
     """Return this request's session, opening it on first use."""
     if "db_session" not in g:
-        factory = current_app.extensions["provider.session_factory"]
         if g.get("db_read_only"):
-            session = factory(bind=current_app.extensions["provider.read_only_bind"])
-            session.info[READ_ONLY] = True
-            g.db_session = session
+            g.db_session = current_app.extensions["provider.read_only_session_factory"]()
         else:
-            g.db_session = factory()
+            g.db_session = current_app.extensions["provider.session_factory"]()
     return g.db_session
 
 
-@event.listens_for(Session, "before_flush")
-def _refuse_writes_when_read_only(session: Session, _context: Any, _instances: Any) -> None:
-    if session.info.get(READ_ONLY) and (session.new or session.dirty or session.deleted):
-        raise RuntimeError("a view declared read_only tried to write")
+class ReadOnlySession(Session):
+    """The session of a view declared :func:`read_only`: a change reaching a flush is a bug."""
+
+    def flush(self, objects: Any = None) -> None:
+        if self.new or self.dirty or self.deleted:
+            raise RuntimeError("a view declared read_only tried to write")
+        super().flush(objects)
 
 
 def _close_session(_exc: BaseException | None) -> None:

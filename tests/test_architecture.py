@@ -21,7 +21,7 @@ FOUNDATION = {
     "schema",
     "extension",
 }
-COMPOSITION_ROOTS = {"app", "cli", "models", "commands"}
+COMPOSITION_ROOTS = {"app", "worker", "cli", "models", "commands"}
 
 # package -> the top-level provider modules/packages it may import
 ALLOWED: dict[str, set[str]] = {
@@ -149,3 +149,123 @@ def test_module_imports_without_side_effects(path: Path) -> None:
         # constants/loggers/blueprints/type helpers.
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
             pytest.fail(f"{path.relative_to(ROOT)}:{node.lineno} calls a function at import time")
+
+
+# ── import circles and hidden wiring ───────────────────────────────────────────────────────────
+
+PROJECT = ROOT.parent
+PACKAGES = ("provider", "jira_simulator")
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(PROJECT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """Module → the project modules it imports anywhere (top level, functions, TYPE_CHECKING)."""
+    modules = {
+        _module_name(p): p for package in PACKAGES for p in (PROJECT / package).rglob("*.py")
+    }
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        for imported, _line in _imports(path):
+            target = imported
+            while target and target not in modules:
+                target = target.rpartition(".")[0]
+            # a package's own __init__ is not a dependency of its modules
+            if target and target != name and not name.startswith(target + "."):
+                graph[name].add(target)
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan, iteratively)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    found: list[list[str]] = []
+    counter = 0
+    for root in graph:
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = counter
+                    counter += 1
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph[child]))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    found.append(sorted(component))
+    return found
+
+
+def test_no_import_circles() -> None:
+    assert _cycles(_import_graph()) == []
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert _cycles(graph) == [["a", "b", "c"]]
+
+
+def test_the_simulator_uses_no_production_error_types() -> None:
+    bad = [
+        f"{path.relative_to(PROJECT)}:{line} {name}"
+        for path in (PROJECT / "jira_simulator").rglob("*.py")
+        for name, line in _imports(path)
+        if name.startswith("provider.") and not name.startswith("provider.connect.jwt")
+    ]
+    assert bad == []
+
+
+def _registrations(path: Path) -> list[str]:
+    """Calls that wire behaviour in from afar: listeners on a class (every session or engine of
+    the process, not one the code is building) and registries filled by ``register``."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        first = node.args[0] if node.args else None
+        on_a_class = isinstance(first, ast.Name) and first.id[:1].isupper()
+        if name == "register" or (name in ("listens_for", "listen") and on_a_class):
+            found.append(f"{path.relative_to(ROOT)}:{node.lineno} {name}()")
+    return found
+
+
+def test_only_composition_roots_register_hooks() -> None:
+    bad = [
+        finding
+        for path in _modules()
+        if _layer(path) != "root"
+        for finding in _registrations(path)
+        # Flask's own blueprint registration is how a package offers its routes to the root
+        if "register_blueprint" not in finding
+    ]
+    assert bad == []

@@ -6,49 +6,22 @@ import json
 import logging
 import signal
 import threading
-from collections.abc import Callable
 
 import click
 from sqlalchemy.orm import Session
-from sqlalchemy.orm import sessionmaker
 
 from provider.commands.core import _settings
-from provider.config import Settings
 from provider.db import make_session_factory
 from provider.errors import NotFound
 from provider.logging import configure_logging
 from provider.ops.workspaces.backfill import BACKFILLS
 from provider.outbox import admin
-from provider.outbox import webhooks
-from provider.outbox.handlers import HANDLERS
-from provider.outbox.handlers import KindSpec
 from provider.outbox.models import MessageStatus
 from provider.outbox.retry import RetryPolicy
-from provider.outbox.worker import OutboxWorker
-from provider.outbox.worker import Tick
 from provider.outbox.worker import WorkerConfig
-from provider.outbox.worker import make_client_factory
-from provider.outbox.worker import run_loop
+from provider.worker import build_worker
 
 logger = logging.getLogger(__name__)
-
-# Other job sources of the worker process (e.g. the alert-request processor, periodic incident
-# promotion): each factory builds a tick from the settings and the session factory. The composition
-# root appends to this list; ticks run in order after the outbox drain.
-TICK_FACTORIES: list[Callable[[Settings, sessionmaker[Session]], Tick]] = []
-
-# Outbox kinds whose handler needs the settings (e.g. ``webhook``, which guards outgoing URLs):
-# each factory returns ``{kind: KindSpec}`` merged over ``provider.outbox.handlers.HANDLERS``.
-HANDLER_FACTORIES: list[Callable[[Settings], dict[str, KindSpec]]] = [
-    lambda settings: {webhooks.WEBHOOK: webhooks.kind_spec(settings)}
-]
-
-
-def worker_handlers(settings: Settings) -> dict[str, KindSpec]:
-    handlers = dict(HANDLERS)
-    for factory in HANDLER_FACTORIES:
-        handlers.update(factory(settings))
-    return handlers
 
 
 @click.command("worker")
@@ -91,15 +64,7 @@ def worker(
         read_timeout=read_timeout,
         idle_sleep_max=idle_max,
     )
-    session_factory = make_session_factory(settings)
-    outbox = OutboxWorker(
-        session_factory,
-        make_client_factory(settings, config),
-        config=config,
-        handlers=worker_handlers(settings),
-    )
-    ticks: list[Tick] = [outbox.drain_once]
-    ticks.extend(factory(settings, session_factory) for factory in TICK_FACTORIES)
+    worker = build_worker(settings, config=config)
 
     stop = threading.Event()
 
@@ -109,8 +74,8 @@ def worker(
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    logger.info("worker started id=%s batch_size=%s", outbox.worker_id, batch_size)
-    run_loop(ticks, stop, idle_sleep_min=config.idle_sleep_min, idle_sleep_max=idle_max)
+    logger.info("worker started id=%s batch_size=%s", worker.outbox.worker_id, batch_size)
+    worker.run(stop)
     logger.info("worker stopped")
 
 

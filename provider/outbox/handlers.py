@@ -23,8 +23,8 @@ kind                      operation    payload / effect
 
 Submissions are tagged ``properties: {"workspaceId": group_key}``. Other kinds (e.g. ``webhook``
 for outgoing integration actions, ``installation_id`` ``None``) register a :class:`KindSpec` with
-``needs_jira=False``; their handler gets ``jira=None``. A kind whose handler needs the settings
-is registered by the composition root (``provider.commands.delivery.HANDLER_FACTORIES``).
+``needs_jira=False``; their handler gets ``jira=None``. The worker's composition root
+(``provider.worker.outbox_handlers``) adds those to ``HANDLERS``.
 """
 
 from __future__ import annotations

@@ -16,12 +16,9 @@ from sqlalchemy import select
 
 import provider.cli  # noqa: F401  (the composition root: registers the worker's ticks)
 from jira_simulator import Simulator
-from provider.commands import delivery as delivery_commands
 from provider.outbox.models import MessageStatus
 from provider.outbox.models import OutboxMessage
-from provider.outbox.worker import OutboxWorker
-from provider.outbox.worker import Tick
-from provider.outbox.worker import make_client_factory
+from provider.worker import build_worker
 from tests.conftest import TEST_SECRET_KEY
 from tests.delivery.conftest import FAST
 from tests.delivery.conftest import LiveApp
@@ -35,24 +32,14 @@ class Stack:
         self.live = live
         self.url = live.url
         self.http = requests.Session()
-        outbox = OutboxWorker(
-            live.session_factory,
-            make_client_factory(live.settings, FAST),
-            config=FAST,
-            handlers=delivery_commands.worker_handlers(live.settings),
-        )
-        # Exactly what `provider worker` runs: the outbox drain, then every registered tick.
-        self.ticks: list[Tick] = [outbox.drain_once]
-        self.ticks.extend(
-            factory(live.settings, live.session_factory)
-            for factory in delivery_commands.TICK_FACTORIES
-        )
+        # Exactly what `provider worker` runs.
+        self.worker = build_worker(live.settings, session_factory=live.session_factory, config=FAST)
 
     def run_worker(self, timeout: float = 60) -> None:
         """Run the worker's jobs until none has anything to do and nothing waits for delivery."""
         deadline = time.monotonic() + timeout
         while True:
-            busy = sum(tick() for tick in self.ticks)
+            busy = self.worker.run_once()
             if busy == 0:
                 waiting = self._waiting()
                 if waiting == 0:

@@ -10,9 +10,11 @@ from sqlalchemy.orm import sessionmaker
 from werkzeug.test import TestResponse
 
 from provider.config import Settings
+from provider.extension import SETTINGS
 from provider.ops.alerts.processing import process_pending
 from provider.ops.workspaces.models import Workspace
 from provider.ops.workspaces.service import create_workspace
+from provider.worker import alert_listeners
 from tests.signing import JiraSigner
 
 
@@ -46,7 +48,9 @@ class Api:
         return self.call("DELETE", path, **kwargs)
 
     def process(self) -> int:
-        return process_pending(self.session_factory, limit=10_000)
+        """Apply pending alert requests as the worker does, with its listeners."""
+        listeners = alert_listeners(SETTINGS.of(self.client.application))
+        return process_pending(self.session_factory, listeners=listeners, limit=10_000)
 
     def create_alert(self, **body: Any) -> dict[str, Any]:
         """Create an alert and process it; returns the alert as the API shows it."""

@@ -7,7 +7,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
 from provider.ops.access.principal import ApiPrincipal
-from provider.ops.alerts.listeners import AlertHooks
+from provider.ops.alerts.listeners import NO_LISTENERS
+from provider.ops.alerts.listeners import AlertListeners
 from provider.ops.alerts.models import Alert
 from provider.ops.alerts.models import AlertAction
 from provider.ops.alerts.models import AlertEvent
@@ -41,10 +42,9 @@ def test_create_then_duplicate_counts_and_keeps_first_fields(
     _create(session, principal, alias="db-1", priority="P2", message="first")
     _create(session, principal, alias="db-1", priority="P1", message="second", note="again")
     events: list[AlertEvent] = []
-    hooks = AlertHooks()
-    hooks.register(lambda _s, _a, event: events.append(event))
+    hooks = AlertListeners([lambda _s, _a, event: events.append(event)])
 
-    assert process_pending(session_factory, hooks=hooks) == 2
+    assert process_pending(session_factory, listeners=hooks) == 2
 
     session.expire_all()
     (alert,) = session.scalars(select(Alert).where(Alert.workspace_id == principal.workspace.id))
@@ -60,11 +60,11 @@ def test_closed_alert_frees_its_alias(
 ) -> None:
     principal = _principal(session)
     _create(session, principal, alias="a")
-    process_pending(session_factory)
+    process_pending(session_factory, listeners=NO_LISTENERS)
     submit_action(session, principal, AlertAction.CLOSE, AlertRef("a", "alias"))
     session.commit()
     _create(session, principal, alias="a")
-    assert process_pending(session_factory) == 2
+    assert process_pending(session_factory, listeners=NO_LISTENERS) == 2
     rows = session.scalars(
         select(Alert).where(Alert.workspace_id == principal.workspace.id).order_by(Alert.id)
     ).all()
@@ -76,13 +76,12 @@ def test_failing_hook_marks_request_failed_and_rolls_back(
 ) -> None:
     principal = _principal(session)
     request_id = _create(session, principal, alias="boom")
-    hooks = AlertHooks()
 
     def explode(_s: Session, _a: Alert, _e: AlertEvent) -> None:
         raise RuntimeError("hook failed")
 
-    hooks.register(explode)
-    assert process_pending(session_factory, hooks=hooks) == 1
+    hooks = AlertListeners([explode])
+    assert process_pending(session_factory, listeners=hooks) == 1
     session.expire_all()
     assert session.scalars(select(Alert).where(Alert.alias == "boom")).first() is None
     from provider.ops.alerts.service import get_request

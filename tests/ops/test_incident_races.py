@@ -11,18 +11,17 @@ from sqlalchemy import select
 from provider.db import make_engine
 from provider.db import make_session_factory
 from provider.ops.access.principal import ApiPrincipal
-from provider.ops.alerts.listeners import AlertHooks
 from provider.ops.alerts.processing import process_pending
 from provider.ops.alerts.schemas import AlertCreate
 from provider.ops.alerts.service import submit_create
 from provider.ops.components.models import Component
-from provider.ops.incidents import listener as incident_hooks
 from provider.ops.incidents import service
 from provider.ops.incidents.models import Incident
 from provider.ops.incidents.models import IncidentAlert
 from provider.ops.incidents.models import IncidentComponent
 from provider.ops.incidents.models import PromotionCandidate
 from provider.ops.workspaces.service import create_workspace
+from provider.worker import alert_listeners
 from tests.conftest import make_settings
 from tests.ops.incident_factories import make_component
 
@@ -36,8 +35,7 @@ def test_parallel_alerts_on_one_component_open_one_incident(
 ) -> None:
     engine = make_engine(fresh_database_url)
     factory = make_session_factory(engine)
-    hooks = AlertHooks()
-    incident_hooks.register(make_settings(fresh_database_url), hooks)
+    hooks = alert_listeners(make_settings(fresh_database_url))
     with factory() as session:
         workspace, _key, _code = create_workspace(session, "Race team")
         checkout_id = make_component(session, workspace, "checkout").id
@@ -55,7 +53,7 @@ def test_parallel_alerts_on_one_component_open_one_incident(
 
     def work() -> None:
         try:
-            process_pending(factory, limit=ALERTS, hooks=hooks)
+            process_pending(factory, limit=ALERTS, listeners=hooks)
         except BaseException as e:  # reported below; a thread cannot fail the test itself
             errors.append(e)
 

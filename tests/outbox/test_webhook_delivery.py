@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from provider.commands.delivery import worker_handlers
 from provider.config import Settings
 from provider.outbox.models import MessageStatus
 from provider.outbox.models import OutboxMessage
@@ -20,6 +19,7 @@ from provider.outbox.webhooks import build_payload
 from provider.outbox.worker import OutboxWorker
 from provider.outbox.worker import WorkerConfig
 from provider.outbox.worker import make_client_factory
+from provider.worker import outbox_handlers
 from tests.outbox.test_webhooks import Receiver
 
 
@@ -37,7 +37,7 @@ def _worker(session_factory, settings: Settings) -> OutboxWorker:  # type: ignor
         session_factory,
         make_client_factory(settings),
         config=WorkerConfig(retry=RetryPolicy(base_delay=0.0, max_delay=0.0, max_attempts=2)),
-        handlers=worker_handlers(settings),
+        handlers=outbox_handlers(settings),
     )
 
 

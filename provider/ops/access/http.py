@@ -71,13 +71,13 @@ class TokenBucketLimiter:
             return (1 - tokens) / self.rate
 
 
-def init_api(app: Flask, per_minute: int) -> None:
-    app.extensions[RESOLVERS] = KeyResolvers.with_defaults()
+def init_api(app: Flask, per_minute: int, resolvers: KeyResolvers) -> None:
+    """Set up key authentication: ``resolvers`` are tried in order, the first that knows a key wins."""
+    app.extensions[RESOLVERS] = resolvers
     app.extensions[LIMITER] = TokenBucketLimiter(per_minute)
 
 
 def key_resolvers(app: Flask) -> KeyResolvers:
-    """The app's key lookups; other packages register theirs here from the composition root."""
     return cast(KeyResolvers, app.extensions[RESOLVERS])
 
 

@@ -1,14 +1,13 @@
 """Who is calling the ``/v1`` API: the principal behind an API key, and the key resolvers.
 
-A workspace key has full access to its workspace. Other kinds of keys (integration keys) are
-resolved by functions other packages register from the composition root, so this module never
-imports them.
+A workspace key has full access to its workspace; an integration key acts for its integration.
+The composition root hands the key lookups of each context to :class:`KeyResolvers`, so this
+module imports none of them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Protocol
@@ -67,22 +66,9 @@ class KeyResolvers:
 
     resolvers: list[KeyResolver] = field(default_factory=list)
 
-    def register(self, resolver: KeyResolver) -> None:
-        if resolver not in self.resolvers:
-            self.resolvers.append(resolver)
-
     def resolve(self, session: Session, key: str) -> ApiPrincipal | None:
         for resolver in self.resolvers:
             principal = resolver(session, key)
             if principal is not None:
                 return principal
         return None
-
-    @classmethod
-    def with_defaults(cls, extra: Iterable[KeyResolver] = ()) -> KeyResolvers:
-        from provider.ops.workspaces.service import resolve_workspace_key
-
-        registry = cls([resolve_workspace_key])
-        for resolver in extra:
-            registry.register(resolver)
-        return registry

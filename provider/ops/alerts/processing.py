@@ -20,8 +20,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
-from provider.ops.alerts.listeners import AlertHooks
-from provider.ops.alerts.listeners import alert_hooks
+from provider.ops.alerts.listeners import AlertListeners
 from provider.ops.alerts.models import OPEN_PREDICATE
 from provider.ops.alerts.models import Alert
 from provider.ops.alerts.models import AlertAction
@@ -53,10 +52,13 @@ class RequestFailed(Exception):
 
 
 def process_pending(
-    session_factory: sessionmaker[Session], *, limit: int = 100, hooks: AlertHooks | None = None
+    session_factory: sessionmaker[Session], *, listeners: AlertListeners, limit: int = 100
 ) -> int:
-    """Apply up to ``limit`` pending requests, oldest first; returns how many were processed."""
-    hooks = hooks or alert_hooks
+    """Apply up to ``limit`` pending requests, oldest first; returns how many were processed.
+
+    ``listeners`` run after each change, in its transaction (see ``provider.worker``).
+    """
+    hooks = listeners
     processed = 0
     while processed < limit:
         with session_factory() as session, session.begin():
@@ -91,7 +93,7 @@ def process_pending(
 
 
 def apply_request(
-    session: Session, request: AlertRequest, hooks: AlertHooks
+    session: Session, request: AlertRequest, hooks: AlertListeners
 ) -> tuple[bool, str, str | None]:
     """Apply one request; returns ``(isSuccess, status, alertId)``."""
     if request.action is AlertAction.CREATE:
@@ -125,7 +127,7 @@ def _insert(session: Session) -> Any:
 
 
 def _create(
-    session: Session, request: AlertRequest, hooks: AlertHooks
+    session: Session, request: AlertRequest, hooks: AlertListeners
 ) -> tuple[bool, str, str | None]:
     payload = dict(request.payload)
     new_id = payload.pop("alertId")
@@ -197,7 +199,7 @@ def _create(
 
 class _Context:
     def __init__(
-        self, session: Session, request: AlertRequest, alert: Alert, hooks: AlertHooks
+        self, session: Session, request: AlertRequest, alert: Alert, hooks: AlertListeners
     ) -> None:
         self.session = session
         self.request = request

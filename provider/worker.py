@@ -1,0 +1,99 @@
+"""The worker's composition root, as ``provider.app`` is the web app's: what the worker runs.
+
+:func:`build_worker` assembles, explicitly and once, the outbox handlers (Jira kinds and
+outgoing webhooks), the listeners alert processing calls after every change, and the jobs the
+worker loop runs in turn. Nothing is registered at import time.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import sessionmaker
+
+from provider.config import Settings
+from provider.db import make_session_factory
+from provider.ops.alerts.listeners import AlertListeners
+from provider.ops.alerts.processing import process_pending
+from provider.ops.incidents import service as incidents
+from provider.ops.incidents.listener import IncidentListener
+from provider.ops.integrations import ingestion
+from provider.outbox import webhooks
+from provider.outbox.handlers import HANDLERS
+from provider.outbox.handlers import KindSpec
+from provider.outbox.worker import ClientFactory
+from provider.outbox.worker import OutboxWorker
+from provider.outbox.worker import Tick
+from provider.outbox.worker import WorkerConfig
+from provider.outbox.worker import make_client_factory
+from provider.outbox.worker import run_loop
+
+# Small, so that under a steady stream of alerts the worker's other jobs (the outbox drain)
+# still run every few hundred milliseconds instead of waiting behind thousands of requests.
+ALERT_BATCH = 25
+
+
+def alert_listeners(settings: Settings) -> AlertListeners:
+    """What follows each alert change: incidents first, then outgoing integration actions."""
+    return AlertListeners([IncidentListener(settings.base_url), ingestion.on_alert_change])
+
+
+def outbox_handlers(settings: Settings) -> dict[str, KindSpec]:
+    """Every outbox kind the worker delivers: Jira's, and outgoing webhooks."""
+    return {**HANDLERS, webhooks.WEBHOOK: webhooks.kind_spec(settings)}
+
+
+@dataclass(frozen=True)
+class Worker:
+    """The jobs of one worker process, run in turn by :meth:`run`."""
+
+    outbox: OutboxWorker
+    jobs: Sequence[Tick]
+    config: WorkerConfig
+
+    def run(self, stop: threading.Event) -> None:
+        """Run until ``stop`` is set, sleeping only while every job is idle."""
+        run_loop(
+            self.jobs,
+            stop,
+            idle_sleep_min=self.config.idle_sleep_min,
+            idle_sleep_max=self.config.idle_sleep_max,
+        )
+
+    def run_once(self) -> int:
+        """Run every job once; how much work they did (tests drive the worker this way)."""
+        return sum(job() for job in self.jobs)
+
+
+def build_worker(
+    settings: Settings,
+    *,
+    session_factory: sessionmaker[Session] | None = None,
+    client_factory: ClientFactory | None = None,
+    config: WorkerConfig | None = None,
+) -> Worker:
+    """Assemble the worker: the outbox drain, then alert requests, then time-based promotion.
+
+    Alert requests come after the drain and before promotion, which sees the alerts they opened.
+    """
+    config = config or WorkerConfig()
+    factory = session_factory or make_session_factory(settings)
+    outbox = OutboxWorker(
+        factory,
+        client_factory or make_client_factory(settings, config),
+        config=config,
+        handlers=outbox_handlers(settings),
+    )
+    listeners = alert_listeners(settings)
+    base_url = settings.base_url.rstrip("/")
+
+    def process_alert_requests() -> int:
+        return process_pending(factory, listeners=listeners, limit=ALERT_BATCH)
+
+    def promote_due_alerts() -> int:
+        return incidents.promote_due(factory, base_url=base_url)
+
+    return Worker(outbox, (outbox.drain_once, process_alert_requests, promote_due_alerts), config)
