@@ -14,6 +14,7 @@ import copy
 import logging
 import threading
 import time
+import uuid
 from typing import Any
 from urllib.parse import quote
 from urllib.parse import urlencode
@@ -303,6 +304,7 @@ class Simulator:
             "qsh": qsh_for_url(method, url, app.base_url),
             "iat": now,
             "exp": now + 180,
+            "jti": uuid.uuid4().hex,
         }
         payload.update(claims)
         return pyjwt.encode(

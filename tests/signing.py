@@ -73,6 +73,8 @@ def _claims(
         "iat": issued if iat is _UNSET else iat,
         "exp": issued + lifetime if exp is _UNSET else exp,
         "qsh": qsh,
+        # Jira's tokens differ from one call to the next; lifecycle tokens are single-use here.
+        "jti": uuid.uuid4().hex,
     }
     claims.update(extra or {})
     return {k: v for k, v in claims.items() if v is not _UNSET and v is not None}

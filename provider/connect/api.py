@@ -13,6 +13,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
+from datetime import UTC
+from datetime import datetime
 from typing import Any
 
 import jwt as pyjwt
@@ -41,6 +43,7 @@ from provider.connect.lifecycle import LifecyclePayload
 from provider.connect.lifecycle import record_enabled
 from provider.connect.lifecycle import record_installed
 from provider.connect.lifecycle import record_uninstalled
+from provider.connect.lifecycle import spend_token
 from provider.connect.models import Installation
 from provider.db import get_session
 from provider.errors import Unauthorized
@@ -100,7 +103,13 @@ def atlassian_connect() -> Response:
     return response
 
 
-def _authenticate(event: LifecycleEvent, payload: LifecyclePayload, session: Session) -> None:
+def _authenticate(
+    event: LifecycleEvent, payload: LifecyclePayload, session: Session
+) -> dict[str, Any]:
+    """Verify the event's token and spend it; returns its claims.
+
+    :raises Unauthorized: for a token that does not verify, or one used before.
+    """
     settings = SETTINGS.get()
     token = extract_token()
     target = request_target(request.environ, base_path=settings.base_path)
@@ -114,9 +123,11 @@ def _authenticate(event: LifecycleEvent, payload: LifecyclePayload, session: Ses
             found = INSTALLATIONS.get().find(session, payload.client_key, disabled=True)
             if found is None or issuer_of(token) != payload.client_key:
                 raise JwtError("The JWT issuer is not an installed site.", code="unknown_issuer")
-            verify_host_jwt(token, target, secret=found.secret, leeway=settings.jwt_leeway_seconds)
+            claims = verify_host_jwt(
+                token, target, secret=found.secret, leeway=settings.jwt_leeway_seconds
+            )
         else:
-            verify_install_jwt(
+            claims = verify_install_jwt(
                 token,
                 target,
                 client_key=payload.client_key,
@@ -128,6 +139,10 @@ def _authenticate(event: LifecycleEvent, payload: LifecyclePayload, session: Ses
         raise Unauthorized(e.message, code=e.code) from None
     except (ValueError, TypeError, OverflowError, UnicodeError):
         raise Unauthorized("The JWT is malformed.", code="invalid_token") from None
+    expires_at = datetime.fromtimestamp(int(claims["exp"]), UTC)
+    if not spend_token(session, token, client_key=payload.client_key, expires_at=expires_at):
+        raise Unauthorized("This lifecycle JWT was already used.", code="token_replayed")
+    return claims
 
 
 def _lifecycle(event: LifecycleEvent) -> tuple[str, int]:

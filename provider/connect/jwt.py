@@ -27,6 +27,8 @@ from urllib.parse import urlsplit
 import jwt as pyjwt
 
 CONTEXT_QSH = "context-qsh"
+# Jira signs requests for ~3 minutes and page and context tokens for 15; an hour is generous.
+MAX_TOKEN_LIFETIME_SECONDS = 3600
 QshMode = Literal["request", "context"]
 
 
@@ -204,7 +206,9 @@ def _unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def _decode(token: str, key: Any, *, algorithm: str, leeway: int, **kwargs: Any) -> dict[str, Any]:
     try:
-        return pyjwt.decode(token, key, algorithms=[algorithm], leeway=leeway, **kwargs)
+        claims: dict[str, Any] = pyjwt.decode(
+            token, key, algorithms=[algorithm], leeway=leeway, **kwargs
+        )
     except pyjwt.ExpiredSignatureError:
         raise JwtError("The JWT has expired.", code="token_expired") from None
     except pyjwt.ImmatureSignatureError:
@@ -217,6 +221,18 @@ def _decode(token: str, key: Any, *, algorithm: str, leeway: int, **kwargs: Any)
         raise JwtError("The JWT signature is invalid.", code="invalid_signature") from None
     except (pyjwt.PyJWTError, ValueError, TypeError):
         raise JwtError("The JWT could not be verified.", code="invalid_token") from None
+    _check_lifetime(claims, leeway)
+    return claims
+
+
+def _check_lifetime(claims: Mapping[str, Any], leeway: int) -> None:
+    # Jira's tokens live minutes; one that claims years is a token someone minted to keep.
+    exp = claims.get("exp")
+    start = claims.get("iat", time.time())
+    if not isinstance(exp, int | float) or not isinstance(start, int | float):
+        raise JwtError("The JWT's 'exp' and 'iat' must be numbers.", code="invalid_token")
+    if exp - min(start, time.time()) > MAX_TOKEN_LIFETIME_SECONDS + leeway:
+        raise JwtError("The JWT lives longer than an hour.", code="lifetime_too_long")
 
 
 def _check_qsh(claims: Mapping[str, Any], target: RequestTarget, mode: QshMode) -> None:

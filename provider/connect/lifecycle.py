@@ -8,17 +8,21 @@ take over another tenant's row. Functions here never commit; the lifecycle view 
 from __future__ import annotations
 
 import enum
+import hashlib
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import urlsplit
 
+from sqlalchemy import delete
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from provider.config import LOOPBACK_HOSTS
 from provider.connect.models import Installation
+from provider.connect.models import UsedLifecycleToken
 from provider.crypto import SecretBox
 from provider.errors import BadRequest
 from provider.errors import ValidationFailed
@@ -204,3 +208,23 @@ def record_enabled(session: Session, client_key: str, *, enabled: bool) -> Insta
     installation.enabled = enabled
     session.flush()
     return installation
+
+
+def spend_token(session: Session, token: str, *, client_key: str, expires_at: datetime) -> bool:
+    """Record a verified lifecycle token as used; ``False`` when it was used before.
+
+    The unique hash decides, so two requests racing with one token cannot both pass.
+    """
+    session.execute(delete(UsedLifecycleToken).where(UsedLifecycleToken.expires_at < utcnow()))
+    try:
+        with session.begin_nested():
+            session.add(
+                UsedLifecycleToken(
+                    token_hash=hashlib.sha256(token.encode()).hexdigest(),
+                    client_key=client_key[:255],
+                    expires_at=expires_at,
+                )
+            )
+    except IntegrityError:
+        return False
+    return True

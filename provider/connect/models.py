@@ -73,3 +73,16 @@ class Installation(Base):
             "deliveryPaused": self.delivery_paused_at is not None,
             "deliveryPausedReason": self.delivery_paused_reason,
         }
+
+
+class UsedLifecycleToken(Base):
+    """A lifecycle JWT already accepted: its ``qsh`` covers the URL, not the body, so a captured
+    token replayed with another body (another ``sharedSecret``) must find it spent."""
+
+    __tablename__ = "used_lifecycle_tokens"
+
+    # SHA-256 of the whole token: never the token itself.
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_key: Mapped[str] = mapped_column(String(255))
+    # Once the token has expired it cannot verify anyway, and the row may go.
+    expires_at: Mapped[datetime] = mapped_column(index=True)

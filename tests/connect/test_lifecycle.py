@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -522,3 +524,120 @@ def test_hooks_run_inside_the_lifecycle_transaction(
         select(Installation).where(Installation.client_key == signer.client_key)
     ).one()
     assert row.description == "hooked reinstalled=False"
+
+
+# ── a lifecycle token is spent once (the body is not covered by qsh) ──────────────────────────
+
+ATTACKER_SECRET = "attacker-chosen-secret-0123456789abcdef"
+
+
+def test_install_token_replayed_with_another_secret_is_refused(
+    connect_client: FlaskClient, signer: JiraSigner, session: Session
+) -> None:
+    path = signer.lifecycle_path("installed")
+    token = signer.install_token("POST", path)
+    first = connect_client.post(path, json=signer.install_payload(), headers=signer.auth(token))
+    assert first.status_code == 204
+    before = stored(session, signer.client_key)
+
+    replayed = connect_client.post(
+        path,
+        json=signer.install_payload(sharedSecret=ATTACKER_SECRET),
+        headers=signer.auth(token),
+    )
+
+    assert_error(replayed, 401, "token_replayed")
+    assert stored(session, signer.client_key) == before
+    assert secret_of(session, signer.client_key) == signer.shared_secret
+    attacker = dataclasses.replace(signer, shared_secret=ATTACKER_SECRET)
+    call = attacker.request_token("GET", "/workspaces/list")
+    answer = connect_client.post("/workspaces/list", json={"ids": []}, headers=attacker.auth(call))
+    assert answer.status_code == 401
+
+
+def test_every_lifecycle_event_spends_its_token(
+    connect_client: FlaskClient, signer: JiraSigner, session: Session
+) -> None:
+    assert signer.lifecycle(connect_client, "installed").status_code == 204
+    for event in ("disabled", "enabled", "uninstalled"):
+        token = signer.install_token("POST", signer.lifecycle_path(event))
+        assert signer.lifecycle(connect_client, event, token=token).status_code == 204
+        again = signer.lifecycle(connect_client, event, token=token)
+        assert_error(again, 401, "token_replayed")
+
+
+def test_a_token_raced_in_parallel_is_accepted_once(
+    connect_settings: Settings, fresh_database_url: str, signer: JiraSigner
+) -> None:
+    app = create_app(connect_settings.with_(database_url=fresh_database_url), configure_logs=False)
+    path = signer.lifecycle_path("installed")
+    token = signer.install_token("POST", path)
+
+    def attempt(n: int) -> int:
+        body = signer.install_payload(sharedSecret=f"racing-secret-{n:04d}-" + "x" * 24)
+        with app.test_client() as client:
+            return client.post(path, json=body, headers=signer.auth(token)).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(attempt, range(24)))
+
+    assert statuses.count(204) == 1
+    assert set(statuses) == {204, 401}
+
+
+# ── strangers naming kids cannot make the app hammer the key server ───────────────────────────
+
+
+def test_an_unknown_kid_is_fetched_once_then_remembered(
+    connect_client: FlaskClient, signer: JiraSigner, key_server: KeyServer
+) -> None:
+    path = signer.lifecycle_path("installed")
+    for _ in range(5):
+        token = signer.install_token("POST", path, kid="not-a-real-kid")
+        response = connect_client.post(
+            path, json=signer.install_payload(), headers=signer.auth(token)
+        )
+        assert_error(response, 401, "unknown_kid")
+    assert key_server.count("not-a-real-kid") == 1
+
+
+def test_new_kids_past_the_fetch_budget_are_refused_without_a_fetch(
+    settings: Settings,
+    session_factory: sessionmaker[Session],
+    signer: JiraSigner,
+    key_server: KeyServer,
+) -> None:
+    keys = HttpInstallKeys(key_server.url, fetches_per_minute=3)
+    app = create_app(
+        settings, session_factory=session_factory, install_keys=keys, configure_logs=False
+    )
+    client = app.test_client()
+    path = signer.lifecycle_path("installed")
+    codes = []
+    for n in range(10):
+        token = signer.install_token("POST", path, kid=f"probe-{n}")
+        response = client.post(path, json=signer.install_payload(), headers=signer.auth(token))
+        assert response.status_code == 401
+        codes.append(response.get_json()["errors"][0]["code"])
+
+    assert key_server.count() == 3
+    assert codes == ["unknown_kid"] * 3 + ["install_key_unavailable"] * 7
+
+
+def test_a_key_server_that_was_down_is_asked_again(
+    connect_client: FlaskClient, signer: JiraSigner, key_server: KeyServer
+) -> None:
+    key_server.status = 503
+    assert_error(signer.lifecycle(connect_client, "installed"), 401)
+    key_server.status = 200
+    assert signer.lifecycle(connect_client, "installed").status_code == 204
+
+
+def test_an_install_token_that_lives_for_years_is_refused(
+    connect_client: FlaskClient, signer: JiraSigner, session: Session
+) -> None:
+    path = signer.lifecycle_path("installed")
+    token = signer.install_token("POST", path, lifetime=10 * 365 * 86400)
+    response = connect_client.post(path, json=signer.install_payload(), headers=signer.auth(token))
+    assert_error(response, 401, "lifetime_too_long")
+    assert stored(session, signer.client_key) is None

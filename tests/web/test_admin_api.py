@@ -139,6 +139,8 @@ def test_api_refuses_forged_expired_and_uninstalled_context_tokens(
     assert acme.call("GET", "/overview", headers=acme.headers(forged)).status_code == 401
     expired = acme.signer.context_token(now=1_000_000, lifetime=180)
     assert acme.call("GET", "/overview", headers=acme.headers(expired)).status_code == 401
+    forever = acme.signer.context_token(lifetime=10 * 365 * 86400)
+    assert acme.call("GET", "/overview", headers=acme.headers(forever)).status_code == 401
     acme.installation.installed = False
     session.commit()
     assert acme.call("GET", "/overview").status_code == 401
