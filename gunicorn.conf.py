@@ -2,6 +2,10 @@
 
 import os
 
+from gunicorn.glogging import Logger
+
+from provider.logging import redact_url
+
 # A PaaS routes to $PORT on every interface; `provider run` sets HOST=127.0.0.1 for a laptop.
 bind = f"{os.environ.get('HOST') or '0.0.0.0'}:{os.environ.get('PORT') or '8000'}"  # noqa: S104
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -11,6 +15,17 @@ timeout = 30
 graceful_timeout = 20
 keepalive = 5
 accesslog = "-"
+
+
+class RedactingLogger(Logger):
+    """gunicorn's logger, with page JWTs removed from the request line and the Referer."""
+
+    def atoms(self, resp, req, environ, request_time):  # type: ignore[no-untyped-def]
+        atoms = super().atoms(resp, req, environ, request_time)
+        return {k: redact_url(v) if isinstance(v, str) else v for k, v in atoms.items()}
+
+
+logger_class = RedactingLogger
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(L)ss request_id=%({x-request-id}o)s'
 # PaaS routers terminate TLS and forward; trust their X-Forwarded-* headers.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from typing import Any
@@ -28,6 +29,8 @@ from provider.logging import configure_logging
 from provider.logging import request_id_var
 
 logger = logging.getLogger(__name__)
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=@-]{1,128}")
 
 
 def create_app(
@@ -136,8 +139,9 @@ def _request_context(app: Flask) -> None:
     @app.before_request
     def _start() -> None:
         incoming = request.headers.get("X-Request-Id", "")
-        # Accept a caller's id only if it is short and printable, so logs cannot be forged.
-        rid = incoming if 0 < len(incoming) <= 128 and incoming.isprintable() else uuid.uuid4().hex
+        # A caller's id is kept only if it is one token: with a space or a quote in it, it could
+        # write fields of its own into a log line ("x level=ERROR client_key=…").
+        rid = incoming if _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
         g.request_id = rid
         g.started = time.perf_counter()
         request_id_var.set(rid)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import logging.config
+import re
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -78,3 +79,15 @@ def redact(data: Mapping[str, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+# ``jwt=`` in a query string (Jira's page loads) or in a Referer copied from one: a page token
+# replays until it expires, so a log line must never carry it.
+_TOKEN_IN_URL = re.compile(r"(?i)(\bjwt=)[^&;#\s\"]*")
+
+
+def redact_url(text: str) -> str:
+    """``text`` with the value of every ``jwt=`` parameter replaced."""
+    if "jwt=" not in text.lower():
+        return text
+    return _TOKEN_IN_URL.sub(r"\1[redacted]", text)

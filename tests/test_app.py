@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from flask import Flask
 from sqlalchemy import text
@@ -97,6 +99,22 @@ def test_request_id_is_echoed_or_generated(client) -> None:  # type: ignore[no-u
     assert len(generated) == 32
     forged = client.get("/healthz", headers={"X-Request-Id": "x" * 500}).headers["X-Request-Id"]
     assert forged != "x" * 500
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        "abc level=ERROR client_key=jira:victim",
+        'abc" injected="1',
+        "abc\tdef",
+        "abc\u00a0def",
+        "",
+    ],
+)
+def test_a_request_id_that_could_write_log_fields_is_replaced(client, forged: str) -> None:  # type: ignore[no-untyped-def]
+    answered = client.get("/healthz", headers={"X-Request-Id": forged}).headers["X-Request-Id"]
+    assert answered != forged
+    assert re.fullmatch(r"[0-9a-f]{32}", answered)
 
 
 @pytest.mark.parametrize("size", [2_000_000])

@@ -35,10 +35,11 @@ APP_BASE_URL = "https://provider.example.com/app"
 
 
 class Server:
-    def __init__(self, port: int, signer: JiraSigner, workspace_id: str) -> None:
+    def __init__(self, port: int, signer: JiraSigner, workspace_id: str, access_log: Path) -> None:
         self.port = port
         self.signer = signer
         self.workspace_id = workspace_id
+        self.access_log = access_log
 
     def send(
         self,
@@ -48,18 +49,23 @@ class Server:
         token: str | None = None,
         body: bytes | None = None,
         content_type: str = "application/json",
+        headers: dict[str, str] | None = None,
     ) -> tuple[int, Any]:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
         try:
             conn.putrequest(method, target, skip_accept_encoding=True)
             if token is not None:
                 conn.putheader("Authorization", f"JWT {token}")
+            for name, value in (headers or {}).items():
+                conn.putheader(name, value)
             if body is not None:
                 conn.putheader("Content-Type", content_type)
                 conn.putheader("Content-Length", str(len(body)))
             conn.endheaders(body)
             response = conn.getresponse()
-            return response.status, json.loads(response.read() or b"null")
+            data = response.read()
+            is_json = response.getheader("Content-Type", "").startswith("application/json")
+            return response.status, json.loads(data or b"null") if is_json else data
         finally:
             conn.close()
 
@@ -82,6 +88,7 @@ def server(databases: Databases, tmp_path_factory: pytest.TempPathFactory) -> It
     engine.dispose()
 
     log = tmp_path_factory.mktemp("gunicorn") / "error.log"
+    access_log = log.with_name("access.log")
     # Each gunicorn worker binds its own socket (reuse_port), so the port is chosen up front.
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -98,7 +105,7 @@ def server(databases: Databases, tmp_path_factory: pytest.TempPathFactory) -> It
         "WEB_THREADS": "2",
         "LOG_LEVEL": "WARNING",
     }
-    with log.open("w") as err:
+    with log.open("w") as err, access_log.open("w") as out:
         proc = subprocess.Popen(
             [
                 sys.executable,
@@ -110,12 +117,12 @@ def server(databases: Databases, tmp_path_factory: pytest.TempPathFactory) -> It
             ],
             cwd=ROOT,
             env=env,
-            stdout=subprocess.DEVNULL,
+            stdout=out,
             stderr=err,
         )
     try:
         _wait_until_serving(port, proc, log)
-        yield Server(port, signer, workspace_id)
+        yield Server(port, signer, workspace_id, access_log)
     finally:
         proc.terminate()
         try:
@@ -230,3 +237,19 @@ def test_form_post_parameters_verify(server: Server) -> None:
         content_type="application/x-www-form-urlencoded",
     )
     assert status == 200, body
+
+
+def test_page_tokens_never_reach_the_access_log(server: Server) -> None:
+    token = server.signer.request_token("GET", "/admin?xdm_e=https%3A%2F%2Facme.atlassian.net")
+    target = f"/app/admin?xdm_e=https%3A%2F%2Facme.atlassian.net&jwt={token}"
+    referer = f"https://provider.example.com/app/admin?jwt={token}&lic=none"
+    status, _body = server.send("GET", target, headers={"Referer": referer})
+    assert status == 200
+    deadline = time.monotonic() + 10
+    while "/app/admin" not in server.access_log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    logged = server.access_log.read_text()
+    assert "/app/admin?xdm_e=" in logged
+    assert "jwt=[redacted]" in logged
+    assert token not in logged
+    assert token.split(".")[2] not in logged
