@@ -316,3 +316,34 @@ def test_bad_paging_and_sort_are_422(dataset: Api, params: dict[str, str]) -> No
 def test_window_edge_is_allowed(dataset: Api) -> None:
     body = dataset.get("/v1/alerts", query_string={"offset": "19899", "size": "100"}).get_json()
     assert body["values"] == []
+
+
+# ── hostile queries cost little and never fail the server (outside review) ─────────────────────
+
+
+@pytest.mark.parametrize("negations", [499, 500, 997])
+def test_a_long_chain_of_not_is_answered(dataset: Api, negations: int) -> None:
+    query = "NOT " * negations + "tag:prod"
+    response = dataset.get("/v1/alerts", query_string={"query": query, "size": 100})
+    assert response.status_code == 200, response.get_json()
+    prod = {"web-down", "db-slow", "cpu-high", "host:8080"}
+    got = {a["alias"] for a in response.get_json()["values"]}
+    assert got == (ALL - prod if negations % 2 else prod)
+
+
+def test_the_largest_query_allowed_runs_on_every_backend(dataset: Api) -> None:
+    query = " OR ".join(f"message:word{n}" for n in range(99)) + " OR tag:staging"
+    response = dataset.get("/v1/alerts", query_string={"query": query, "size": 100})
+    assert response.status_code == 200, response.get_json()
+    assert {a["alias"] for a in response.get_json()["values"]} == {"disk-full"}
+
+
+@pytest.mark.parametrize("terms", [101, 300])
+def test_more_terms_than_allowed_is_422_with_the_position(dataset: Api, terms: int) -> None:
+    words = [f"tag:t{n}" for n in range(terms)]
+    query = " OR ".join(words)
+    response = dataset.get("/v1/alerts", query_string={"query": query})
+    assert response.status_code == 422, response.get_json()
+    (error,) = response.get_json()["errors"]
+    assert error["source"]["position"] == query.index(words[100])
+    assert "at most 100 terms" in error["title"]

@@ -19,6 +19,9 @@ from dataclasses import dataclass
 
 MAX_QUERY_LENGTH = 4000
 MAX_DEPTH = 32
+# Each term is a condition the database evaluates on every candidate row: a few dozen serve any
+# real search, and hundreds only make one caller's query expensive for everyone.
+MAX_TERMS = 100
 
 
 class QueryError(ValueError):
@@ -121,6 +124,7 @@ class _Parser:
         self.tokens = tokenize(query)
         self.i = 0
         self.depth = 0
+        self.terms = 0
 
     @property
     def tok(self) -> Token:
@@ -158,10 +162,13 @@ class _Parser:
         return nodes[0] if len(nodes) == 1 else And(tuple(nodes))
 
     def unary(self, field: Token | None) -> Node:
-        if self.tok.kind == "NOT":
+        # A loop, not recursion: "NOT NOT … x" of any length costs nothing and cancels in pairs.
+        negations = 0
+        while self.tok.kind == "NOT":
             self.take()
-            return Not(self.unary(field))
-        return self.primary(field)
+            negations += 1
+        node = self.primary(field)
+        return Not(node) if negations % 2 else node
 
     def primary(self, field: Token | None) -> Node:
         tok = self.tok
@@ -176,6 +183,9 @@ class _Parser:
             return node
         if tok.kind not in ("WORD", "STRING"):
             raise QueryError(f"expected a term, found {_describe(tok)}", tok.position)
+        self.terms += 1
+        if self.terms > MAX_TERMS:
+            raise QueryError(f"a query may hold at most {MAX_TERMS} terms", tok.position)
         self.take()
         if field is not None:
             # Inside "field: ( … )" every value belongs to that field.
