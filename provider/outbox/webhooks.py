@@ -4,14 +4,25 @@ The delivery worker calls :func:`send_webhook` with a message's payload and acts
 :class:`WebhookOutcome`. The URL was checked when the action was configured; it is checked again
 here, and the socket's actual peer address is checked before any byte is sent, so a host that
 re-resolves to an internal address (DNS rebinding) or redirects there is refused.
+
+Timeouts on connect and on each read do not bound a delivery: a server that trickles its answer
+a byte at a time resets the read timeout forever and holds the worker. So every delivery also
+has a deadline; when it passes, the sockets the delivery opened are shut down under it.
 """
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
+import socket
+import threading
+from collections.abc import Iterator
 from collections.abc import Mapping
+from contextlib import contextmanager
+from contextlib import suppress
 from dataclasses import dataclass
+from dataclasses import field
 from typing import Any
 from urllib.parse import urljoin
 
@@ -35,6 +46,8 @@ KIND = "webhook"
 MAX_REDIRECTS = 3
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 10.0
+# The whole delivery, redirects included: the worker is never held longer than this by one hook.
+SEND_DEADLINE = 20.0
 USER_AGENT = "ops-provider-webhook/1"
 _RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -57,17 +70,56 @@ class WebhookOutcome:
     retry_after: float | None = None
 
 
+@dataclass
+class _Delivery:
+    """The sockets one delivery opened, and whether private addresses are allowed for it."""
+
+    allow_private: bool
+    sockets: list[socket.socket] = field(default_factory=list)
+    expired: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def opened(self, sock: socket.socket) -> None:
+        with self.lock:
+            if self.expired:
+                sock.close()
+                raise TimeoutError("the delivery's deadline passed")
+            self.sockets.append(sock)
+
+    def expire(self) -> None:
+        with self.lock:
+            self.expired = True
+            for sock in self.sockets:
+                # a socket the client already closed has nothing waiting on it
+                with suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+
+_delivery: contextvars.ContextVar[_Delivery | None] = contextvars.ContextVar(
+    "webhook_delivery", default=None
+)
+
+
+def _opened(sock: Any) -> None:
+    delivery = _delivery.get()
+    if delivery is None:
+        return
+    if not delivery.allow_private:
+        _check_peer(sock)
+    delivery.opened(sock)
+
+
 class _GuardedHTTPConnection(HTTPConnection):
     def _new_conn(self) -> Any:
         sock = super()._new_conn()
-        _check_peer(sock)
+        _opened(sock)
         return sock
 
 
 class _GuardedHTTPSConnection(HTTPSConnection):
     def _new_conn(self) -> Any:
         sock = super()._new_conn()
-        _check_peer(sock)
+        _opened(sock)
         return sock
 
 
@@ -97,15 +149,28 @@ class _GuardedAdapter(HTTPAdapter):
         }
 
 
-def _session(allow_private: bool) -> requests.Session:
+def _session() -> requests.Session:
     session = requests.Session()
     # Environment proxies would make the proxy, not the destination, the checked peer.
     session.trust_env = False
-    if not allow_private:
-        adapter = _GuardedAdapter(max_retries=0)
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
+    adapter = _GuardedAdapter(max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
     return session
+
+
+@contextmanager
+def _deadline(seconds: float, *, allow_private: bool) -> Iterator[_Delivery]:
+    delivery = _Delivery(allow_private=allow_private)
+    token = _delivery.set(delivery)
+    timer = threading.Timer(seconds, delivery.expire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield delivery
+    finally:
+        timer.cancel()
+        _delivery.reset(token)
 
 
 def build_payload(
@@ -132,8 +197,11 @@ def send_webhook(
     *,
     settings: Settings,
     resolver: netguard.Resolver = netguard.system_resolver,
+    deadline: float = SEND_DEADLINE,
 ) -> WebhookOutcome:
-    """POST ``payload["body"]`` as JSON to ``payload["url"]``; never raises.
+    """POST ``payload["body"]`` as JSON to ``payload["url"]``, within ``deadline`` seconds.
+
+    Never raises. A delivery cut by its deadline is retryable.
 
     :param resolver: the name lookup used by the URL check (the connection itself always uses
         the system's, and its peer address is checked separately).
@@ -151,7 +219,7 @@ def send_webhook(
     headers.setdefault("User-Agent", USER_AGENT)
     data = json.dumps(body, separators=(",", ":"), default=str).encode("utf-8")
     allow = settings.allow_private_outbound
-    with _session(allow) as session:
+    with _deadline(deadline, allow_private=allow) as delivery, _session() as session:
         for _hop in range(MAX_REDIRECTS + 1):
             try:
                 netguard.check_url(url, allow_private=allow, resolver=resolver)
@@ -172,6 +240,15 @@ def send_webhook(
                 if unsafe is not None:
                     logger.warning("webhook refused action=%s: %s", payload.get("actionId"), unsafe)
                     return WebhookOutcome(ok=False, error=str(unsafe))
+                if delivery.expired:
+                    logger.info(
+                        "webhook cut at its deadline action=%s after %ss",
+                        payload.get("actionId"),
+                        deadline,
+                    )
+                    return WebhookOutcome(
+                        ok=False, retryable=True, error=f"no answer within {deadline:g} s"
+                    )
                 logger.info("webhook network error action=%s: %s", payload.get("actionId"), e)
                 return WebhookOutcome(ok=False, retryable=True, error=f"network error: {e}")
             with response:

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from http.server import ThreadingHTTPServer
@@ -152,3 +154,72 @@ def test_message_without_url_fails_permanently(settings: Settings) -> None:
     outcome = send_webhook({"body": {}}, settings=settings)
     assert not outcome.ok
     assert not outcome.retryable
+
+
+class Trickler:
+    """A server that answers one byte at a time, slower than nothing but faster than a timeout."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.listener.getsockname()[1]}/hook"
+
+    def _serve(self) -> None:
+        self.listener.settimeout(0.1)
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return  # closed by close()
+            threading.Thread(target=self._trickle, args=(conn,), daemon=True).start()
+
+    def _trickle(self, conn: socket.socket) -> None:
+        with conn:
+            conn.recv(65536)
+            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 10_000:
+                if self.stop.wait(self.interval):
+                    return
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    return
+
+    def close(self) -> None:
+        self.stop.set()
+        self.listener.close()
+
+
+def test_a_trickling_server_cannot_hold_the_sender_past_its_deadline(settings: Settings) -> None:
+    # One byte every 0.3 s never trips a 10 s read timeout; only the overall deadline ends it.
+    server = Trickler(interval=0.3)
+    try:
+        started = time.monotonic()
+        outcome = send_webhook(
+            build_payload(url=server.url, body={}), settings=settings, deadline=2
+        )
+        elapsed = time.monotonic() - started
+    finally:
+        server.close()
+    assert elapsed < 5, elapsed
+    assert not outcome.ok
+    assert outcome.retryable
+    assert outcome.error == "no answer within 2 s"
+
+
+def test_the_deadline_also_holds_with_the_private_address_guard_on(settings: Settings) -> None:
+    server = Trickler(interval=0.3)
+    strict = settings.with_(allow_private_outbound=False)
+    try:
+        outcome = send_webhook(build_payload(url=server.url, body={}), settings=strict, deadline=2)
+    finally:
+        server.close()
+    assert not outcome.ok
+    assert not outcome.retryable  # loopback is refused before any byte is sent
