@@ -16,17 +16,20 @@ from flask.json.provider import DefaultJSONProvider
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from provider import db
 from provider import errors
 from provider import migrate
 from provider.config import Settings
 from provider.crypto import SecretBox
+from provider.extension import RATE_LIMITER
 from provider.extension import SECRET_BOX
 from provider.extension import SETTINGS
 from provider.logging import client_key_var
 from provider.logging import configure_logging
 from provider.logging import request_id_var
+from provider.ratelimit import RateLimiter
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +63,11 @@ def create_app(
     app.json.sort_keys = False  # type: ignore[attr-defined]
     SETTINGS.install(app, settings)
     SECRET_BOX.install(app, SecretBox(settings.secret_key))
+    RATE_LIMITER.install(app, RateLimiter(settings.rate_limit_storage_url))
+    if settings.proxy_hops:
+        # request.remote_addr becomes the address the outermost trusted proxy saw, so limits
+        # keyed on it are per client, not per router (werkzeug's ProxyFix, X-Forwarded-For).
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops)  # type: ignore[method-assign]
 
     db.init_app(app, session_factory or db.make_session_factory(settings))
     errors.register_error_handlers(app)

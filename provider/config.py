@@ -45,6 +45,11 @@ class Settings:
     allow_private_outbound: bool = False
     max_request_bytes: int = 1_048_576
     api_rate_limit_per_minute: int = 6000
+    # Where rate limits count: memory:// (each process on its own) or redis://… (shared).
+    rate_limit_storage_url: str = "memory://"
+    # How many proxies in front of the app append to X-Forwarded-For (a PaaS router is one);
+    # the client address rate limits key on is the one the outermost trusted proxy saw.
+    proxy_hops: int = 0
     testing: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -117,6 +122,10 @@ class Settings:
             allow_private_outbound=_bool(env, "ALLOW_PRIVATE_OUTBOUND", default=False),
             max_request_bytes=_int(env, "MAX_REQUEST_BYTES", 1_048_576),
             api_rate_limit_per_minute=_int(env, "API_RATE_LIMIT_PER_MINUTE", 6000),
+            rate_limit_storage_url=_storage_url(env.get("RATE_LIMIT_STORAGE_URL") or "memory://"),
+            # A public https deployment is behind a TLS-terminating router (that is how gunicorn,
+            # speaking plain HTTP, serves https); a laptop run talks to its clients directly.
+            proxy_hops=_int(env, "PROXY_HOPS", 0 if local else 1),
         )
 
 
@@ -130,6 +139,14 @@ def normalize_database_url(url: str) -> str:
     raise SettingsError(
         f"DATABASE_URL must be a sqlite:/// or postgres:// URL, got scheme {url.split(':', 1)[0]!r}"
     )
+
+
+def _storage_url(url: str) -> str:
+    if not url.startswith(("memory://", "redis://", "rediss://", "redis+sentinel://")):
+        raise SettingsError(
+            f"RATE_LIMIT_STORAGE_URL must be memory:// or a redis:// URL, got {url.split(':', 1)[0]!r}"
+        )
+    return url
 
 
 def _local_secret_key(instance: Path) -> str:

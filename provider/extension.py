@@ -15,6 +15,7 @@ from flask import current_app
 
 from provider.config import Settings
 from provider.crypto import SecretBox
+from provider.ratelimit import RateLimiter
 
 T = TypeVar("T")
 
@@ -45,3 +46,4 @@ class Extension(Generic[T]):
 
 SETTINGS: Extension[Settings] = Extension("settings")
 SECRET_BOX: Extension[SecretBox] = Extension("secret_box")
+RATE_LIMITER: Extension[RateLimiter] = Extension("rate_limiter")

@@ -8,6 +8,7 @@ from provider.ops.incidents import models as incident_models  # noqa: F401
 from provider.ops.integrations import models as integration_models  # noqa: F401
 from provider.ops.workspaces import models as workspace_models  # noqa: F401
 from provider.outbox import models as outbox_models  # noqa: F401
+from provider.web import models as web_models  # noqa: F401
 
 metadata = Base.metadata
 

@@ -20,6 +20,7 @@ FOUNDATION = {
     "netguard",
     "schema",
     "extension",
+    "ratelimit",
 }
 COMPOSITION_ROOTS = {"app", "worker", "cli", "models", "commands"}
 

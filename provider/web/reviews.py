@@ -25,7 +25,6 @@ from provider.ops.incidents import publishing
 from provider.ops.incidents import reviews
 from provider.ops.incidents.models import Incident
 from provider.ops.incidents.models import ReviewStatus
-from provider.ops.incidents.models import SignInAttempt
 from provider.ops.workspaces.linking import find_workspace_by_proof
 from provider.web import session as web_session
 from provider.web.session import MAX_KEY_LENGTH
@@ -110,29 +109,29 @@ def sign_in_form() -> Response:
 def sign_in() -> Response:
     web_session.check_csrf()
     session = get_session()
-    web_session.check_rate(session)
     key = request.form.get("workspace_key", "").strip()
     workspace = (
         find_workspace_by_proof(session, api_key=key) if 0 < len(key) <= MAX_KEY_LENGTH else None
     )
-    session.add(
-        SignInAttempt(remote_addr=web_session.client_addr(), succeeded=workspace is not None)
-    )
-    session.commit()
     next_url = _safe_next(request.form.get("next"))
     if workspace is None:
+        web_session.refuse_when_locked_out()
+        web_session.count_failed_sign_in()
         logger.info("review page sign-in failed addr=%s", web_session.client_addr())
         return _page(
             "reviews/sign_in.html", http_status=401, next=next_url, error="That key is not valid."
         )
-    web_session.sign_in_as(workspace)
+    web_session.sign_in_as(session, workspace)
+    session.commit()
     return redirect(next_url, code=303)  # type: ignore[return-value]
 
 
 @bp.post("/sign-out")
 def sign_out() -> Response:
     web_session.check_csrf()
-    web_session.sign_out()
+    session = get_session()
+    web_session.sign_out(session)
+    session.commit()
     return redirect(url_for(".new_review"), code=303)  # type: ignore[return-value]
 
 

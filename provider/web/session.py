@@ -1,9 +1,14 @@
 """The workspace sign-in shared by every server-rendered page (reviews, incidents, components).
 
-A person proves membership of the workspace by signing in with the workspace key. The session
-lives in a signed cookie (HttpOnly, SameSite=Lax, Secure on https) that also carries the CSRF
-token every form must echo; a key rotation ends every session. Sign-in attempts are counted in the
-database, so the limit holds across processes.
+A person proves membership of the workspace by signing in with the workspace key. A signed
+cookie (HttpOnly, SameSite=Lax, Secure on https) carries the CSRF token every form must echo and
+a random session id; the session itself is a row (``PageSession``), so signing out ends it on the
+server, and a key rotation ends every session of the workspace.
+
+Failed sign-ins are limited per client address (behind the configured proxies) in the shared
+rate limiter. A correct key is accepted even then: keys are 256-bit random values that no number
+of guesses finds, and refusing them would let one guesser lock out everyone behind the same
+address (a company's NAT).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -23,7 +29,7 @@ from flask import render_template
 from flask import request
 from itsdangerous import BadSignature
 from itsdangerous import URLSafeTimedSerializer
-from sqlalchemy import func
+from sqlalchemy import delete
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -32,20 +38,23 @@ from provider.errors import BadRequest
 from provider.errors import Forbidden
 from provider.errors import NotFound
 from provider.errors import TooManyRequests
+from provider.extension import RATE_LIMITER
 from provider.extension import SETTINGS
-from provider.ops.incidents.models import SignInAttempt
 from provider.ops.workspaces.models import Workspace
+from provider.ratelimit import Limit
 from provider.times import utcnow
+from provider.web.models import PageSession
 
 logger = logging.getLogger(__name__)
 
 COOKIE = "provider_reviews"
 SESSION_AGE = timedelta(hours=8)
-SIGN_IN_WINDOW = timedelta(minutes=15)
-MAX_FAILED_SIGN_INS = 10
+FAILED_SIGN_INS = Limit("failed-sign-ins-per-address", "10/15 minutes")
 MAX_KEY_LENGTH = 200
-# Where a sign-in may send the person back to: only these pages' paths.
+# Where a sign-in may send the person back to: only these pages' paths, written plainly (no
+# scheme, no host, no backslash, no control character that could split a header).
 PAGE_PREFIXES = ("/reviews", "/incidents/", "/components/")
+_SAFE_PATH = re.compile(r"/[A-Za-z0-9/_.~%?=&+:@!$'()*,;-]*")
 CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'"
@@ -53,10 +62,11 @@ CSP = (
 
 
 @dataclass
-class PageSession:
+class PageState:
+    """What the cookie says: the CSRF token, and the session id when signed in."""
+
     csrf: str
-    workspace_public_id: str | None = None
-    key_fingerprint: str | None = None
+    session_id: str | None = None
 
 
 def _settings() -> Settings:
@@ -72,11 +82,12 @@ def fingerprint(workspace: Workspace) -> str:
     return hashlib.sha256(f"review-session:{workspace.api_key_hash}".encode()).hexdigest()[:32]
 
 
-def load() -> PageSession:
-    """This request's page session (a fresh, signed-out one if the cookie is absent or forged)."""
-    if "page_session" in g:
-        return g.page_session
-    page = PageSession(csrf=secrets.token_urlsafe(32))
+def load() -> PageState:
+    """This request's page state (a fresh, signed-out one if the cookie is absent or forged)."""
+    if "page_state" in g:
+        state: PageState = g.page_state
+        return state
+    state = PageState(csrf=secrets.token_urlsafe(32))
     raw = request.cookies.get(COOKIE)
     if raw:
         try:
@@ -84,23 +95,30 @@ def load() -> PageSession:
         except BadSignature:
             data = None
         if isinstance(data, dict) and isinstance(data.get("csrf"), str):
-            page = PageSession(
-                csrf=data["csrf"],
-                workspace_public_id=data.get("ws") if isinstance(data.get("ws"), str) else None,
-                key_fingerprint=data.get("kf") if isinstance(data.get("kf"), str) else None,
-            )
-    g.page_session = page
-    return page
+            sid = data.get("sid")
+            state = PageState(csrf=data["csrf"], session_id=sid if isinstance(sid, str) else None)
+    g.page_state = state
+    return state
+
+
+def _token_hash(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
 
 
 def signed_in_workspace(session: Session) -> Workspace | None:
-    page = load()
-    if not page.workspace_public_id or not page.key_fingerprint:
+    state = load()
+    if not state.session_id:
         return None
-    workspace = session.scalars(
-        select(Workspace).where(Workspace.public_id == page.workspace_public_id)
+    row = session.scalars(
+        select(PageSession).where(
+            PageSession.token_hash == _token_hash(state.session_id),
+            PageSession.expires_at > utcnow(),
+        )
     ).first()
-    if workspace is None or not hmac.compare_digest(fingerprint(workspace), page.key_fingerprint):
+    if row is None:
+        return None
+    workspace = session.get(Workspace, row.workspace_id)
+    if workspace is None or not hmac.compare_digest(fingerprint(workspace), row.key_fingerprint):
         return None
     return workspace
 
@@ -112,19 +130,31 @@ def require_signed_in(session: Session) -> Workspace:
     return workspace
 
 
-def sign_in_as(workspace: Workspace) -> None:
-    page = load()
-    # A new session id (and CSRF token) on sign-in, so a token planted before cannot be reused.
-    page.csrf = secrets.token_urlsafe(32)
-    page.workspace_public_id = workspace.public_id
-    page.key_fingerprint = fingerprint(workspace)
+def sign_in_as(session: Session, workspace: Workspace) -> None:
+    """Start a session (the caller commits); a new id and CSRF token, so none planted before works."""
+    session.execute(delete(PageSession).where(PageSession.expires_at <= utcnow()))
+    state = load()
+    state.csrf = secrets.token_urlsafe(32)
+    state.session_id = secrets.token_urlsafe(32)
+    session.add(
+        PageSession(
+            token_hash=_token_hash(state.session_id),
+            workspace_id=workspace.id,
+            key_fingerprint=fingerprint(workspace),
+            expires_at=utcnow() + SESSION_AGE,
+        )
+    )
 
 
-def sign_out() -> None:
-    page = load()
-    page.workspace_public_id = None
-    page.key_fingerprint = None
-    page.csrf = secrets.token_urlsafe(32)
+def sign_out(session: Session) -> None:
+    """End the session on the server (the caller commits): the old cookie signs in no more."""
+    state = load()
+    if state.session_id:
+        session.execute(
+            delete(PageSession).where(PageSession.token_hash == _token_hash(state.session_id))
+        )
+    state.session_id = None
+    state.csrf = secrets.token_urlsafe(32)
 
 
 def check_csrf() -> None:
@@ -135,11 +165,9 @@ def check_csrf() -> None:
 
 def persist(response: Response) -> Response:
     """After-request hook of every page blueprint: write the session, set the page headers."""
-    page = g.get("page_session")
-    if page is not None:
-        value = _serializer().dumps(
-            {"csrf": page.csrf, "ws": page.workspace_public_id, "kf": page.key_fingerprint}
-        )
+    state = g.get("page_state")
+    if state is not None:
+        value = _serializer().dumps({"csrf": state.csrf, "sid": state.session_id})
         response.set_cookie(
             COOKIE,
             value,
@@ -166,12 +194,7 @@ def page(template: str, http_status: int = 200, **context: Any) -> Response:
 
 def safe_next(value: str | None, default: str) -> str:
     # Only paths of these pages: never an absolute URL or a scheme-relative one (open redirect).
-    if (
-        value
-        and value.startswith(PAGE_PREFIXES)
-        and not value.startswith("//")
-        and "\\" not in value
-    ):
+    if value and value.startswith(PAGE_PREFIXES) and _SAFE_PATH.fullmatch(value):
         return value
     return default
 
@@ -194,22 +217,19 @@ def reject_nul() -> None:
 
 
 def client_addr() -> str:
+    """The client's address as the outermost trusted proxy saw it (see ``PROXY_HOPS``)."""
     return (request.remote_addr or "unknown")[:64]
 
 
-def check_rate(session: Session) -> None:
-    since = utcnow() - SIGN_IN_WINDOW
-    failed = session.scalar(
-        select(func.count())
-        .select_from(SignInAttempt)
-        .where(
-            SignInAttempt.remote_addr == client_addr(),
-            SignInAttempt.succeeded.is_(False),
-            SignInAttempt.attempted_at >= since,
-        )
-    )
-    if (failed or 0) >= MAX_FAILED_SIGN_INS:
+def refuse_when_locked_out() -> None:
+    """:raises TooManyRequests: after too many failed sign-ins from this address."""
+    wait = RATE_LIMITER.get().exhausted(FAILED_SIGN_INS, client_addr())
+    if wait:
         raise TooManyRequests(
-            "Too many sign-in attempts; try again in a few minutes.",
-            headers={"Retry-After": str(int(SIGN_IN_WINDOW.total_seconds()))},
+            "Too many failed sign-ins; try again in a few minutes.",
+            headers={"Retry-After": str(int(wait))},
         )
+
+
+def count_failed_sign_in() -> None:
+    RATE_LIMITER.get().hit(FAILED_SIGN_INS, client_addr())

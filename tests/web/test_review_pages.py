@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm import sessionmaker
 
+from provider.app import create_app
+from provider.config import Settings
 from provider.ops.incidents.models import Review
 from provider.ops.workspaces import linking
 from provider.outbox.models import OutboxMessage
@@ -151,15 +155,20 @@ def test_other_workspaces_incident_is_not_found(
     assert session.scalars(select(Review)).all() == []
 
 
-def test_wrong_key_fails_and_sign_in_is_rate_limited(api: Api, client: FlaskClient) -> None:
+def test_wrong_keys_are_rate_limited_but_the_right_key_still_signs_in(
+    api: Api, client: FlaskClient
+) -> None:
     page = _get(client, "/reviews/new")
     token = _csrf(page.text)
     for _ in range(10):
         r = _post(client, "/reviews/sign-in", {"csrf_token": token, "workspace_key": "nope"})
         assert r.status_code == 401
-    r = _post(client, "/reviews/sign-in", {"csrf_token": token, "workspace_key": api.key})
+    r = _post(client, "/reviews/sign-in", {"csrf_token": token, "workspace_key": "nope"})
     assert r.status_code == 429
     assert r.headers["Retry-After"]
+    # Someone else behind the same address (or the guesser's victim) is not locked out.
+    r = _post(client, "/reviews/sign-in", {"csrf_token": token, "workspace_key": api.key})
+    assert r.status_code == 303
 
 
 def test_sign_in_never_redirects_off_site(api: Api, client: FlaskClient) -> None:
@@ -199,3 +208,90 @@ def test_bad_forms_are_422(api: Api, client: FlaskClient, form: dict[str, str]) 
     page = _get(client, "/reviews/new")
     r = _post(client, "/reviews", {"csrf_token": _csrf(page.text), **form})
     assert r.status_code == 422
+
+
+# ── outside review: sign-in and session findings ───────────────────────────────────────────────
+
+
+def _guess(client: FlaskClient, token: str, forwarded_for: str) -> Any:
+    return client.post(
+        "/reviews/sign-in",
+        data={"csrf_token": token, "workspace_key": "wsk_guess"},
+        base_url=HTTPS,
+        headers={"X-Forwarded-For": forwarded_for},
+    )
+
+
+def test_behind_a_router_one_guesser_does_not_lock_out_other_clients(
+    settings: Settings, session_factory: sessionmaker[Session], api: Api
+) -> None:
+    app = create_app(
+        settings.with_(proxy_hops=1), session_factory=session_factory, configure_logs=False
+    )
+    attacker, colleague = app.test_client(), app.test_client()
+    token = _csrf(attacker.get("/reviews/new", base_url=HTTPS).text)
+    for _ in range(10):
+        assert _guess(attacker, token, "203.0.113.7").status_code == 401
+    assert _guess(attacker, token, "203.0.113.7").status_code == 429
+    other = _csrf(colleague.get("/reviews/new", base_url=HTTPS).text)
+    assert _guess(colleague, other, "198.51.100.20").status_code == 401
+
+
+def test_failed_sign_ins_racing_in_parallel_cannot_pass_the_limit(
+    settings: Settings, fresh_database_url: str
+) -> None:
+    app = create_app(settings.with_(database_url=fresh_database_url), configure_logs=False)
+    token = _csrf(app.test_client().get("/reviews/new", base_url=HTTPS).text)
+
+    def attempt(_n: int) -> int:
+        with app.test_client() as client:
+            client.get("/reviews/new", base_url=HTTPS)  # the CSRF cookie of this browser
+            page = client.get("/reviews/new", base_url=HTTPS)
+            return _guess(client, _csrf(page.text), "-").status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(attempt, range(40)))
+    assert token
+    assert statuses.count(401) == 10
+    assert statuses.count(429) == 30
+
+
+def test_signing_out_ends_the_session_on_the_server(api: Api, client: FlaskClient) -> None:
+    _sign_in(client, api, "/reviews/new")
+    stolen = client.get_cookie("provider_reviews", domain="provider.example.com")
+    assert stolen is not None
+    page = _get(client, "/reviews/new")
+    assert "Sign out" in page.text
+    r = _post(client, "/reviews/sign-out", {"csrf_token": _csrf(page.text)})
+    assert r.status_code == 303
+
+    replay = client.application.test_client()
+    replay.set_cookie("provider_reviews", stolen.value, domain="provider.example.com")
+    assert "Sign in" in replay.get("/reviews/new", base_url=HTTPS).text
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/reviews/new\r\nSet-Cookie: x=1",
+        "/reviews/new\nLocation: https://evil.example",
+        "/reviews/new\t",
+        "/reviews/\u2028new",
+    ],
+)
+def test_a_next_parameter_with_control_characters_is_ignored(
+    api: Api, client: FlaskClient, target: str
+) -> None:
+    page = _get(client, "/reviews/new")
+    assert (
+        client.get("/reviews/sign-in", query_string={"next": target}, base_url=HTTPS).status_code
+        == 200
+    )
+    r = _post(
+        client,
+        "/reviews/sign-in",
+        {"csrf_token": _csrf(page.text), "workspace_key": api.key, "next": target},
+    )
+    assert r.status_code == 303
+    assert r.headers["Location"].endswith("/reviews/new")
+    assert "\n" not in r.headers["Location"]

@@ -209,15 +209,3 @@ class ReviewIncident(Base):
         ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     position: Mapped[int] = mapped_column(default=0)
-
-
-class SignInAttempt(Base):
-    """Sign-ins to the review pages, kept to rate-limit guessing across processes."""
-
-    __tablename__ = "review_sign_in_attempts"
-    __table_args__ = (Index("ix_review_sign_in_attempts_addr_at", "remote_addr", "attempted_at"),)
-
-    id: Mapped[intpk]
-    remote_addr: Mapped[str] = mapped_column(String(64))
-    succeeded: Mapped[bool] = mapped_column(default=False)
-    attempted_at: Mapped[created_now]
