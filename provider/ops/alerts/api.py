@@ -9,8 +9,6 @@ from typing import Any
 from flask import Blueprint
 from flask import g
 from flask import request
-from sqlalchemy import func
-from sqlalchemy import select
 
 from provider.db import get_session
 from provider.db import read_only
@@ -27,8 +25,6 @@ from provider.ops.access.principal import READ
 from provider.ops.access.principal import WRITE
 from provider.ops.alerts import search as alert_search
 from provider.ops.alerts.models import AlertAction
-from provider.ops.alerts.models import AlertLog
-from provider.ops.alerts.models import AlertNote
 from provider.ops.alerts.models import AlertRequest
 from provider.ops.alerts.models import Priority
 from provider.ops.alerts.models import RequestState
@@ -50,6 +46,8 @@ from provider.ops.alerts.schemas import parse_time
 from provider.ops.alerts.schemas import request_status_to_json
 from provider.ops.alerts.service import AlertRef
 from provider.ops.alerts.service import get_request
+from provider.ops.alerts.service import list_logs as list_logs_page
+from provider.ops.alerts.service import list_notes as list_notes_page
 from provider.ops.alerts.service import require_alert
 from provider.ops.alerts.service import submit_action
 from provider.ops.alerts.service import submit_create
@@ -339,15 +337,7 @@ def list_notes(identifier: str) -> Json:
     session = get_session()
     alert = require_alert(session, g.workspace.id, _ref(identifier))
     page = parse_page()
-    where = AlertNote.alert_id == alert.id
-    total = session.scalar(select(func.count()).select_from(AlertNote).where(where)) or 0
-    notes = session.scalars(
-        select(AlertNote)
-        .where(where)
-        .order_by(AlertNote.created_at.desc(), AlertNote.id.desc())
-        .offset(page.offset)
-        .limit(page.size)
-    ).all()
+    notes, total = list_notes_page(session, alert, offset=page.offset, size=page.size)
     return paginated([note_to_json(n) for n in notes], total, page), 200
 
 
@@ -425,10 +415,7 @@ def list_logs(identifier: str) -> Json:
         raise ValidationFailed(
             "order must be asc or desc", details={"source": {"parameter": "order"}}
         )
-    where = AlertLog.alert_id == alert.id
-    total = session.scalar(select(func.count()).select_from(AlertLog).where(where)) or 0
-    ordering = AlertLog.id.asc() if order == "asc" else AlertLog.id.desc()
-    logs = session.scalars(
-        select(AlertLog).where(where).order_by(ordering).offset(page.offset).limit(page.size)
-    ).all()
+    logs, total = list_logs_page(
+        session, alert, ascending=order == "asc", offset=page.offset, size=page.size
+    )
     return paginated([log_to_json(entry) for entry in logs], total, page), 200
