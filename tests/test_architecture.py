@@ -270,3 +270,33 @@ def test_only_composition_roots_register_hooks() -> None:
         if "register_blueprint" not in finding
     ]
     assert bad == []
+
+
+def test_no_module_level_registries_are_filled_at_import() -> None:
+    bad = []
+    for path in _modules():
+        if _layer(path) == "root":
+            continue  # a composition root may assemble at import (the click command tree)
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.For | ast.If | ast.With | ast.Try) and not _adds_own_routes(
+                node
+            ):
+                bad.append(f"{path.relative_to(ROOT)}:{node.lineno} runs code at import time")
+    assert bad == []
+
+
+def _adds_own_routes(node: ast.stmt) -> bool:
+    """A loop that only adds routes to the module's own blueprint, as decorators would."""
+    return (
+        isinstance(node, ast.For)
+        and all(
+            isinstance(stmt, ast.Expr)
+            and isinstance(stmt.value, ast.Call)
+            and isinstance(stmt.value.func, ast.Attribute)
+            and stmt.value.func.attr == "add_url_rule"
+            and isinstance(stmt.value.func.value, ast.Name)
+            and stmt.value.func.value.id == "bp"
+            for stmt in node.body
+        )
+        and not node.orelse
+    )

@@ -114,13 +114,14 @@ def endpoint(
         @functools.wraps(view)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
             strict = False
+            parsed_query: QueryModel | None = None
             if op.query is not None:
                 parsed_query = parse_query(op.query, request.args.to_dict(flat=True))
                 strict = bool(getattr(parsed_query, "strict_validation", False))
                 kwargs["query"] = parsed_query
             if op.body is not None:
                 raw = decode_json(request.get_data(cache=True), optional=not op.body_required)
-                kwargs["body"] = parse_model(op.body, raw, strict=strict)
+                kwargs["body"] = parse_model(op.body, raw, strict=strict, query=parsed_query)
             return render(view(*args, **kwargs), success)
 
         setattr(wrapper, OPERATION_ATTR, op)

@@ -40,15 +40,26 @@ def problem(message: str) -> PydanticCustomError:
 
 @dataclass
 class Limits:
-    """The validation context of one request: reject over-long values, or cut and note them."""
+    """The validation context of one request: reject over-long values, or cut and note them.
+
+    ``query`` is the request's parsed query, for a body that may take a value from it instead
+    (Opsgenie clients send the keys of a ``DELETE`` as a query parameter).
+    """
 
     strict: bool = False
     notes: list[str] = field(default_factory=list)
+    query: BaseModel | None = None
 
 
 def _limits(info: core_schema.ValidationInfo) -> Limits | None:
     context = info.context
     return context if isinstance(context, Limits) else None
+
+
+def query_of(info: core_schema.ValidationInfo) -> BaseModel | None:
+    """The parsed query of the request whose body is being validated, if it has one."""
+    limits = _limits(info)
+    return limits.query if limits is not None else None
 
 
 def wire_name(info: core_schema.ValidationInfo) -> str:
@@ -132,7 +143,7 @@ class TextRule:
     def check(self, value: str, info: core_schema.ValidationInfo) -> str:
         if self.strip:
             value = value.strip()
-        if self.nonempty and not value:
+        if self.nonempty and not value.strip():
             raise problem("must not be empty")
         if self.max_length is None or len(value) <= self.max_length:
             return value

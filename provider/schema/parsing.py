@@ -146,15 +146,22 @@ def _check_text(text: str) -> None:
             raise BadRequest(SURROGATE_MESSAGE, code="invalid_characters") from None
 
 
-def parse_model(model: type[M], raw: Any, *, strict: bool = False, what: str = "request body") -> M:
-    """Validate ``raw`` (decoded JSON) against ``model``.
+def parse_model(
+    model: type[M],
+    raw: Any,
+    *,
+    strict: bool = False,
+    what: str = "request body",
+    query: BaseModel | None = None,
+) -> M:
+    """Validate ``raw`` (decoded JSON) against ``model``; ``query`` is the request's parsed query.
 
     :raises BadRequest: when ``raw`` is not an object.
     :raises ValidationFailed: for field errors.
     """
     if not isinstance(raw, Mapping):
         raise BadRequest(f"The {what} must be a JSON object.", code="invalid_json")
-    limits = Limits(strict=strict)
+    limits = Limits(strict=strict, query=query)
     try:
         value = model.model_validate(raw, context=limits)
     except ValidationError as e:

@@ -8,7 +8,6 @@ On SQLite every transaction takes the write lock up front, which serializes proc
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +19,10 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
+from provider.ops.alerts.fields import EXTRA_PROPERTIES_MAX_CHARS
+from provider.ops.alerts.fields import RECIPIENTS_MAX
+from provider.ops.alerts.fields import TAGS_MAX
+from provider.ops.alerts.fields import extra_properties_size
 from provider.ops.alerts.listeners import AlertListeners
 from provider.ops.alerts.models import OPEN_PREDICATE
 from provider.ops.alerts.models import Alert
@@ -31,9 +34,6 @@ from provider.ops.alerts.models import AlertRequest
 from provider.ops.alerts.models import AlertStatus
 from provider.ops.alerts.models import Priority
 from provider.ops.alerts.models import RequestState
-from provider.ops.alerts.schemas import EXTRA_PROPERTIES_MAX_CHARS
-from provider.ops.alerts.schemas import RECIPIENTS_MAX
-from provider.ops.alerts.schemas import TAGS_MAX
 from provider.ops.alerts.schemas import AlertCreate
 from provider.ops.alerts.schemas import parse_time
 from provider.times import iso
@@ -150,8 +150,8 @@ def _create(
         "count": 1,
         "tags": data.tags,
         "extra_properties": data.extra_properties,
-        "responders": data.responders,
-        "visible_to": data.visible_to,
+        "responders": [r.model_dump() for r in data.responders],
+        "visible_to": [v.model_dump() for v in data.visible_to],
         "actions": data.actions,
         "integration_id": request.integration_id,
         "integration_name": request.integration_name or "Default API",
@@ -315,8 +315,7 @@ def _add_responder(c: _Context) -> str:
 def _add_extra_properties(c: _Context) -> str:
     merged = dict(c.alert.extra_properties or {})
     merged.update(c.payload["extraProperties"])
-    size = sum(len(k) + len(json.dumps(v)) for k, v in merged.items())
-    if size > EXTRA_PROPERTIES_MAX_CHARS:
+    if extra_properties_size(merged) > EXTRA_PROPERTIES_MAX_CHARS:
         raise RequestFailed(
             f"Extra properties would exceed {EXTRA_PROPERTIES_MAX_CHARS} characters in total"
         )

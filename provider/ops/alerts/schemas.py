@@ -1,229 +1,163 @@
-"""Alert payloads on the wire: parse request bodies (limits, defaults, truncation) and render JSON.
+"""Alerts on the wire: the create body, the queries of the reads, and every response.
 
-Limits follow the JSM operations / Opsgenie field limits. Over-long strings and extra list items
-are truncated (and the truncation is logged on the alert) so monitoring tools are never rejected;
-``strict=True`` turns every such case into a 422 instead.
+The bodies of actions on an existing alert are in :mod:`provider.ops.alerts.actions`, the field
+types all of them are built from in :mod:`provider.ops.alerts.fields`.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from dataclasses import asdict
-from dataclasses import dataclass
-from dataclasses import field
-from datetime import UTC
 from datetime import datetime
+from typing import Annotated
 from typing import Any
+from typing import Literal
+from typing import get_args
+
+from pydantic import ConfigDict
+from pydantic import Field
+from pydantic_core import PydanticCustomError
 
 from provider.errors import ValidationFailed
-from provider.ops.alerts.models import Alert
-from provider.ops.alerts.models import AlertLog
-from provider.ops.alerts.models import AlertNote
-from provider.ops.alerts.models import AlertRequest
+from provider.ops.alerts import models
+from provider.ops.alerts.fields import EXTRA_PROPERTIES_AS_DETAILS
+from provider.ops.alerts.fields import OPSGENIE_NAMES
+from provider.ops.alerts.fields import RECIPIENTS_MAX
+from provider.ops.alerts.fields import SOURCE_MAX
+from provider.ops.alerts.fields import Actions
+from provider.ops.alerts.fields import AlertBody
+from provider.ops.alerts.fields import AlertQuery
+from provider.ops.alerts.fields import Alias
+from provider.ops.alerts.fields import Description
+from provider.ops.alerts.fields import Entity
+from provider.ops.alerts.fields import ExtraProperties
+from provider.ops.alerts.fields import Identifier
+from provider.ops.alerts.fields import IdentifierType
+from provider.ops.alerts.fields import LogOrder
+from provider.ops.alerts.fields import Message
+from provider.ops.alerts.fields import Note
+from provider.ops.alerts.fields import PriorityChoice
+from provider.ops.alerts.fields import Source
+from provider.ops.alerts.fields import Tags
+from provider.ops.alerts.fields import User
+from provider.ops.alerts.fields import details_as_extra_properties
+from provider.ops.alerts.fields import document
+from provider.ops.alerts.fields import named
+from provider.ops.alerts.fields import normaliser
+from provider.ops.alerts.fields import to_time
+from provider.ops.alerts.models import AlertAction
+from provider.ops.alerts.models import AlertEvent
 from provider.ops.alerts.models import AlertStatus
 from provider.ops.alerts.models import Priority
-from provider.times import iso
+from provider.schema.fields import ItemsRule
+from provider.schema.fields import Limits
+from provider.schema.fields import ResponseModel
+from provider.schema.fields import Scalar
+from provider.schema.fields import Timestamp
+from provider.schema.pages import PageQuery
+from provider.schema.pages import WindowedPageQuery
+from provider.schema.parsing import parse_model
+from provider.schema.query import Flag
 from provider.times import utcnow
-from provider.validation import Fields
 
-MESSAGE_MAX = 130
-ALIAS_MAX = 512
-DESCRIPTION_MAX = 15000
-ENTITY_MAX = 512
-SOURCE_MAX = 100
-USER_MAX = 100
-NOTE_MAX = 25000
-TAGS_MAX = 20
-TAG_MAX = 50
-ACTIONS_MAX = 10
-ACTION_MAX = 50
-EXTRA_PROPERTIES_MAX_CHARS = 8000
-EXTRA_PROPERTY_KEY_MAX = 128
-RECIPIENTS_MAX = 50
-RESPONDER_TYPES = ("team", "user", "escalation", "schedule")
-VISIBLE_TO_TYPES = ("team", "user")
-ELLIPSIS = "…"
-
-
-@dataclass
-class Limiter:
-    """Apply a limit: truncate and remember it, or (strict) record a field error."""
-
-    fields: Fields
-    strict: bool
-    notes: list[str] = field(default_factory=list)
-
-    def text(self, name: str, value: str | None, limit: int, *, ellipsis: bool = False) -> str:
-        if value is None:
-            return ""
-        if len(value) <= limit:
-            return value
-        if self.strict:
-            self.fields.error(name, f"must be at most {limit} characters")
-            return value
-        self.notes.append(f"{name} truncated from {len(value)} to {limit} characters")
-        return value[: limit - 1] + ELLIPSIS if ellipsis else value[:limit]
-
-    def items(self, name: str, values: list[Any], limit: int) -> list[Any]:
-        if len(values) <= limit:
-            return values
-        if self.strict:
-            self.fields.error(name, f"must have at most {limit} items")
-            return values
-        self.notes.append(
-            f"{name}: {len(values) - limit} items beyond the limit of {limit} dropped"
-        )
-        return values[:limit]
+ResponderType = Literal["team", "user", "escalation", "schedule"]
+VisibleToType = Literal["team", "user"]
+RESPONDER_TYPES: tuple[str, ...] = get_args(ResponderType)
+VISIBLE_TO_TYPES: tuple[str, ...] = get_args(VisibleToType)
+AlertState = Literal["open", "acked", "snoozed", "closed"]
+SORT_FIELDS = (
+    "createdAt",
+    "insertedAt",
+    "updatedAt",
+    "lastOccurredAt",
+    "priority",
+    "count",
+    "status",
+    "tinyId",
+    "alias",
+    "message",
+    "snoozedUntil",
+)
 
 
-def _string_list(f: Fields, lim: Limiter, name: str, max_items: int, max_len: int) -> list[str]:
-    raw = f.raw.get(name)
-    if raw is None:
-        return []
-    if not isinstance(raw, list) or not all(isinstance(v, str) for v in raw):
-        f.error(name, "must be a list of strings")
-        return []
-    seen: dict[str, None] = {}
-    for value in raw:
-        value = lim.text(name, value.strip(), max_len)
-        if value:
-            seen.setdefault(value, None)
-    return lim.items(name, list(seen), max_items)
+class ResponderInput(AlertBody):
+    """Who else should respond: a team, a user, an escalation or a schedule."""
+
+    model_config = ConfigDict(json_schema_extra=document(OPSGENIE_NAMES, required=("type",)))
+
+    id: Identifier
+    type: ResponderType
+
+    _opsgenie_name = normaliser(named)
 
 
-def _recipients(f: Fields, lim: Limiter, name: str, types: tuple[str, ...]) -> list[dict[str, str]]:
-    raw = f.raw.get(name)
-    if raw is None:
-        return []
-    if not isinstance(raw, list):
-        f.error(name, "must be a list of objects")
-        return []
-    out: list[dict[str, str]] = []
-    for item in raw:
-        if not isinstance(item, Mapping):
-            f.error(name, "must be a list of objects")
-            return []
-        kind = item.get("type")
-        if kind not in types:
-            f.error(name, f"type must be one of: {', '.join(types)}")
-            return []
-        # JSM sends {id, type}; Opsgenie-style clients send a name or username instead.
-        ident = item.get("id") or item.get("name") or item.get("username")
-        if not isinstance(ident, str) or not ident.strip() or len(ident) > 255:
-            f.error(name, "each entry needs an id (or name/username) of at most 255 characters")
-            return []
-        entry = {"id": ident.strip(), "type": kind}
-        if entry not in out:
-            out.append(entry)
-    return lim.items(name, out, RECIPIENTS_MAX)
+class VisibleToInput(ResponderInput):
+    """Who may see the alert: a team or a user."""
+
+    type: VisibleToType
 
 
-def parse_extra_properties(
-    f: Fields, lim: Limiter, name: str, *, required: bool = False
-) -> dict[str, Any]:
-    raw = f.raw.get(name)
-    if raw is None:
-        if required:
-            f.error(name, "is required")
-        return {}
-    if not isinstance(raw, Mapping):
-        f.error(name, "must be an object")
-        return {}
-    out: dict[str, Any] = {}
-    size = 0
-    for key, value in raw.items():
-        if not isinstance(key, str) or not key or len(key) > EXTRA_PROPERTY_KEY_MAX:
-            f.error(name, f"keys must be 1 to {EXTRA_PROPERTY_KEY_MAX} characters")
-            return {}
-        if value is not None and not isinstance(value, str | int | float | bool):
-            f.error(name, "values must be strings, numbers, booleans or null")
-            return {}
-        if isinstance(value, float) and value != value:  # NaN is not JSON
-            f.error(name, "values must be finite numbers")
-            return {}
-        size += len(key) + len(json.dumps(value))
-        if size > EXTRA_PROPERTIES_MAX_CHARS:
-            if lim.strict:
-                f.error(name, f"must be at most {EXTRA_PROPERTIES_MAX_CHARS} characters in total")
-                return {}
-            lim.notes.append(
-                f"{name}: keys beyond {EXTRA_PROPERTIES_MAX_CHARS} characters in total dropped"
-            )
-            break
-        out[key] = value
-    return out
+Responders = Annotated[list[ResponderInput], ItemsRule(RECIPIENTS_MAX, truncate=True, unique=True)]
+VisibleTos = Annotated[list[VisibleToInput], ItemsRule(RECIPIENTS_MAX, truncate=True, unique=True)]
 
 
-@dataclass(frozen=True, slots=True)
-class AlertCreate:
-    message: str
-    alias: str | None
-    description: str
-    entity: str
-    source: str
-    user: str
-    note: str
-    priority: Priority
-    tags: list[str]
-    actions: list[str]
-    extra_properties: dict[str, Any]
-    responders: list[dict[str, str]]
-    visible_to: list[dict[str, str]]
-    truncations: list[str]
+class AlertCreate(AlertBody):
+    """A new alert, or one more occurrence of the open alert with the same alias.
+
+    Over-long values are truncated and logged on the alert unless `strictValidation=true`;
+    unknown fields are ignored.
+    """
+
+    model_config = ConfigDict(
+        json_schema_extra=document({"details": EXTRA_PROPERTIES_AS_DETAILS}, required=("message",))
+    )
+
+    message: Message
+    alias: Alias = Field(default="", description="The de-duplication key among open alerts.")
+    description: Description = ""
+    entity: Entity = ""
+    source: Source = Field(default="", description="Default: the caller's address.")
+    user: User = ""
+    note: Note = ""
+    priority: PriorityChoice = Priority.P3
+    tags: Tags = []
+    actions: Actions = []
+    extra_properties: ExtraProperties = {}
+    responders: Responders = []
+    visible_to: VisibleTos = []
+
+    _opsgenie_details = normaliser(details_as_extra_properties)
 
     @classmethod
     def from_json(
         cls, raw: object, *, strict: bool = False, default_source: str = ""
     ) -> AlertCreate:
-        """Validate a create-alert body.
+        """Validate a create-alert body that did not come through the HTTP edge.
 
         :raises ValidationFailed: (422) naming the first bad field.
         :raises BadRequest: when the body is not a JSON object.
         """
-        # Callers other than the HTTP edge (integration templates) may hand over NUL characters,
-        # which PostgreSQL cannot store; drop them rather than fail the alert later.
-        f = Fields(strip_nul(raw))
-        lim = Limiter(f, strict)
-        message = f.required_str("message")
-        alias = f.optional_str("alias", max_len=ALIAS_MAX)
-        extra_key = "extraProperties" if "extraProperties" in f.raw else "details"
-        obj = cls(
-            message=lim.text("message", message, MESSAGE_MAX, ellipsis=True),
-            # An alias is the de-duplication key: cutting it would merge distinct alerts, so an
-            # over-long alias is always an error.
-            alias=alias or None,
-            description=lim.text(
-                "description",
-                f.optional_str("description", strip=False),
-                DESCRIPTION_MAX,
-                ellipsis=True,
-            ),
-            entity=lim.text("entity", f.optional_str("entity"), ENTITY_MAX),
-            source=lim.text("source", f.optional_str("source") or default_source, SOURCE_MAX),
-            user=lim.text("user", f.optional_str("user"), USER_MAX),
-            note=lim.text("note", f.optional_str("note", strip=False), NOTE_MAX),
-            priority=f.enum("priority", Priority, default=Priority.P3) or Priority.P3,
-            tags=_string_list(f, lim, "tags", TAGS_MAX, TAG_MAX),
-            actions=_string_list(f, lim, "actions", ACTIONS_MAX, ACTION_MAX),
-            extra_properties=parse_extra_properties(f, lim, extra_key),
-            responders=_recipients(f, lim, "responders", RESPONDER_TYPES),
-            visible_to=_recipients(f, lim, "visibleTo", VISIBLE_TO_TYPES),
-            truncations=lim.notes,
-        )
-        f.raise_if_errors()
-        return obj
+        # Integration templates may render NUL characters, which PostgreSQL cannot store; drop
+        # them rather than fail the alert later.
+        return parse_model(cls, strip_nul(raw), strict=strict).from_address(default_source)
+
+    def from_address(self, address: str) -> AlertCreate:
+        """This alert, its ``source`` the caller's address when the body named none."""
+        if self.source or not address:
+            return self
+        return self.model_copy(update={"source": address[:SOURCE_MAX]})
 
     def to_payload(self) -> dict[str, Any]:
-        payload = asdict(self)
-        payload["priority"] = self.priority.value
-        return payload
+        """What the create request stores for processing."""
+        return {**self.model_dump(mode="json"), "truncations": self.truncations}
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any]) -> AlertCreate:
         data = dict(payload)
-        data["priority"] = Priority(data.get("priority", "P3"))
-        return cls(**data)
+        truncations = list(data.pop("truncations", []))
+        # Stored payloads passed validation once; cutting to the limits cannot refuse them now.
+        alert = cls.model_validate(data, context=Limits())
+        alert._truncations = truncations
+        return alert
 
 
 def strip_nul(value: Any) -> Any:
@@ -237,40 +171,196 @@ def strip_nul(value: Any) -> Any:
 
 
 def parse_time(value: object, name: str) -> datetime:
-    """Accept ISO 8601 (a zone is required, ``Z`` allowed) or epoch milliseconds.
+    """A time given as ISO 8601 with a zone or as epoch milliseconds, outside a model.
 
-    :raises ValidationFailed:
+    :raises ValidationFailed: naming ``name``.
     """
-    if isinstance(value, int) and not isinstance(value, bool):
-        try:
-            return datetime.fromtimestamp(value / 1000, UTC)
-        except (OverflowError, OSError, ValueError):
-            raise _bad_time(name) from None
-    if isinstance(value, str):
-        text = value.strip()
-        if text.isascii() and text.isdigit() and len(text) <= 15:
-            return parse_time(int(text), name)
-        try:
-            parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-        except ValueError:
-            raise _bad_time(name) from None
-        if parsed.tzinfo is None:
-            raise ValidationFailed(
-                f"{name} must include a time zone (e.g. 2024-01-05T07:06:47Z)",
-                details={"source": {"pointer": f"/{name}"}},
-            )
-        return parsed.astimezone(UTC)
-    raise _bad_time(name)
+    try:
+        return to_time(value)
+    except PydanticCustomError as e:
+        raise ValidationFailed(
+            f"{name} {e.message()}", details={"source": {"pointer": f"/{name}"}}
+        ) from None
 
 
-def _bad_time(name: str) -> ValidationFailed:
-    return ValidationFailed(
-        f"{name} must be an ISO 8601 date-time or epoch milliseconds",
-        details={"source": {"pointer": f"/{name}"}},
+class AlertListQuery(AlertQuery, WindowedPageQuery):
+    """A search; ``sort`` and ``order`` are checked (in any case) by the search itself."""
+
+    query: str = Field(default="", description="The query language (docs/api.md).")
+    sort: str = Field(default="createdAt", json_schema_extra={"enum": list(SORT_FIELDS)})
+    order: str = Field(default="desc", json_schema_extra={"enum": ["desc", "asc"]})
+    time_from: str = Field(default="", alias="from", description="createdAt ≥ (epoch ms or ISO).")
+    time_to: str = Field(default="", alias="to", description="createdAt < (epoch ms or ISO).")
+
+
+class AliasQuery(AlertQuery):
+    alias: Alias = Field(min_length=1)
+
+
+class IdentifierQuery(AlertQuery):
+    identifier_type: IdentifierType = Field(
+        default="id", description="How `{identifier}` names the alert."
     )
 
 
-def jsm_status(alert: Alert, now: datetime | None = None) -> str:
+class NotesQuery(IdentifierQuery, PageQuery):
+    pass
+
+
+class LogsQuery(NotesQuery):
+    order: LogOrder = "asc"
+
+
+class RequestStatusQuery(AlertQuery):
+    include_pending: Flag = Field(
+        default=False, description="Answer 200 while pending instead of 404."
+    )
+
+
+class Responder(ResponseModel):
+    id: str
+    type: ResponderType
+
+
+class VisibleTo(ResponseModel):
+    id: str
+    type: VisibleToType
+
+
+class Alert(ResponseModel):
+    """An alert as JSM shows it."""
+
+    id: str
+    tiny_id: str
+    created_at: Timestamp
+    updated_at: Timestamp
+    message: str
+    entity: str
+    source: str
+    status: AlertState = Field(description="Derived: closed, else snoozed, else acked, else open.")
+    alias: str
+    tags: list[str]
+    extra_properties: dict[str, Scalar]
+    description: str
+    acknowledged: bool
+    count: int = Field(ge=1)
+    owner: str
+    snoozed: bool
+    snoozed_until: Timestamp | None
+    last_occurred_at: Timestamp
+    integration_type: str
+    integration_name: str
+    priority: Priority
+    responders: list[Responder]
+    visible_to: list[VisibleTo]
+    actions: list[str]
+    seen: bool
+
+    @classmethod
+    def of(cls, row: models.Alert) -> Alert:
+        snoozed = is_snoozed(row)
+        return cls(
+            id=row.public_id,
+            tiny_id=str(row.id),
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            message=row.message,
+            entity=row.entity,
+            source=row.source,
+            status=jsm_status(row),
+            alias=row.alias,
+            tags=list(row.tags or []),
+            extra_properties=dict(row.extra_properties or {}),
+            description=row.description,
+            acknowledged=row.acknowledged,
+            count=row.count,
+            owner=row.owner,
+            snoozed=snoozed,
+            snoozed_until=row.snoozed_until if snoozed else None,
+            last_occurred_at=row.last_occurred_at,
+            integration_type=row.integration_type,
+            integration_name=row.integration_name,
+            priority=row.priority,
+            responders=list(row.responders or []),
+            visible_to=list(row.visible_to or []),
+            actions=list(row.actions or []),
+            seen=row.seen,
+        )
+
+
+class Accepted(ResponseModel):
+    """A write is recorded durably and will be processed."""
+
+    result: Literal["Request will be processed"] = "Request will be processed"
+    request_id: str = Field(description="Poll `GET /v1/alerts/requests/{requestId}`.")
+    took: float = Field(ge=0, description="Seconds.")
+
+
+class RequestStatus(ResponseModel):
+    """The outcome of an asynchronous write."""
+
+    action: AlertAction
+    processed_at: Timestamp | None
+    integration_id: str
+    is_success: bool | None
+    status: str
+    alert_id: str
+    alias: str
+
+    @classmethod
+    def of(cls, row: models.AlertRequest) -> RequestStatus:
+        return cls(
+            action=row.action,
+            processed_at=row.processed_at,
+            integration_id=row.integration_id or "",
+            is_success=row.is_success,
+            status=row.status_message or "Request is waiting to be processed",
+            alert_id=row.alert_public_id or "",
+            alias=row.alias or "",
+        )
+
+
+class AlertLog(ResponseModel):
+    """One entry of an alert's activity log."""
+
+    id: str
+    action: AlertEvent
+    log: str
+    owner: str
+    request_id: str | None
+    created_at: Timestamp
+
+    @classmethod
+    def of(cls, row: models.AlertLog) -> AlertLog:
+        return cls(
+            id=str(row.id),
+            action=row.action,
+            log=row.message,
+            owner=row.actor,
+            request_id=row.request_id,
+            created_at=row.created_at,
+        )
+
+
+class AlertNote(ResponseModel):
+    id: str
+    note: str
+    owner: str
+    created_at: Timestamp
+    updated_at: Timestamp
+
+    @classmethod
+    def of(cls, row: models.AlertNote) -> AlertNote:
+        return cls(
+            id=row.public_id,
+            note=row.note,
+            owner=row.owner,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+
+def jsm_status(alert: models.Alert, now: datetime | None = None) -> AlertState:
     """The JSM status derived from the stored state: closed > snoozed > acked > open."""
     if alert.status is AlertStatus.CLOSED:
         return "closed"
@@ -281,7 +371,7 @@ def jsm_status(alert: Alert, now: datetime | None = None) -> str:
     return "open"
 
 
-def is_snoozed(alert: Alert, now: datetime | None = None) -> bool:
+def is_snoozed(alert: models.Alert, now: datetime | None = None) -> bool:
     # A snooze ends by itself at snoozedUntil; no job has to flip the flag back.
     return bool(
         alert.snoozed
@@ -290,65 +380,18 @@ def is_snoozed(alert: Alert, now: datetime | None = None) -> bool:
     )
 
 
-def alert_to_json(alert: Alert) -> dict[str, Any]:
-    snoozed = is_snoozed(alert)
-    return {
-        "id": alert.public_id,
-        "tinyId": str(alert.id),
-        "createdAt": iso(alert.created_at),
-        "updatedAt": iso(alert.updated_at),
-        "message": alert.message,
-        "entity": alert.entity,
-        "source": alert.source,
-        "status": jsm_status(alert),
-        "alias": alert.alias,
-        "tags": list(alert.tags or []),
-        "extraProperties": dict(alert.extra_properties or {}),
-        "description": alert.description,
-        "acknowledged": alert.acknowledged,
-        "count": alert.count,
-        "owner": alert.owner,
-        "snoozed": snoozed,
-        "snoozedUntil": iso(alert.snoozed_until) if snoozed else None,
-        "lastOccurredAt": iso(alert.last_occurred_at),
-        "integrationType": alert.integration_type,
-        "integrationName": alert.integration_name,
-        "priority": alert.priority.value,
-        "responders": list(alert.responders or []),
-        "visibleTo": list(alert.visible_to or []),
-        "actions": list(alert.actions or []),
-        "seen": alert.seen,
-    }
+def alert_to_json(alert: models.Alert) -> dict[str, Any]:
+    """The alert as the API shows it (what alert filters and outgoing webhooks see)."""
+    return Alert.of(alert).model_dump(mode="json")
 
 
-def request_status_to_json(req: AlertRequest) -> dict[str, Any]:
-    return {
-        "action": req.action.value,
-        "processedAt": iso(req.processed_at),
-        "integrationId": req.integration_id or "",
-        "isSuccess": req.is_success,
-        "status": req.status_message or "Request is waiting to be processed",
-        "alertId": req.alert_public_id or "",
-        "alias": req.alias or "",
-    }
+def request_status_to_json(req: models.AlertRequest) -> dict[str, Any]:
+    return RequestStatus.of(req).model_dump(mode="json")
 
 
-def log_to_json(log: AlertLog) -> dict[str, Any]:
-    return {
-        "id": str(log.id),
-        "action": log.action.value,
-        "log": log.message,
-        "owner": log.actor,
-        "requestId": log.request_id,
-        "createdAt": iso(log.created_at),
-    }
+def log_to_json(log: models.AlertLog) -> dict[str, Any]:
+    return AlertLog.of(log).model_dump(mode="json")
 
 
-def note_to_json(note: AlertNote) -> dict[str, Any]:
-    return {
-        "id": note.public_id,
-        "note": note.note,
-        "owner": note.owner,
-        "createdAt": iso(note.created_at),
-        "updatedAt": iso(note.updated_at),
-    }
+def note_to_json(note: models.AlertNote) -> dict[str, Any]:
+    return AlertNote.of(note).model_dump(mode="json")

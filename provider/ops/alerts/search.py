@@ -31,6 +31,7 @@ from provider.errors import ValidationFailed
 from provider.ops.alerts.models import Alert
 from provider.ops.alerts.models import AlertStatus
 from provider.ops.alerts.models import Priority
+from provider.ops.alerts.schemas import SORT_FIELDS
 from provider.ops.alerts.schemas import parse_time
 from provider.ops.lang.query import And
 from provider.ops.lang.query import Node
@@ -55,10 +56,7 @@ SORTS: dict[str, Any] = {
     "snoozeduntil": Alert.snoozed_until,
 }
 
-SORT_HELP = (
-    "createdAt, insertedAt, updatedAt, lastOccurredAt, priority, count, status, tinyId, alias, "
-    "message, snoozedUntil"
-)
+SORT_HELP = ", ".join(SORT_FIELDS)
 
 _TEXT = {
     "message": Alert.message,

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import ColumnElement
+from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -19,6 +21,7 @@ from provider.errors import ValidationFailed
 from provider.ops.access.principal import ApiPrincipal
 from provider.ops.alerts.models import Alert
 from provider.ops.alerts.models import AlertAction
+from provider.ops.alerts.models import AlertLog
 from provider.ops.alerts.models import AlertNote
 from provider.ops.alerts.models import AlertRequest
 from provider.ops.alerts.models import AlertStatus
@@ -188,3 +191,32 @@ def get_request(session: Session, workspace_id: int, public_id: str) -> AlertReq
             AlertRequest.workspace_id == workspace_id, AlertRequest.public_id == public_id
         )
     ).first()
+
+
+def list_notes(
+    session: Session, alert: Alert, *, offset: int, size: int
+) -> tuple[list[AlertNote], int]:
+    """One page of the alert's notes, newest first, and how many it has."""
+    order = (AlertNote.created_at.desc(), AlertNote.id.desc())
+    return _page(session, AlertNote, AlertNote.alert_id == alert.id, order, offset, size)
+
+
+def list_logs(
+    session: Session, alert: Alert, *, ascending: bool, offset: int, size: int
+) -> tuple[list[AlertLog], int]:
+    """One page of the alert's log, in the order it was written (or the reverse)."""
+    order = (AlertLog.id.asc() if ascending else AlertLog.id.desc(),)
+    return _page(session, AlertLog, AlertLog.alert_id == alert.id, order, offset, size)
+
+
+def _page(
+    session: Session,
+    model: Any,
+    where: ColumnElement[bool],
+    order: tuple[Any, ...],
+    offset: int,
+    size: int,
+) -> tuple[list[Any], int]:
+    total = session.scalar(select(func.count()).select_from(model).where(where)) or 0
+    rows = session.scalars(select(model).where(where).order_by(*order).offset(offset).limit(size))
+    return list(rows), total
