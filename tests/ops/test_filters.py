@@ -7,6 +7,7 @@ import pytest
 from provider.errors import ValidationFailed
 from provider.ops.lang import filters
 from provider.ops.lang.filters import parse_filter
+from provider.ops.lang.regex import Budget
 
 PAYLOAD: dict[str, Any] = {
     "message": "CPU high on web01",
@@ -222,17 +223,60 @@ def test_invalid_filters_are_refused_with_a_useful_title(raw: object, message: s
     assert err.value.details["source"]["pointer"].startswith("/filter")
 
 
-def test_catastrophic_regex_times_out_as_no_match() -> None:
+def test_a_catastrophic_pattern_for_backtracking_engines_is_just_a_pattern() -> None:
+    # (a|aa)+b on 60 a's takes a backtracking engine longer than the universe has; RE2 is linear.
     flt = parse_filter(
         {
             "conditionMatchType": "match-all-conditions",
             "conditions": [cond("text", "matches", "(a|aa)+b")],
         }
     )
-    condition = flt.conditions[0]
-    result = filters.evaluate_condition(condition, {"text": "a" * 60}, timeout=0.2)
+    result = filters.evaluate_condition(flt.conditions[0], {"text": "a" * 100_000})
     assert result.result is False
-    assert "timed out" in result.reason
+    assert "does not match" in result.reason
+
+
+@pytest.mark.parametrize(
+    ("pattern", "construct"),
+    [
+        (r"(a)\1", "backreferences"),
+        (r"x(?=y)", "lookahead"),
+        (r"x(?!y)", "negative lookahead"),
+        (r"(?<=x)y", "lookbehind"),
+        (r"(?<!x)y", "negative lookbehind"),
+        (r"(?>ab)", "atomic groups"),
+        (r"a++", "possessive quantifiers"),
+        (r"(?P<n>a)(?P=n)", "named backreferences"),
+    ],
+)
+def test_patterns_a_linear_engine_cannot_run_are_refused_naming_the_construct(
+    pattern: str, construct: str
+) -> None:
+    with pytest.raises(ValidationFailed) as err:
+        parse_filter(
+            {
+                "conditionMatchType": "match-all-conditions",
+                "conditions": [cond("message", "matches", pattern)],
+            }
+        )
+    assert construct in err.value.message
+    assert "linear-time" in err.value.message
+    assert err.value.details["source"]["pointer"] == "/filter/conditions/0/expectedValue"
+
+
+def test_past_the_budget_a_pattern_is_not_run_and_does_not_hold() -> None:
+    flt = parse_filter(
+        {
+            "conditionMatchType": "match-any-condition",
+            "conditions": [cond("text", "matches", f"x{n}") for n in range(10)],
+        }
+    )
+    budget = Budget(max_evaluations=3)
+    explanation = filters.explain(flt, {"text": "y" * 10}, budget)
+    assert explanation.matched is False
+    reasons = [c.reason for c in explanation.conditions]
+    assert sum("does not match" in r for r in reasons) == 3
+    assert all("budget was spent" in r for r in reasons[3:])
 
 
 def test_round_trip_keeps_every_condition_field() -> None:

@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 
 from provider.ops.lang import templates
+from provider.ops.lang.regex import Budget
 from provider.ops.lang.templates import render
 
 CONTEXT: dict[str, Any] = {
@@ -130,10 +131,25 @@ def test_overlong_template_is_refused() -> None:
     assert "longer than" in result.errors[0]
 
 
-def test_catastrophic_regex_in_extract_returns_null_and_reports() -> None:
-    result = render("{{message.extract(/(a|aa)+b/)}}", {"message": "a" * 80})
-    assert result.text == "null"
-    assert "timed out" in result.errors[0]
+def test_a_catastrophic_pattern_in_extract_runs_in_linear_time() -> None:
+    result = render("{{message.extract(/(a|aa)+b/)}}", {"message": "a" * 100_000})
+    assert result.text == ""
+    assert result.ok
+
+
+def test_past_the_budget_regex_methods_return_null_and_say_why() -> None:
+    template = "{{m.extract(/a/)}} {{m.extract(/a/)}} {{m.replaceAll(/a/, 'b')}}"
+    result = render(template, {"m": "aaa"}, Budget(max_evaluations=1))
+    assert result.text == "a null null"
+    assert len(result.errors) == 2
+    assert all("budget was spent" in e for e in result.errors)
+
+
+@pytest.mark.parametrize("pattern", [r"(a)\1", r"(?=a)", r"(?<=a)b"])
+def test_templates_with_patterns_a_linear_engine_cannot_run_are_refused(pattern: str) -> None:
+    problems = templates.check_template("{{m.extract(/" + pattern + "/)}}")
+    assert problems
+    assert "linear-time" in problems[0]
 
 
 def test_resolve_single_returns_the_raw_value() -> None:

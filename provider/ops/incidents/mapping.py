@@ -16,14 +16,13 @@ from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import regex
-
 from provider.ops.incidents.facts import AlertFacts
+from provider.ops.lang import regex as tenant_regex
+from provider.ops.lang.regex import Budget
 
 logger = logging.getLogger(__name__)
 
 MAX_PATTERN_LENGTH = 512
-REGEX_TIMEOUT_SECONDS = 0.1
 MAX_ISSUE_KEYS = 100
 CONVENTION_TAG_PREFIXES = ("component:", "service:")
 CONVENTION_PROPERTIES = ("component", "service")
@@ -51,14 +50,12 @@ def validate_pattern(pattern: str) -> str | None:
     """An error message for an unusable regex, or None."""
     if len(pattern) > MAX_PATTERN_LENGTH:
         return f"must be at most {MAX_PATTERN_LENGTH} characters"
-    try:
-        regex.compile(pattern)
-    except regex.error as e:
-        return f"is not a valid regular expression ({e})"
-    return None
+    why = tenant_regex.check_pattern(pattern)
+    return None if why is None else f"is not a valid regular expression ({why})"
 
 
-def rule_matches(rule: MappingRule, alert: AlertFacts) -> bool:
+def rule_matches(rule: MappingRule, alert: AlertFacts, budget: Budget | None = None) -> bool:
+    """Does ``rule`` pick this alert? Past the pattern budget, an entityRegex rule does not."""
     if rule.match_type is MatchType.ENTITY:
         return alert.entity is not None and alert.entity == rule.value
     if rule.match_type is MatchType.TAG:
@@ -69,10 +66,13 @@ def rule_matches(rule: MappingRule, alert: AlertFacts) -> bool:
         if not alert.entity:
             return False
         try:
-            return regex.search(rule.value, alert.entity, timeout=REGEX_TIMEOUT_SECONDS) is not None
-        except (regex.error, TimeoutError):
-            logger.warning("component mapping regex failed or timed out; rule skipped")
+            found = tenant_regex.search(
+                rule.value, alert.entity, budget if budget is not None else Budget()
+            )
+        except (tenant_regex.RegexError, tenant_regex.BudgetSpent) as e:
+            logger.warning("component mapping regex skipped: %s", e)
             return False
+        return found is not None
     return False
 
 
@@ -98,13 +98,16 @@ def resolve_component_ids(
     rules: Sequence[MappingRule],
     component_ids_by_name: Mapping[str, int],
     fallback_id: int,
+    budget: Budget | None = None,
 ) -> list[int]:
     """The ids of the components ``alert`` affects; never empty.
 
     :param component_ids_by_name: the workspace's components, keyed by lower-cased name.
+    :param budget: the alert's pattern budget, shared by every rule.
     """
+    budget = budget if budget is not None else Budget()
     for rule in rules:
-        if rule_matches(rule, alert):
+        if rule_matches(rule, alert, budget):
             return [rule.component_id]
     found: list[int] = []
     for name in convention_names(alert):

@@ -15,11 +15,9 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
-from functools import lru_cache
 from typing import Annotated
 from typing import Any
 
-import regex
 from pydantic import AliasChoices
 from pydantic import BeforeValidator
 from pydantic import Field
@@ -29,6 +27,10 @@ from pydantic import ValidationInfo
 from pydantic import field_validator
 
 from provider.errors import ValidationFailed
+from provider.ops.lang import regex as tenant_regex
+from provider.ops.lang.regex import Budget
+from provider.ops.lang.regex import BudgetSpent
+from provider.ops.lang.regex import RegexError
 from provider.schema.fields import Items
 from provider.schema.fields import RequestModel
 from provider.schema.fields import ResponseModel
@@ -36,10 +38,7 @@ from provider.schema.fields import Text
 from provider.schema.fields import problem
 from provider.schema.parsing import to_validation_failed
 
-#: Time one ``matches`` condition may take; the JSM documentation allows 10 s, which would let a
-#: single hostile pattern hold a request that long, so this app uses a tighter bound.
-REGEX_TIMEOUT_SECONDS = 1.0
-MAX_PATTERN_LENGTH = 1000
+MAX_PATTERN_LENGTH = tenant_regex.MAX_PATTERN_LENGTH
 MAX_CONDITIONS = 50
 MAX_EXPECTED_VALUE_LENGTH = 1000
 MAX_FIELD_LENGTH = 250
@@ -255,10 +254,9 @@ class ConditionInput(RequestModel):
         if operation is Operation.MATCHES:
             if len(expected) > MAX_PATTERN_LENGTH:
                 raise problem(f"pattern must be at most {MAX_PATTERN_LENGTH} characters")
-            try:
-                _compile(expected)
-            except regex.error as e:
-                raise problem(f"is not a valid regex: {e}") from None
+            why = tenant_regex.check_pattern(expected)
+            if why is not None:
+                raise problem(f"is not a valid regex: {why}")
         return expected
 
     def condition(self, index: int) -> Condition:
@@ -357,11 +355,6 @@ def _fail(pointer: str, title: str) -> Any:
     raise ValidationFailed(title, details={"source": {"pointer": pointer}})
 
 
-@lru_cache(maxsize=512)
-def _compile(pattern: str) -> regex.Pattern[str]:
-    return regex.compile(pattern, regex.VERSION0)
-
-
 # ---------------------------------------------------------------------------------------------
 # Field resolution
 
@@ -455,18 +448,25 @@ def _display(value: Any) -> Any:
 # Evaluation
 
 
-def evaluate(flt: Filter, payload: Mapping[str, Any]) -> bool:
-    return explain(flt, payload).matched
+def evaluate(flt: Filter, payload: Mapping[str, Any], budget: Budget | None = None) -> bool:
+    return explain(flt, payload, budget).matched
 
 
-def explain(flt: Filter, payload: Mapping[str, Any]) -> FilterExplanation:
-    """Evaluate a filter and say why each condition held or not."""
+def explain(
+    flt: Filter, payload: Mapping[str, Any], budget: Budget | None = None
+) -> FilterExplanation:
+    """Evaluate a filter and say why each condition held or not.
+
+    ``budget``: what the alert or request being handled may still spend on patterns (a fresh
+    one when not given); a ``matches`` past it does not hold.
+    """
+    budget = budget if budget is not None else Budget()
     if flt.match_type is MatchType.MATCH_ALL:
         return FilterExplanation(True, flt.match_type, [], "match-all matches every payload")
     results: list[ConditionResult] = []
     any_mode = flt.match_type is MatchType.MATCH_ANY_CONDITION
     for cond in flt.conditions:
-        res = evaluate_condition(cond, payload)
+        res = evaluate_condition(cond, payload, budget)
         results.append(res)
         # Short-circuit like the vendor; the explanation lists the conditions actually consulted.
         if any_mode and res.result:
@@ -481,19 +481,19 @@ def explain(flt: Filter, payload: Mapping[str, Any]) -> FilterExplanation:
 
 
 def evaluate_condition(
-    cond: Condition, payload: Mapping[str, Any], *, timeout: float = REGEX_TIMEOUT_SECONDS
+    cond: Condition, payload: Mapping[str, Any], budget: Budget | None = None
 ) -> ConditionResult:
     value = resolve_field(payload, cond.field)
     if cond.key is not None:
         value = value.get(cond.key, _MISSING) if isinstance(value, Mapping) else _MISSING
-    raw_result, reason = _apply(cond, value, timeout)
+    raw_result, reason = _apply(cond, value, budget if budget is not None else Budget())
     result = (not raw_result) if cond.negate else raw_result
     if cond.negate:
         reason = f"not ({reason})"
     return ConditionResult(cond, _display(value), result, reason)
 
 
-def _apply(cond: Condition, value: Any, timeout: float) -> tuple[bool, str]:
+def _apply(cond: Condition, value: Any, budget: Budget) -> tuple[bool, str]:
     op, expected = cond.operation, cond.expected_value
     name = cond.field if cond.key is None else f"{cond.field}[{cond.key}]"
     if op is Operation.IS_EMPTY:
@@ -525,24 +525,24 @@ def _apply(cond: Condition, value: Any, timeout: float) -> tuple[bool, str]:
             found = expected in value or any(as_text(v) == expected for v in value.values())
             found = found or expected in pairs
             return found, f"{name} {'has' if found else 'has no'} key, value or pair {expected!r}"
-        return _on_text(op, name, as_text(value), expected, timeout)
+        return _on_text(op, name, as_text(value), expected, budget)
     if isinstance(value, list):
         items = [as_text(v) for v in value]
         if op is Operation.CONTAINS:
             found = expected in items
             return found, f"{name} {'includes' if found else 'does not include'} {expected!r}"
         for item in items:
-            ok, why = _on_text(op, name, item, expected, timeout)
+            ok, why = _on_text(op, name, item, expected, budget)
             if ok:
                 return True, f"item {item!r} of {name}: {why}"
-            if "timed out" in why:
+            if budget.exhausted:
                 return False, why
         return False, f"no item of {name} satisfies {op.value} {expected!r}"
-    return _on_text(op, name, as_text(value), expected, timeout)
+    return _on_text(op, name, as_text(value), expected, budget)
 
 
 def _on_text(
-    op: Operation, name: str, text: str, expected: str, timeout: float
+    op: Operation, name: str, text: str, expected: str, budget: Budget
 ) -> tuple[bool, str]:
     if op is Operation.EQUALS:
         ok = text == expected
@@ -560,22 +560,20 @@ def _on_text(
         ok = "".join(text.split()) == "".join(expected.split())
         return ok, f"{name} {'equals' if ok else 'does not equal'} {expected!r} ignoring whitespace"
     if op is Operation.MATCHES:
-        return regex_fullmatch(expected, text, name=name, timeout=timeout)
+        return regex_fullmatch(expected, text, budget, name=name)
     return False, f"{op.value} does not apply to text"
 
 
 def regex_fullmatch(
-    pattern: str, text: str, *, name: str = "value", timeout: float = REGEX_TIMEOUT_SECONDS
+    pattern: str, text: str, budget: Budget, *, name: str = "value"
 ) -> tuple[bool, str]:
-    """Whole-string match, as Java's ``String.matches`` does; a timeout counts as no match."""
+    """Whole-string match, as Java's ``String.matches`` does; past the budget, no match."""
     try:
-        compiled = _compile(pattern)
-    except regex.error as e:
+        ok = tenant_regex.fullmatch(pattern, text, budget)
+    except RegexError as e:
         return False, f"invalid regex: {e}"
-    try:
-        ok = compiled.fullmatch(text, timeout=timeout) is not None
-    except TimeoutError:
-        return False, f"regex on {name} timed out after {timeout:g}s"
+    except BudgetSpent as e:
+        return False, f"regex on {name} not run: {e}"
     return ok, f"{name} {'matches' if ok else 'does not match'} /{pattern}/"
 
 
