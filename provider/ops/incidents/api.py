@@ -10,7 +10,6 @@ from typing import Any
 from flask import Blueprint
 from flask import Response
 from flask import g
-from flask import request
 from sqlalchemy import func
 from sqlalchemy import select
 
@@ -22,26 +21,39 @@ from provider.extension import SETTINGS
 from provider.ops.access.http import api_key_required
 from provider.ops.access.http import json_body
 from provider.ops.access.http import newest_first_page
-from provider.ops.access.http import paginated
-from provider.ops.access.http import parse_page
 from provider.ops.access.http import principal
 from provider.ops.access.principal import CONFIGURE
 from provider.ops.access.principal import READ
 from provider.ops.access.principal import WRITE
 from provider.ops.components.models import Component
+from provider.ops.incidents import models
 from provider.ops.incidents import reviews
 from provider.ops.incidents import schemas
 from provider.ops.incidents import service
 from provider.ops.incidents.models import ComponentMapping
-from provider.ops.incidents.models import Incident
 from provider.ops.incidents.models import IncidentRule
-from provider.ops.incidents.models import IncidentStatus
-from provider.ops.incidents.models import Review
+from provider.ops.incidents.models import ReviewStatus
 from provider.ops.incidents.rules import ResolvePolicy
 from provider.ops.incidents.rules import RuleAction
+from provider.ops.incidents.schemas import Incident
+from provider.ops.incidents.schemas import IncidentAlert
+from provider.ops.incidents.schemas import IncidentCreate
+from provider.ops.incidents.schemas import IncidentQuery
+from provider.ops.incidents.schemas import IncidentUpdate
+from provider.ops.incidents.schemas import Review
+from provider.ops.incidents.schemas import ReviewCreate
+from provider.ops.incidents.schemas import ReviewUpdate
+from provider.ops.incidents.schemas import incident_alerts
+from provider.ops.incidents.schemas import whole_list
+from provider.schema.endpoint import endpoint
+from provider.schema.pages import Page
+from provider.schema.pages import PageQuery
+from provider.schema.pages import page_of
 
 bp = Blueprint("ops_incidents", __name__, url_prefix="/v1")
 
+INCIDENTS = "Incidents"
+REVIEWS = "Reviews"
 Json = tuple[dict[str, Any], int]
 
 
@@ -59,93 +71,99 @@ def _actor() -> str:
 
 @bp.get("/incidents")
 @api_key_required(READ)
-def list_incidents() -> Json:
-    page = parse_page()
-    where = [Incident.workspace_id == g.workspace.id]
-    status = request.args.get("status")
-    if status:
-        try:
-            where.append(Incident.status == IncidentStatus(status))
-        except ValueError:
-            raise ValidationFailed(
-                "status must be open or resolved", details={"source": {"parameter": "status"}}
-            ) from None
+@endpoint("List incidents", tag=INCIDENTS, query=IncidentQuery, responses={200: Page[Incident]})
+def list_incidents(query: IncidentQuery) -> Page[Incident]:
+    where = [models.Incident.workspace_id == g.workspace.id]
+    if query.status is not None:
+        where.append(models.Incident.status == query.status)
     session = get_session()
-    rows, total = newest_first_page(session, Incident, where, page)
-    return paginated([schemas.incident_to_json(session, i) for i in rows], total, page), 200
+    rows, total = newest_first_page(session, models.Incident, where, query)
+    return Page[Incident](**page_of([Incident.of(session, i) for i in rows], total, query))
 
 
 @bp.post("/incidents")
 @api_key_required(WRITE)
-def create_incident() -> Json:
-    data = schemas.IncidentInput.from_json(json_body(), creating=True)
+@endpoint(
+    "Open an incident by hand",
+    tag=INCIDENTS,
+    body=IncidentCreate,
+    responses={201: Incident},
+    errors=[404],
+)
+def create_incident(body: IncidentCreate) -> Incident:
     session = get_session()
-    component_ids = service.require_components(session, g.workspace.id, data.component_ids or [])
     incident = service.create_incident(
         session,
         g.workspace,
-        summary=data.summary or "",
+        summary=body.summary,
         base_url=_base_url(),
-        description=data.description,
-        severity=data.severity,
-        component_ids=component_ids,
-        alert_public_ids=data.alert_ids or [],
-        issue_keys=data.issue_keys or [],
-        resolve_policy=data.resolve_policy,
+        description=body.description,
+        severity=body.severity,
+        component_ids=service.require_components(session, g.workspace.id, body.component_ids or []),
+        alert_public_ids=body.alert_ids or [],
+        issue_keys=body.issue_keys or [],
+        resolve_policy=body.resolve_policy,
         created_by=_actor(),
     )
     session.commit()
-    return schemas.incident_to_json(session, incident, with_alerts=True), 201
+    return Incident.of(session, incident, with_alerts=True)
 
 
 @bp.get("/incidents/<incident_id>")
 @api_key_required(READ)
-def get_incident(incident_id: str) -> Json:
+@endpoint("Get an incident with its alerts", tag=INCIDENTS, responses={200: Incident})
+def get_incident(incident_id: str) -> Incident:
     session = get_session()
     incident = service.require_incident(session, g.workspace.id, incident_id)
-    return schemas.incident_to_json(session, incident, with_alerts=True), 200
+    return Incident.of(session, incident, with_alerts=True)
 
 
 @bp.patch("/incidents/<incident_id>")
 @api_key_required(WRITE)
-def update_incident(incident_id: str) -> Json:
+@endpoint(
+    "Update an incident",
+    tag=INCIDENTS,
+    body=IncidentUpdate,
+    responses={200: Incident},
+    errors=[409],
+)
+def update_incident(incident_id: str, body: IncidentUpdate) -> Incident:
     session = get_session()
     incident = service.require_incident(session, g.workspace.id, incident_id)
-    data = schemas.IncidentInput.from_json(json_body(), creating=False)
-    component_ids = service.require_components(session, g.workspace.id, data.component_ids or [])
     service.update_incident(
         session,
         incident,
         base_url=_base_url(),
-        summary=data.summary,
-        description=data.description,
-        severity=data.severity,
-        component_ids=component_ids,
-        alert_public_ids=data.alert_ids or [],
-        issue_keys=data.issue_keys,
-        resolve_policy=data.resolve_policy,
+        summary=body.summary,
+        description=body.description,
+        severity=body.severity,
+        component_ids=service.require_components(session, g.workspace.id, body.component_ids or []),
+        alert_public_ids=body.alert_ids or [],
+        issue_keys=body.issue_keys,
+        resolve_policy=body.resolve_policy,
     )
     session.commit()
-    return schemas.incident_to_json(session, incident, with_alerts=True), 200
+    return Incident.of(session, incident, with_alerts=True)
 
 
 @bp.post("/incidents/<incident_id>/resolve")
 @api_key_required(WRITE)
-def resolve_incident(incident_id: str) -> Json:
+@endpoint("Resolve an incident", tag=INCIDENTS, responses={200: Incident}, errors=[409])
+def resolve_incident(incident_id: str) -> Incident:
     session = get_session()
     incident = service.require_incident(session, g.workspace.id, incident_id)
     service.resolve_by_hand(session, incident, base_url=_base_url())
     session.commit()
-    return schemas.incident_to_json(session, incident, with_alerts=True), 200
+    return Incident.of(session, incident, with_alerts=True)
 
 
 @bp.get("/incidents/<incident_id>/alerts")
 @api_key_required(READ)
-def incident_alerts(incident_id: str) -> Json:
+@endpoint("The alerts of an incident", tag=INCIDENTS, responses={200: Page[IncidentAlert]})
+def list_incident_alerts(incident_id: str) -> Page[IncidentAlert]:
     session = get_session()
     incident = service.require_incident(session, g.workspace.id, incident_id)
-    alerts = schemas.incident_to_json(session, incident, with_alerts=True)["alerts"]
-    return {"values": alerts, "count": len(alerts), "links": {}}, 200
+    return Page[IncidentAlert](**whole_list(incident_alerts(session, incident)))
 
 
 # ── reviews ────────────────────────────────────────────────────────────────────────────────────
@@ -153,64 +171,68 @@ def incident_alerts(incident_id: str) -> Json:
 
 @bp.get("/reviews")
 @api_key_required(READ)
-def list_reviews() -> Json:
-    page = parse_page()
+@endpoint("List post-incident reviews", tag=REVIEWS, query=PageQuery, responses={200: Page[Review]})
+def list_reviews(query: PageQuery) -> Page[Review]:
     session = get_session()
-    rows, total = newest_first_page(session, Review, [Review.workspace_id == g.workspace.id], page)
-    return paginated([schemas.review_to_json(session, r) for r in rows], total, page), 200
+    where = [models.Review.workspace_id == g.workspace.id]
+    rows, total = newest_first_page(session, models.Review, where, query)
+    return Page[Review](**page_of([Review.of(session, r) for r in rows], total, query))
 
 
 @bp.post("/reviews")
 @api_key_required(WRITE)
-def create_review() -> Json:
-    data = schemas.ReviewInput.from_json(json_body(), creating=True)
+@endpoint(
+    "Create a post-incident review for one or more incidents",
+    tag=REVIEWS,
+    body=ReviewCreate,
+    responses={201: Review},
+    errors=[404],
+)
+def create_review(body: ReviewCreate) -> Review:
     session = get_session()
-    incidents = reviews.require_incidents(session, g.workspace.id, data.incident_ids or [])
     review = reviews.create_review(
         session,
         g.workspace.id,
-        incidents,
+        reviews.require_incidents(session, g.workspace.id, body.incident_ids),
         base_url=_base_url(),
-        summary=data.summary,
-        description=data.description,
-        status=data.status or reviews.ReviewStatus.IN_PROGRESS,
+        summary=body.summary,
+        description=body.description,
+        status=body.status or ReviewStatus.IN_PROGRESS,
         created_by=_actor(),
     )
     session.commit()
-    return schemas.review_to_json(session, review), 201
+    return Review.of(session, review)
 
 
 @bp.get("/reviews/<review_id>")
 @api_key_required(READ)
-def get_review(review_id: str) -> Json:
+@endpoint("Get a review", tag=REVIEWS, responses={200: Review})
+def get_review(review_id: str) -> Review:
     session = get_session()
-    return schemas.review_to_json(
-        session, reviews.require_review(session, g.workspace.id, review_id)
-    ), 200
+    return Review.of(session, reviews.require_review(session, g.workspace.id, review_id))
 
 
 @bp.patch("/reviews/<review_id>")
 @api_key_required(WRITE)
-def update_review(review_id: str) -> Json:
+@endpoint("Update a review", tag=REVIEWS, body=ReviewUpdate, responses={200: Review}, errors=[409])
+def update_review(review_id: str, body: ReviewUpdate) -> Review:
     session = get_session()
     review = reviews.require_review(session, g.workspace.id, review_id)
-    data = schemas.ReviewInput.from_json(json_body(), creating=False)
-    incidents = (
-        reviews.require_incidents(session, g.workspace.id, data.incident_ids)
-        if data.incident_ids is not None
-        else None
-    )
     reviews.update_review(
         session,
         review,
         base_url=_base_url(),
-        summary=data.summary,
-        description=data.description,
-        status=data.status,
-        incidents=incidents,
+        summary=body.summary,
+        description=body.description,
+        status=body.status,
+        incidents=(
+            reviews.require_incidents(session, g.workspace.id, body.incident_ids)
+            if body.incident_ids is not None
+            else None
+        ),
     )
     session.commit()
-    return schemas.review_to_json(session, review), 200
+    return Review.of(session, review)
 
 
 # ── promotion rules ────────────────────────────────────────────────────────────────────────────
