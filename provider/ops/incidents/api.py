@@ -5,40 +5,37 @@ Every lookup is scoped to the caller's workspace: another workspace's ids answer
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint
-from flask import Response
 from flask import g
-from sqlalchemy import func
-from sqlalchemy import select
 
 from provider.config import Settings
 from provider.db import get_session
-from provider.errors import NotFound
-from provider.errors import ValidationFailed
 from provider.extension import SETTINGS
 from provider.ops.access.http import api_key_required
-from provider.ops.access.http import json_body
 from provider.ops.access.http import newest_first_page
 from provider.ops.access.http import principal
 from provider.ops.access.principal import CONFIGURE
 from provider.ops.access.principal import READ
 from provider.ops.access.principal import WRITE
-from provider.ops.components.models import Component
+from provider.ops.incidents import configuration
 from provider.ops.incidents import models
 from provider.ops.incidents import reviews
-from provider.ops.incidents import schemas
 from provider.ops.incidents import service
-from provider.ops.incidents.models import ComponentMapping
-from provider.ops.incidents.models import IncidentRule
 from provider.ops.incidents.models import ReviewStatus
-from provider.ops.incidents.rules import ResolvePolicy
-from provider.ops.incidents.rules import RuleAction
+from provider.ops.incidents.rules import DEFAULT_RULES
+from provider.ops.incidents.schemas import ComponentMapping
+from provider.ops.incidents.schemas import ComponentMappingCreate
+from provider.ops.incidents.schemas import ComponentMappingList
+from provider.ops.incidents.schemas import ComponentMappingUpdate
 from provider.ops.incidents.schemas import Incident
 from provider.ops.incidents.schemas import IncidentAlert
 from provider.ops.incidents.schemas import IncidentCreate
 from provider.ops.incidents.schemas import IncidentQuery
+from provider.ops.incidents.schemas import IncidentRule
+from provider.ops.incidents.schemas import IncidentRuleCreate
+from provider.ops.incidents.schemas import IncidentRuleDefault
+from provider.ops.incidents.schemas import IncidentRuleList
+from provider.ops.incidents.schemas import IncidentRuleUpdate
 from provider.ops.incidents.schemas import IncidentUpdate
 from provider.ops.incidents.schemas import Review
 from provider.ops.incidents.schemas import ReviewCreate
@@ -54,7 +51,7 @@ bp = Blueprint("ops_incidents", __name__, url_prefix="/v1")
 
 INCIDENTS = "Incidents"
 REVIEWS = "Reviews"
-Json = tuple[dict[str, Any], int]
+DELETED = {204: "Deleted"}
 
 
 def _base_url() -> str:
@@ -238,205 +235,120 @@ def update_review(review_id: str, body: ReviewUpdate) -> Review:
 # ── promotion rules ────────────────────────────────────────────────────────────────────────────
 
 
-def _require_rule(rule_id: str) -> IncidentRule:
-    rule = (
-        get_session()
-        .scalars(
-            select(IncidentRule).where(
-                IncidentRule.workspace_id == g.workspace.id, IncidentRule.public_id == rule_id[:64]
-            )
-        )
-        .first()
-    )
-    if rule is None:
-        raise NotFound("Incident rule does not exist.", code="rule_not_found")
-    return rule
-
-
-def _apply_rule(rule: IncidentRule, data: schemas.RuleInput) -> None:
-    if data.name is not None:
-        rule.name = data.name
-    if data.order is not None:
-        rule.position = data.order
-    if data.enabled is not None:
-        rule.enabled = data.enabled
-    if "filter" in data.present:
-        rule.filter = data.filter or {}
-    if data.min_priority is not None:
-        rule.min_priority = data.min_priority
-    if "countThreshold" in data.present:
-        rule.count_threshold = data.count_threshold
-    if "unacknowledgedForSeconds" in data.present:
-        rule.unacknowledged_seconds = data.unacknowledged_seconds
-    if data.action is not None:
-        rule.action = data.action
-    if data.resolve_policy is not None:
-        rule.resolve_policy = data.resolve_policy
-
-
 @bp.get("/incident-rules")
 @api_key_required(READ)
-def list_rules() -> Json:
-    rows = list(
-        get_session().scalars(
-            select(IncidentRule)
-            .where(IncidentRule.workspace_id == g.workspace.id)
-            .order_by(IncidentRule.position, IncidentRule.id)
-        )
+@endpoint(
+    "List promotion rules (and the defaults)",
+    tag=INCIDENTS,
+    responses={200: IncidentRuleList},
+)
+def list_incident_rules() -> IncidentRuleList:
+    rules = configuration.list_rules(get_session(), g.workspace.id)
+    return IncidentRuleList(
+        **whole_list([IncidentRule.of(r) for r in rules]),
+        defaults=[IncidentRuleDefault.of(spec) for spec in DEFAULT_RULES],
     )
-    values = [schemas.rule_to_json(r) for r in rows]
-    # With no rules of its own a workspace runs on the defaults; show them, marked as such.
-    defaults = [
-        {
-            "name": spec.name,
-            "minPriority": spec.min_priority,
-            "countThreshold": spec.count_threshold,
-            "unacknowledgedForSeconds": (
-                int(spec.unacknowledged_for.total_seconds()) if spec.unacknowledged_for else None
-            ),
-            "action": spec.action.value,
-            "resolvePolicy": spec.resolve_policy.value,
-        }
-        for spec in service.DEFAULT_RULES
-    ]
-    return {"values": values, "count": len(values), "defaults": defaults, "links": {}}, 200
 
 
 @bp.post("/incident-rules")
 @api_key_required(CONFIGURE)
-def create_rule() -> Json:
-    data = schemas.RuleInput.from_json(json_body(), creating=True)
+@endpoint(
+    "Create a promotion rule",
+    tag=INCIDENTS,
+    body=IncidentRuleCreate,
+    responses={201: IncidentRule},
+)
+def create_incident_rule(body: IncidentRuleCreate) -> IncidentRule:
     session = get_session()
-    last = session.scalar(
-        select(func.max(IncidentRule.position)).where(IncidentRule.workspace_id == g.workspace.id)
-    )
-    rule = IncidentRule(
-        workspace_id=g.workspace.id,
-        name=data.name or "",
-        position=(last + 1) if last is not None else 0,
-        filter={},
-        action=RuleAction.PROMOTE,
-        resolve_policy=ResolvePolicy.LAST_ALERT_CLOSED,
-    )
-    _apply_rule(rule, data)
-    session.add(rule)
+    rule = configuration.create_rule(session, g.workspace.id, body)
     session.commit()
-    return schemas.rule_to_json(rule), 201
+    return IncidentRule.of(rule)
 
 
 @bp.get("/incident-rules/<rule_id>")
 @api_key_required(READ)
-def get_rule(rule_id: str) -> Json:
-    return schemas.rule_to_json(_require_rule(rule_id)), 200
+@endpoint("Get a promotion rule", tag=INCIDENTS, responses={200: IncidentRule})
+def get_incident_rule(rule_id: str) -> IncidentRule:
+    return IncidentRule.of(configuration.require_rule(get_session(), g.workspace.id, rule_id))
 
 
 @bp.patch("/incident-rules/<rule_id>")
 @api_key_required(CONFIGURE)
-def update_rule(rule_id: str) -> Json:
-    rule = _require_rule(rule_id)
-    _apply_rule(rule, schemas.RuleInput.from_json(json_body(), creating=False))
-    get_session().commit()
-    return schemas.rule_to_json(rule), 200
+@endpoint(
+    "Update a promotion rule",
+    tag=INCIDENTS,
+    body=IncidentRuleUpdate,
+    responses={200: IncidentRule},
+)
+def update_incident_rule(rule_id: str, body: IncidentRuleUpdate) -> IncidentRule:
+    session = get_session()
+    rule = configuration.require_rule(session, g.workspace.id, rule_id)
+    configuration.update_rule(session, rule, body)
+    session.commit()
+    return IncidentRule.of(rule)
 
 
 @bp.delete("/incident-rules/<rule_id>")
 @api_key_required(CONFIGURE)
-def delete_rule(rule_id: str) -> Response:
+@endpoint("Delete a promotion rule", tag=INCIDENTS, responses=DELETED)
+def delete_incident_rule(rule_id: str) -> None:
     session = get_session()
-    session.delete(_require_rule(rule_id))
+    session.delete(configuration.require_rule(session, g.workspace.id, rule_id))
     session.commit()
-    return Response(status=204)
 
 
 # ── component mappings ─────────────────────────────────────────────────────────────────────────
 
 
-def _require_mapping(mapping_id: str) -> tuple[ComponentMapping, Component]:
-    row = (
-        get_session()
-        .execute(
-            select(ComponentMapping, Component)
-            .join(Component, Component.id == ComponentMapping.component_id)
-            .where(
-                ComponentMapping.workspace_id == g.workspace.id,
-                ComponentMapping.public_id == mapping_id[:64],
-            )
-        )
-        .first()
-    )
-    if row is None:
-        raise NotFound("Component mapping does not exist.", code="mapping_not_found")
-    return row[0], row[1]
-
-
 @bp.get("/component-mappings")
 @api_key_required(READ)
-def list_mappings() -> Json:
-    rows = get_session().execute(
-        select(ComponentMapping, Component)
-        .join(Component, Component.id == ComponentMapping.component_id)
-        .where(ComponentMapping.workspace_id == g.workspace.id)
-        .order_by(ComponentMapping.position, ComponentMapping.id)
-    )
-    values = [schemas.mapping_to_json(m, c) for m, c in rows]
-    return {"values": values, "count": len(values), "links": {}}, 200
+@endpoint(
+    "List component-mapping rules, in order",
+    tag=INCIDENTS,
+    responses={200: ComponentMappingList},
+)
+def list_component_mappings() -> ComponentMappingList:
+    rows = configuration.list_mappings(get_session(), g.workspace.id)
+    return ComponentMappingList(**whole_list([ComponentMapping.of(m, c) for m, c in rows]))
 
 
 @bp.post("/component-mappings")
 @api_key_required(CONFIGURE)
-def create_mapping() -> Json:
-    data = schemas.MappingInput.from_json(json_body(), creating=True)
+@endpoint(
+    "Create a component-mapping rule",
+    tag=INCIDENTS,
+    body=ComponentMappingCreate,
+    responses={201: ComponentMapping},
+    errors=[404],
+)
+def create_component_mapping(body: ComponentMappingCreate) -> ComponentMapping:
     session = get_session()
-    [component_id] = service.require_components(session, g.workspace.id, [data.component_id or ""])
-    last = session.scalar(
-        select(func.max(ComponentMapping.position)).where(
-            ComponentMapping.workspace_id == g.workspace.id
-        )
-    )
-    row = ComponentMapping(
-        workspace_id=g.workspace.id,
-        position=data.order if data.order is not None else ((last + 1) if last is not None else 0),
-        match_type=data.match_type,
-        key=data.key,
-        value=data.value or "",
-        component_id=component_id,
-    )
-    session.add(row)
+    row, component = configuration.create_mapping(session, g.workspace.id, body)
     session.commit()
-    return schemas.mapping_to_json(row, session.get_one(Component, component_id)), 201
+    return ComponentMapping.of(row, component)
 
 
 @bp.patch("/component-mappings/<mapping_id>")
 @api_key_required(CONFIGURE)
-def update_mapping(mapping_id: str) -> Json:
+@endpoint(
+    "Update a component-mapping rule",
+    tag=INCIDENTS,
+    body=ComponentMappingUpdate,
+    responses={200: ComponentMapping},
+)
+def update_component_mapping(mapping_id: str, body: ComponentMappingUpdate) -> ComponentMapping:
     session = get_session()
-    row, component = _require_mapping(mapping_id)
-    data = schemas.MappingInput.from_json(json_body(), creating=False)
-    if data.component_id is not None:
-        [row.component_id] = service.require_components(
-            session, g.workspace.id, [data.component_id]
-        )
-        component = session.get_one(Component, row.component_id)
-    if data.match_type is not None:
-        row.match_type = data.match_type
-    if data.value is not None:
-        row.value = data.value
-    if data.key is not None:
-        row.key = data.key
-    if data.order is not None:
-        row.position = data.order
-    problem = schemas.validate_pattern(row.value) if row.match_type.value == "entityRegex" else None
-    if problem:
-        raise ValidationFailed(f"value {problem}", details={"source": {"pointer": "/value"}})
+    mapping = configuration.require_mapping(session, g.workspace.id, mapping_id)
+    row, component = configuration.update_mapping(session, mapping, body)
     session.commit()
-    return schemas.mapping_to_json(row, component), 200
+    return ComponentMapping.of(row, component)
 
 
 @bp.delete("/component-mappings/<mapping_id>")
 @api_key_required(CONFIGURE)
-def delete_mapping(mapping_id: str) -> Response:
+@endpoint("Delete a component-mapping rule", tag=INCIDENTS, responses=DELETED)
+def delete_component_mapping(mapping_id: str) -> None:
     session = get_session()
-    row, _ = _require_mapping(mapping_id)
+    row, _ = configuration.require_mapping(session, g.workspace.id, mapping_id)
     session.delete(row)
     session.commit()
-    return Response(status=204)

@@ -9,20 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Annotated
 from typing import Any
 
 from pydantic import AfterValidator
 from pydantic import BeforeValidator
 from pydantic import Field
+from pydantic import PlainSerializer
+from pydantic import PlainValidator
 from pydantic import Strict
+from pydantic import ValidationInfo
 from pydantic import WithJsonSchema
+from pydantic import field_validator
 from pydantic import model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from provider.errors import ValidationFailed
 from provider.ops.alerts.models import Alert
 from provider.ops.components.models import Component
 from provider.ops.incidents import models
@@ -30,13 +32,13 @@ from provider.ops.incidents import publishing
 from provider.ops.incidents.facts import PRIORITIES
 from provider.ops.incidents.mapping import MatchType
 from provider.ops.incidents.mapping import validate_pattern
-from provider.ops.incidents.models import ComponentMapping
-from provider.ops.incidents.models import IncidentRule
 from provider.ops.incidents.models import IncidentStatus
 from provider.ops.incidents.models import ReviewStatus
 from provider.ops.incidents.rules import ResolvePolicy
 from provider.ops.incidents.rules import RuleAction
-from provider.ops.lang import filters
+from provider.ops.incidents.rules import RuleSpec
+from provider.ops.lang.filters import FilterInput
+from provider.ops.lang.filters import FilterOutput
 from provider.schema.fields import Items
 from provider.schema.fields import RequestModel
 from provider.schema.fields import ResponseModel
@@ -44,15 +46,21 @@ from provider.schema.fields import Text
 from provider.schema.fields import Timestamp
 from provider.schema.fields import predicate
 from provider.schema.fields import problem
+from provider.schema.pages import Page
 from provider.schema.pages import PageLinks
 from provider.schema.pages import PageQuery
-from provider.times import iso
-from provider.validation import Fields
 
 MAX_IDS = 100
 MAX_ID = 64
 MAX_ISSUE_KEY = 255
+MAX_NAME = 255
+MAX_RULE_ORDER = 10_000
+MAX_COUNT_THRESHOLD = 1_000_000
 MAX_UNACKNOWLEDGED_SECONDS = 7 * 24 * 3600
+MAX_MAPPING_VALUE = 1000
+MAX_MAPPING_KEY = 255
+# Positions are 32-bit integer columns on PostgreSQL.
+MAX_POSITION = 2**31 - 1
 
 
 def _required(value: Any) -> Any:
@@ -67,6 +75,13 @@ def _strings(value: Any) -> Any:
     return value
 
 
+def _mapping_type(value: Any) -> MatchType:
+    try:
+        return MatchType(value)
+    except (ValueError, TypeError):
+        raise problem(f"must be one of: {', '.join(MatchType)}") from None
+
+
 # On a field that must be sent: null is refused as missing, not as a wrong type.
 Required = BeforeValidator(_required)
 
@@ -77,8 +92,18 @@ Priority = Annotated[
     WithJsonSchema({"type": "string", "enum": list(PRIORITIES)}),
 ]
 Policy = Annotated[ResolvePolicy, Strict(False)]
+Action = Annotated[RuleAction, Strict(False)]
 ReviewState = Annotated[ReviewStatus, Strict(False)]
+# The filter grammar has a MatchType of its own: validated and described here without the enum's
+# name, the document keeps one schema called MatchType.
+MappingType = Annotated[
+    MatchType,
+    PlainValidator(_mapping_type),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema({"type": "string", "enum": [t.value for t in MatchType]}),
+]
 Summary = Text(publishing.MAX_SUMMARY)
+Position = Annotated[int, Field(ge=0, le=MAX_POSITION)]
 
 
 def IdList(max_length: int) -> Any:  # noqa: N802 - a type factory, used like a type
@@ -265,122 +290,163 @@ class Review(ResponseModel):
         return cls(**from_row(cls, row, id=row.public_id, incident_ids=incident_ids))
 
 
-# ── promotion rules and component mappings ─────────────────────────────────────────────────────
+# ── promotion rules ────────────────────────────────────────────────────────────────────────────
+
+# Body fields whose null clears the column, and body fields stored under another name.
+_RULE_CLEARED_BY_NULL = frozenset({"filter", "count_threshold", "unacknowledged_for_seconds"})
+_RULE_COLUMNS = {"order": "position", "unacknowledged_for_seconds": "unacknowledged_seconds"}
 
 
-def _priority(f: Fields, name: str) -> str | None:
-    value = f.optional_str(name, max_len=2)
-    if value is not None and value not in PRIORITIES:
-        f.error(name, f"must be one of: {', '.join(PRIORITIES)}")
-        return None
-    return value
+class IncidentRuleUpdate(RequestModel):
+    """`null` clears `filter`, `countThreshold` and `unacknowledgedForSeconds`."""
+
+    name: Text(MAX_NAME) | None = None
+    order: Annotated[int, Field(ge=0, le=MAX_RULE_ORDER)] | None = Field(
+        default=None, description="Rules are tried in order, the first match deciding."
+    )
+    enabled: bool | None = None
+    filter: FilterInput | None = Field(default=None, description="Null matches every alert.")
+    min_priority: Priority | None = Field(
+        default=None, description="The lowest priority the rule applies to."
+    )
+    count_threshold: Annotated[int, Field(ge=1, le=MAX_COUNT_THRESHOLD)] | None = None
+    unacknowledged_for_seconds: (
+        Annotated[int, Field(ge=1, le=MAX_UNACKNOWLEDGED_SECONDS)] | None
+    ) = None
+    action: Action | None = None
+    resolve_policy: Policy | None = None
+
+    def changes(self) -> dict[str, Any]:
+        """The rule's columns this body sets, by column name."""
+        out: dict[str, Any] = {}
+        for name in self.model_fields_set:
+            value = getattr(self, name)
+            if value is None and name not in _RULE_CLEARED_BY_NULL:
+                continue
+            if name == "filter":
+                value = value.to_filter().to_json() if value is not None else {}
+            out[_RULE_COLUMNS.get(name, name)] = value
+        return out
 
 
-@dataclass(frozen=True, slots=True)
-class RuleInput:
-    name: str | None
-    order: int | None
-    enabled: bool | None
-    filter: dict[str, Any] | None
-    min_priority: str | None
+class IncidentRuleCreate(IncidentRuleUpdate):
+    """A new rule goes last unless given an `order`; it applies from P5 up, promotes, and
+    resolves its incidents when their last alert closes, unless told otherwise.
+    """
+
+    name: Annotated[Text(MAX_NAME, nonempty=True), Required]
+
+
+class RuleBehaviour(ResponseModel):
+    name: str
+    min_priority: Priority
     count_threshold: int | None
-    unacknowledged_seconds: int | None
-    action: RuleAction | None
-    resolve_policy: ResolvePolicy | None
-    present: frozenset[str]
+    unacknowledged_for_seconds: int | None
+    action: RuleAction
+    resolve_policy: ResolvePolicy
+
+
+class IncidentRuleDefault(RuleBehaviour):
+    @classmethod
+    def of(cls, spec: RuleSpec) -> IncidentRuleDefault:
+        waiting = spec.unacknowledged_for
+        seconds = int(waiting.total_seconds()) if waiting else None
+        return cls(**from_row(cls, spec, unacknowledged_for_seconds=seconds))
+
+
+class IncidentRule(RuleBehaviour):
+    id: str
+    order: int = Field(ge=0)
+    enabled: bool
+    filter: FilterOutput
+    created_at: Timestamp
+    updated_at: Timestamp
 
     @classmethod
-    def from_json(cls, raw: object, *, creating: bool) -> RuleInput:
-        f = Fields(raw)
-        name = (
-            f.required_str("name", max_len=255) if creating else f.optional_str("name", max_len=255)
+    def of(cls, row: models.IncidentRule) -> IncidentRule:
+        return cls(
+            **from_row(
+                cls,
+                row,
+                id=row.public_id,
+                order=row.position,
+                filter=FilterOutput.of(row.filter),
+                unacknowledged_for_seconds=row.unacknowledged_seconds,
+            )
         )
-        flt: dict[str, Any] | None = None
-        if f.has("filter"):
-            try:
-                flt = filters.parse_filter(f.raw["filter"]).to_json()
-            except ValidationFailed as e:
-                f.error("filter", e.message)
-        obj = cls(
-            name=name,
-            order=f.optional_int("order", minimum=0, maximum=10_000),
-            enabled=f.optional_bool("enabled"),
-            filter=flt,
-            min_priority=_priority(f, "minPriority"),
-            count_threshold=f.optional_int("countThreshold", minimum=1, maximum=1_000_000),
-            unacknowledged_seconds=f.optional_int(
-                "unacknowledgedForSeconds", minimum=1, maximum=MAX_UNACKNOWLEDGED_SECONDS
-            ),
-            action=f.enum("action", RuleAction),
-            resolve_policy=f.enum("resolvePolicy", ResolvePolicy),
-            present=frozenset(k for k in f.raw if isinstance(k, str)),
-        )
-        f.raise_if_errors()
-        return obj
 
 
-def rule_to_json(rule: IncidentRule) -> dict[str, Any]:
-    return {
-        "id": rule.public_id,
-        "name": rule.name,
-        "order": rule.position,
-        "enabled": rule.enabled,
-        "filter": rule.filter or filters.MATCH_ALL.to_json(),
-        "minPriority": rule.min_priority,
-        "countThreshold": rule.count_threshold,
-        "unacknowledgedForSeconds": rule.unacknowledged_seconds,
-        "action": rule.action.value,
-        "resolvePolicy": rule.resolve_policy.value,
-        "createdAt": iso(rule.created_at),
-        "updatedAt": iso(rule.updated_at),
-    }
+class IncidentRuleList(Page[IncidentRule]):
+    defaults: list[IncidentRuleDefault] = Field(
+        description="The rules a workspace runs on while it has none of its own."
+    )
 
 
-@dataclass(frozen=True, slots=True)
-class MappingInput:
-    match_type: MatchType | None
-    value: str | None
-    key: str | None
-    component_id: str | None
-    order: int | None
+# ── component mappings ─────────────────────────────────────────────────────────────────────────
+
+
+MAPPING_VALUE = "Compared as sent; with entityRegex, a regular expression."
+
+
+class ComponentMappingUpdate(RequestModel):
+    match_type: MappingType | None = Field(default=None, alias="type")
+    value: Text(MAX_MAPPING_VALUE, strip=False) | None = Field(
+        default=None, description=MAPPING_VALUE
+    )
+    key: Text(MAX_MAPPING_KEY) | None = Field(
+        default=None, validate_default=True, description="Required for extraProperty."
+    )
+    component_id: Text(MAX_ID) | None = None
+    order: Position | None = Field(default=None, description="Mappings are tried in order.")
+
+    @field_validator("value")
+    @classmethod
+    def _pattern_compiles(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value and info.data.get("match_type") is MatchType.ENTITY_REGEX:
+            error = validate_pattern(value)
+            if error:
+                raise problem(error)
+        return value
+
+    @field_validator("key")
+    @classmethod
+    def _key_names_the_property(cls, key: str | None, info: ValidationInfo) -> str | None:
+        if not key and info.data.get("match_type") is MatchType.EXTRA_PROPERTY:
+            raise problem("is required for an extraProperty mapping")
+        return key
+
+    def changes(self) -> dict[str, Any]:
+        """The mapping's columns this body sets (its component is looked up by id)."""
+        columns = {"match_type": "match_type", "value": "value", "key": "key", "order": "position"}
+        values = {column: getattr(self, name) for name, column in columns.items()}
+        return {column: value for column, value in values.items() if value is not None}
+
+
+class ComponentMappingCreate(ComponentMappingUpdate):
+    match_type: Annotated[MappingType, Required] = Field(alias="type")
+    value: Annotated[Text(MAX_MAPPING_VALUE, strip=False, nonempty=True), Required] = Field(
+        description=MAPPING_VALUE
+    )
+    component_id: Annotated[Text(MAX_ID, nonempty=True), Required]
+
+
+class ComponentMapping(ResponseModel):
+    id: str
+    order: int = Field(ge=0)
+    match_type: MappingType = Field(alias="type")
+    value: str
+    key: str | None = Field(default=None, exclude_if=lambda value: value is None)
+    component_id: str
+    created_at: Timestamp
 
     @classmethod
-    def from_json(cls, raw: object, *, creating: bool) -> MappingInput:
-        f = Fields(raw)
-        match_type = f.enum("type", MatchType)
-        value = (
-            f.required_str("value", max_len=1000, strip=False)
-            if creating
-            else f.optional_str("value", max_len=1000, strip=False)
+    def of(cls, row: models.ComponentMapping, component: Component) -> ComponentMapping:
+        return cls(
+            **from_row(
+                cls, row, id=row.public_id, order=row.position, component_id=component.public_id
+            )
         )
-        component_id = (
-            f.required_str("componentId", max_len=64)
-            if creating
-            else f.optional_str("componentId", max_len=64)
-        )
-        if creating and match_type is None and "type" not in f.errors:
-            f.error("type", "is required")
-        key = f.optional_str("key", max_len=255)
-        if match_type is MatchType.EXTRA_PROPERTY and not key:
-            f.error("key", "is required for an extraProperty mapping")
-        if match_type is MatchType.ENTITY_REGEX and value:
-            problem = validate_pattern(value)
-            if problem:
-                f.error("value", problem)
-        obj = cls(match_type, value, key, component_id, f.optional_int("order", minimum=0))
-        f.raise_if_errors()
-        return obj
 
 
-def mapping_to_json(row: ComponentMapping, component: Component) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "id": row.public_id,
-        "order": row.position,
-        "type": row.match_type.value,
-        "value": row.value,
-        "componentId": component.public_id,
-        "createdAt": iso(row.created_at),
-    }
-    if row.key is not None:
-        out["key"] = row.key
-    return out
+class ComponentMappingList(Page[ComponentMapping]):
+    """Every mapping of the workspace, in the order they are tried."""
