@@ -232,6 +232,11 @@ def test_no_key_is_401(client) -> None:  # type: ignore[no-untyped-def]
         ),
         (
             "/v1/component-mappings",
+            {"type": "entity", "value": "", "componentId": "c"},
+            "value must not be empty",
+        ),
+        (
+            "/v1/component-mappings",
             {"type": "extraProperty", "value": "v", "componentId": "c"},
             "key is required for an extraProperty mapping",
         ),
@@ -292,13 +297,21 @@ def test_null_clears_a_rules_filter_and_thresholds_only(api: Api) -> None:
     assert updated["filter"]["conditionMatchType"] == "match-all"
 
 
-def test_a_new_mapping_type_is_checked_against_the_stored_value(api: Api, session: Session) -> None:
+def test_mapping_values_are_taken_as_sent_and_rechecked_when_the_type_changes(
+    api: Api, session: Session
+) -> None:
     db = make_component(session, api.workspace, "database")
     session.commit()
     mapping = api.post(
         "/v1/component-mappings", json={"type": "entity", "value": "(", "componentId": db.public_id}
     ).get_json()
     assert "key" not in mapping
+
+    blank = api.post(
+        "/v1/component-mappings", json={"type": "tag", "value": " ", "componentId": db.public_id}
+    )
+    assert blank.status_code == 201
+    assert blank.get_json()["value"] == " "
 
     r = api.patch(f"/v1/component-mappings/{mapping['id']}", json={"type": "entityRegex"})
 

@@ -424,9 +424,12 @@ class ComponentMappingUpdate(RequestModel):
 
 class ComponentMappingCreate(ComponentMappingUpdate):
     match_type: Annotated[MappingType, Required] = Field(alias="type")
-    value: Annotated[Text(MAX_MAPPING_VALUE, strip=False, nonempty=True), Required] = Field(
-        description=MAPPING_VALUE
-    )
+    # Blank is a value here (compared as sent); only empty is refused.
+    value: Annotated[
+        Text(MAX_MAPPING_VALUE, strip=False),
+        AfterValidator(predicate(bool, "must not be empty")),
+        Required,
+    ] = Field(description=MAPPING_VALUE)
     component_id: Annotated[Text(MAX_ID, nonempty=True), Required]
 
 
