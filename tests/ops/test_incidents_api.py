@@ -195,3 +195,135 @@ def test_no_key_is_401(client) -> None:  # type: ignore[no-untyped-def]
         r = client.get(path)
         assert r.status_code == 401
         assert r.get_json()["errors"][0]["code"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "title"),
+    [
+        ("/v1/reviews", {}, "incidentIds must name at least one incident"),
+        ("/v1/reviews", {"incidentIds": None}, "incidentIds must name at least one incident"),
+        ("/v1/incidents", {"summary": None}, "summary is required"),
+        ("/v1/incidents", {"summary": " "}, "summary must not be empty"),
+        (
+            "/v1/incidents",
+            {"summary": "s", "componentIds": "c"},
+            "componentIds must be a list of strings",
+        ),
+        (
+            "/v1/incident-rules",
+            {"name": "x", "minPriority": "P9"},
+            "minPriority must be one of: P1, P2, P3, P4, P5",
+        ),
+        (
+            "/v1/incident-rules",
+            {"name": "x", "unacknowledgedForSeconds": 7 * 24 * 3600 + 1},
+            "unacknowledgedForSeconds must be at most 604800",
+        ),
+        (
+            "/v1/incident-rules",
+            {"name": "x", "filter": {"conditionMatchType": "nope"}},
+            "filter.conditionMatchType must be one of: match-all, match-any-condition, "
+            "match-all-conditions",
+        ),
+        (
+            "/v1/component-mappings",
+            {"type": "weird", "value": "v", "componentId": "c"},
+            "type must be one of: entity, tag, extraProperty, entityRegex",
+        ),
+        (
+            "/v1/component-mappings",
+            {"type": "entity", "value": "", "componentId": "c"},
+            "value must not be empty",
+        ),
+        (
+            "/v1/component-mappings",
+            {"type": "extraProperty", "value": "v", "componentId": "c"},
+            "key is required for an extraProperty mapping",
+        ),
+        (
+            "/v1/component-mappings",
+            {"type": "entity", "value": "v", "componentId": "c", "order": 10**20},
+            "order must be at most 2147483647",
+        ),
+    ],
+)
+def test_validation_errors_name_the_field_as_sent(
+    api: Api, path: str, body: dict, title: str
+) -> None:
+    r = api.post(path, json=body)
+    assert r.status_code == 422, r.get_json()
+    assert r.get_json()["errors"][0]["title"] == title
+
+
+def test_text_no_database_stores_is_400(api: Api) -> None:
+    r = api.post(
+        "/v1/incidents", data='{"summary": "\\ud800"}', headers={"Content-Type": "application/json"}
+    )
+    assert r.status_code == 400
+    assert r.get_json()["errors"][0]["code"] == "invalid_characters"
+
+
+def test_null_clears_a_rules_filter_and_thresholds_only(api: Api) -> None:
+    rule = api.post(
+        "/v1/incident-rules",
+        json={
+            "name": "noisy",
+            "minPriority": "P2",
+            "countThreshold": 3,
+            "unacknowledgedForSeconds": 60,
+            "filter": {
+                "conditionMatchType": "match-any-condition",
+                "conditions": [{"field": "message", "operation": "contains", "expectedValue": 5}],
+            },
+        },
+    ).get_json()
+    assert rule["filter"]["conditions"][0]["expectedValue"] == "5"
+
+    r = api.patch(
+        f"/v1/incident-rules/{rule['id']}",
+        json={
+            "name": None,
+            "minPriority": None,
+            "countThreshold": None,
+            "unacknowledgedForSeconds": None,
+            "filter": None,
+        },
+    )
+    assert r.status_code == 200, r.get_json()
+    updated = r.get_json()
+    assert (updated["name"], updated["minPriority"]) == ("noisy", "P2")
+    assert updated["countThreshold"] is None
+    assert updated["unacknowledgedForSeconds"] is None
+    assert updated["filter"]["conditionMatchType"] == "match-all"
+
+
+def test_mapping_values_are_taken_as_sent_and_rechecked_when_the_type_changes(
+    api: Api, session: Session
+) -> None:
+    db = make_component(session, api.workspace, "database")
+    session.commit()
+    mapping = api.post(
+        "/v1/component-mappings", json={"type": "entity", "value": "(", "componentId": db.public_id}
+    ).get_json()
+    assert "key" not in mapping
+
+    blank = api.post(
+        "/v1/component-mappings", json={"type": "tag", "value": " ", "componentId": db.public_id}
+    )
+    assert blank.status_code == 201
+    assert blank.get_json()["value"] == " "
+
+    r = api.patch(f"/v1/component-mappings/{mapping['id']}", json={"type": "entityRegex"})
+
+    assert r.status_code == 422
+    assert r.get_json()["errors"][0]["title"].startswith("value is not a valid regular expression")
+
+
+def test_alerts_show_on_one_incident_not_in_lists(api: Api) -> None:
+    incident = _p1(api)
+    assert "alerts" not in incident
+    assert api.get("/v1/incidents?status=").get_json()["count"] == 1
+    alerts = api.get(f"/v1/incidents/{incident['id']}/alerts").get_json()
+    assert alerts["count"] == 1
+    assert alerts["links"] == {}
+    assert api.get(f"/v1/incidents/{incident['id']}").get_json()["alerts"] == alerts["values"]

@@ -36,6 +36,7 @@ from provider.ops.access.principal import ApiPrincipal
 from provider.ops.access.principal import KeyResolvers
 from provider.schema.endpoint import AuthSpec
 from provider.schema.endpoint import mark_auth
+from provider.schema.pages import PageQuery
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -240,7 +241,7 @@ def parse_page(*, default_size: int = 20, max_size: int = 100, window: int | Non
 
 
 def newest_first_page(
-    session: Session, model: Any, where: list[ColumnElement[bool]], page: Page
+    session: Session, model: Any, where: list[ColumnElement[bool]], page: PageQuery
 ) -> tuple[list[Any], int]:
     """One page of ``model``'s rows matching ``where``, newest first, and how many match."""
     total = session.scalar(select(func.count()).select_from(model).where(*where)) or 0

@@ -5,44 +5,53 @@ Every lookup is scoped to the caller's workspace: another workspace's ids answer
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint
-from flask import Response
 from flask import g
-from flask import request
-from sqlalchemy import func
-from sqlalchemy import select
 
 from provider.config import Settings
 from provider.db import get_session
-from provider.errors import NotFound
-from provider.errors import ValidationFailed
 from provider.extension import SETTINGS
 from provider.ops.access.http import api_key_required
-from provider.ops.access.http import json_body
 from provider.ops.access.http import newest_first_page
-from provider.ops.access.http import paginated
-from provider.ops.access.http import parse_page
 from provider.ops.access.http import principal
 from provider.ops.access.principal import CONFIGURE
 from provider.ops.access.principal import READ
 from provider.ops.access.principal import WRITE
-from provider.ops.components.models import Component
+from provider.ops.incidents import configuration
+from provider.ops.incidents import models
 from provider.ops.incidents import reviews
-from provider.ops.incidents import schemas
 from provider.ops.incidents import service
-from provider.ops.incidents.models import ComponentMapping
-from provider.ops.incidents.models import Incident
-from provider.ops.incidents.models import IncidentRule
-from provider.ops.incidents.models import IncidentStatus
-from provider.ops.incidents.models import Review
-from provider.ops.incidents.rules import ResolvePolicy
-from provider.ops.incidents.rules import RuleAction
+from provider.ops.incidents.models import ReviewStatus
+from provider.ops.incidents.rules import DEFAULT_RULES
+from provider.ops.incidents.schemas import ComponentMapping
+from provider.ops.incidents.schemas import ComponentMappingCreate
+from provider.ops.incidents.schemas import ComponentMappingList
+from provider.ops.incidents.schemas import ComponentMappingUpdate
+from provider.ops.incidents.schemas import Incident
+from provider.ops.incidents.schemas import IncidentAlert
+from provider.ops.incidents.schemas import IncidentCreate
+from provider.ops.incidents.schemas import IncidentQuery
+from provider.ops.incidents.schemas import IncidentRule
+from provider.ops.incidents.schemas import IncidentRuleCreate
+from provider.ops.incidents.schemas import IncidentRuleDefault
+from provider.ops.incidents.schemas import IncidentRuleList
+from provider.ops.incidents.schemas import IncidentRuleUpdate
+from provider.ops.incidents.schemas import IncidentUpdate
+from provider.ops.incidents.schemas import Review
+from provider.ops.incidents.schemas import ReviewCreate
+from provider.ops.incidents.schemas import ReviewUpdate
+from provider.ops.incidents.schemas import incident_alerts
+from provider.ops.incidents.schemas import whole_list
+from provider.schema.endpoint import endpoint
+from provider.schema.pages import Page
+from provider.schema.pages import PageQuery
+from provider.schema.pages import page_of
 
 bp = Blueprint("ops_incidents", __name__, url_prefix="/v1")
 
-Json = tuple[dict[str, Any], int]
+INCIDENTS = "Incidents"
+REVIEWS = "Reviews"
+DELETED = {204: "Deleted"}
 
 
 def _base_url() -> str:
@@ -59,93 +68,99 @@ def _actor() -> str:
 
 @bp.get("/incidents")
 @api_key_required(READ)
-def list_incidents() -> Json:
-    page = parse_page()
-    where = [Incident.workspace_id == g.workspace.id]
-    status = request.args.get("status")
-    if status:
-        try:
-            where.append(Incident.status == IncidentStatus(status))
-        except ValueError:
-            raise ValidationFailed(
-                "status must be open or resolved", details={"source": {"parameter": "status"}}
-            ) from None
+@endpoint("List incidents", tag=INCIDENTS, query=IncidentQuery, responses={200: Page[Incident]})
+def list_incidents(query: IncidentQuery) -> Page[Incident]:
+    where = [models.Incident.workspace_id == g.workspace.id]
+    if query.status is not None:
+        where.append(models.Incident.status == query.status)
     session = get_session()
-    rows, total = newest_first_page(session, Incident, where, page)
-    return paginated([schemas.incident_to_json(session, i) for i in rows], total, page), 200
+    rows, total = newest_first_page(session, models.Incident, where, query)
+    return Page[Incident](**page_of([Incident.of(session, i) for i in rows], total, query))
 
 
 @bp.post("/incidents")
 @api_key_required(WRITE)
-def create_incident() -> Json:
-    data = schemas.IncidentInput.from_json(json_body(), creating=True)
+@endpoint(
+    "Open an incident by hand",
+    tag=INCIDENTS,
+    body=IncidentCreate,
+    responses={201: Incident},
+    errors=[404],
+)
+def create_incident(body: IncidentCreate) -> Incident:
     session = get_session()
-    component_ids = service.require_components(session, g.workspace.id, data.component_ids or [])
     incident = service.create_incident(
         session,
         g.workspace,
-        summary=data.summary or "",
+        summary=body.summary,
         base_url=_base_url(),
-        description=data.description,
-        severity=data.severity,
-        component_ids=component_ids,
-        alert_public_ids=data.alert_ids or [],
-        issue_keys=data.issue_keys or [],
-        resolve_policy=data.resolve_policy,
+        description=body.description,
+        severity=body.severity,
+        component_ids=service.require_components(session, g.workspace.id, body.component_ids or []),
+        alert_public_ids=body.alert_ids or [],
+        issue_keys=body.issue_keys or [],
+        resolve_policy=body.resolve_policy,
         created_by=_actor(),
     )
     session.commit()
-    return schemas.incident_to_json(session, incident, with_alerts=True), 201
+    return Incident.of(session, incident, with_alerts=True)
 
 
 @bp.get("/incidents/<incident_id>")
 @api_key_required(READ)
-def get_incident(incident_id: str) -> Json:
+@endpoint("Get an incident with its alerts", tag=INCIDENTS, responses={200: Incident})
+def get_incident(incident_id: str) -> Incident:
     session = get_session()
     incident = service.require_incident(session, g.workspace.id, incident_id)
-    return schemas.incident_to_json(session, incident, with_alerts=True), 200
+    return Incident.of(session, incident, with_alerts=True)
 
 
 @bp.patch("/incidents/<incident_id>")
 @api_key_required(WRITE)
-def update_incident(incident_id: str) -> Json:
+@endpoint(
+    "Update an incident",
+    tag=INCIDENTS,
+    body=IncidentUpdate,
+    responses={200: Incident},
+    errors=[409],
+)
+def update_incident(incident_id: str, body: IncidentUpdate) -> Incident:
     session = get_session()
     incident = service.require_incident(session, g.workspace.id, incident_id)
-    data = schemas.IncidentInput.from_json(json_body(), creating=False)
-    component_ids = service.require_components(session, g.workspace.id, data.component_ids or [])
     service.update_incident(
         session,
         incident,
         base_url=_base_url(),
-        summary=data.summary,
-        description=data.description,
-        severity=data.severity,
-        component_ids=component_ids,
-        alert_public_ids=data.alert_ids or [],
-        issue_keys=data.issue_keys,
-        resolve_policy=data.resolve_policy,
+        summary=body.summary,
+        description=body.description,
+        severity=body.severity,
+        component_ids=service.require_components(session, g.workspace.id, body.component_ids or []),
+        alert_public_ids=body.alert_ids or [],
+        issue_keys=body.issue_keys,
+        resolve_policy=body.resolve_policy,
     )
     session.commit()
-    return schemas.incident_to_json(session, incident, with_alerts=True), 200
+    return Incident.of(session, incident, with_alerts=True)
 
 
 @bp.post("/incidents/<incident_id>/resolve")
 @api_key_required(WRITE)
-def resolve_incident(incident_id: str) -> Json:
+@endpoint("Resolve an incident", tag=INCIDENTS, responses={200: Incident}, errors=[409])
+def resolve_incident(incident_id: str) -> Incident:
     session = get_session()
     incident = service.require_incident(session, g.workspace.id, incident_id)
     service.resolve_by_hand(session, incident, base_url=_base_url())
     session.commit()
-    return schemas.incident_to_json(session, incident, with_alerts=True), 200
+    return Incident.of(session, incident, with_alerts=True)
 
 
 @bp.get("/incidents/<incident_id>/alerts")
 @api_key_required(READ)
-def incident_alerts(incident_id: str) -> Json:
+@endpoint("The alerts of an incident", tag=INCIDENTS, responses={200: Page[IncidentAlert]})
+def list_incident_alerts(incident_id: str) -> Page[IncidentAlert]:
     session = get_session()
     incident = service.require_incident(session, g.workspace.id, incident_id)
-    alerts = schemas.incident_to_json(session, incident, with_alerts=True)["alerts"]
-    return {"values": alerts, "count": len(alerts), "links": {}}, 200
+    return Page[IncidentAlert](**whole_list(incident_alerts(session, incident)))
 
 
 # ── reviews ────────────────────────────────────────────────────────────────────────────────────
@@ -153,268 +168,187 @@ def incident_alerts(incident_id: str) -> Json:
 
 @bp.get("/reviews")
 @api_key_required(READ)
-def list_reviews() -> Json:
-    page = parse_page()
+@endpoint("List post-incident reviews", tag=REVIEWS, query=PageQuery, responses={200: Page[Review]})
+def list_reviews(query: PageQuery) -> Page[Review]:
     session = get_session()
-    rows, total = newest_first_page(session, Review, [Review.workspace_id == g.workspace.id], page)
-    return paginated([schemas.review_to_json(session, r) for r in rows], total, page), 200
+    where = [models.Review.workspace_id == g.workspace.id]
+    rows, total = newest_first_page(session, models.Review, where, query)
+    return Page[Review](**page_of([Review.of(session, r) for r in rows], total, query))
 
 
 @bp.post("/reviews")
 @api_key_required(WRITE)
-def create_review() -> Json:
-    data = schemas.ReviewInput.from_json(json_body(), creating=True)
+@endpoint(
+    "Create a post-incident review for one or more incidents",
+    tag=REVIEWS,
+    body=ReviewCreate,
+    responses={201: Review},
+    errors=[404],
+)
+def create_review(body: ReviewCreate) -> Review:
     session = get_session()
-    incidents = reviews.require_incidents(session, g.workspace.id, data.incident_ids or [])
     review = reviews.create_review(
         session,
         g.workspace.id,
-        incidents,
+        reviews.require_incidents(session, g.workspace.id, body.incident_ids),
         base_url=_base_url(),
-        summary=data.summary,
-        description=data.description,
-        status=data.status or reviews.ReviewStatus.IN_PROGRESS,
+        summary=body.summary,
+        description=body.description,
+        status=body.status or ReviewStatus.IN_PROGRESS,
         created_by=_actor(),
     )
     session.commit()
-    return schemas.review_to_json(session, review), 201
+    return Review.of(session, review)
 
 
 @bp.get("/reviews/<review_id>")
 @api_key_required(READ)
-def get_review(review_id: str) -> Json:
+@endpoint("Get a review", tag=REVIEWS, responses={200: Review})
+def get_review(review_id: str) -> Review:
     session = get_session()
-    return schemas.review_to_json(
-        session, reviews.require_review(session, g.workspace.id, review_id)
-    ), 200
+    return Review.of(session, reviews.require_review(session, g.workspace.id, review_id))
 
 
 @bp.patch("/reviews/<review_id>")
 @api_key_required(WRITE)
-def update_review(review_id: str) -> Json:
+@endpoint("Update a review", tag=REVIEWS, body=ReviewUpdate, responses={200: Review}, errors=[409])
+def update_review(review_id: str, body: ReviewUpdate) -> Review:
     session = get_session()
     review = reviews.require_review(session, g.workspace.id, review_id)
-    data = schemas.ReviewInput.from_json(json_body(), creating=False)
-    incidents = (
-        reviews.require_incidents(session, g.workspace.id, data.incident_ids)
-        if data.incident_ids is not None
-        else None
-    )
     reviews.update_review(
         session,
         review,
         base_url=_base_url(),
-        summary=data.summary,
-        description=data.description,
-        status=data.status,
-        incidents=incidents,
+        summary=body.summary,
+        description=body.description,
+        status=body.status,
+        incidents=(
+            reviews.require_incidents(session, g.workspace.id, body.incident_ids)
+            if body.incident_ids is not None
+            else None
+        ),
     )
     session.commit()
-    return schemas.review_to_json(session, review), 200
+    return Review.of(session, review)
 
 
 # ── promotion rules ────────────────────────────────────────────────────────────────────────────
 
 
-def _require_rule(rule_id: str) -> IncidentRule:
-    rule = (
-        get_session()
-        .scalars(
-            select(IncidentRule).where(
-                IncidentRule.workspace_id == g.workspace.id, IncidentRule.public_id == rule_id[:64]
-            )
-        )
-        .first()
-    )
-    if rule is None:
-        raise NotFound("Incident rule does not exist.", code="rule_not_found")
-    return rule
-
-
-def _apply_rule(rule: IncidentRule, data: schemas.RuleInput) -> None:
-    if data.name is not None:
-        rule.name = data.name
-    if data.order is not None:
-        rule.position = data.order
-    if data.enabled is not None:
-        rule.enabled = data.enabled
-    if "filter" in data.present:
-        rule.filter = data.filter or {}
-    if data.min_priority is not None:
-        rule.min_priority = data.min_priority
-    if "countThreshold" in data.present:
-        rule.count_threshold = data.count_threshold
-    if "unacknowledgedForSeconds" in data.present:
-        rule.unacknowledged_seconds = data.unacknowledged_seconds
-    if data.action is not None:
-        rule.action = data.action
-    if data.resolve_policy is not None:
-        rule.resolve_policy = data.resolve_policy
-
-
 @bp.get("/incident-rules")
 @api_key_required(READ)
-def list_rules() -> Json:
-    rows = list(
-        get_session().scalars(
-            select(IncidentRule)
-            .where(IncidentRule.workspace_id == g.workspace.id)
-            .order_by(IncidentRule.position, IncidentRule.id)
-        )
+@endpoint(
+    "List promotion rules (and the defaults)",
+    tag=INCIDENTS,
+    responses={200: IncidentRuleList},
+)
+def list_incident_rules() -> IncidentRuleList:
+    rules = configuration.list_rules(get_session(), g.workspace.id)
+    return IncidentRuleList(
+        **whole_list([IncidentRule.of(r) for r in rules]),
+        defaults=[IncidentRuleDefault.of(spec) for spec in DEFAULT_RULES],
     )
-    values = [schemas.rule_to_json(r) for r in rows]
-    # With no rules of its own a workspace runs on the defaults; show them, marked as such.
-    defaults = [
-        {
-            "name": spec.name,
-            "minPriority": spec.min_priority,
-            "countThreshold": spec.count_threshold,
-            "unacknowledgedForSeconds": (
-                int(spec.unacknowledged_for.total_seconds()) if spec.unacknowledged_for else None
-            ),
-            "action": spec.action.value,
-            "resolvePolicy": spec.resolve_policy.value,
-        }
-        for spec in service.DEFAULT_RULES
-    ]
-    return {"values": values, "count": len(values), "defaults": defaults, "links": {}}, 200
 
 
 @bp.post("/incident-rules")
 @api_key_required(CONFIGURE)
-def create_rule() -> Json:
-    data = schemas.RuleInput.from_json(json_body(), creating=True)
+@endpoint(
+    "Create a promotion rule",
+    tag=INCIDENTS,
+    body=IncidentRuleCreate,
+    responses={201: IncidentRule},
+)
+def create_incident_rule(body: IncidentRuleCreate) -> IncidentRule:
     session = get_session()
-    last = session.scalar(
-        select(func.max(IncidentRule.position)).where(IncidentRule.workspace_id == g.workspace.id)
-    )
-    rule = IncidentRule(
-        workspace_id=g.workspace.id,
-        name=data.name or "",
-        position=(last + 1) if last is not None else 0,
-        filter={},
-        action=RuleAction.PROMOTE,
-        resolve_policy=ResolvePolicy.LAST_ALERT_CLOSED,
-    )
-    _apply_rule(rule, data)
-    session.add(rule)
+    rule = configuration.create_rule(session, g.workspace.id, body)
     session.commit()
-    return schemas.rule_to_json(rule), 201
+    return IncidentRule.of(rule)
 
 
 @bp.get("/incident-rules/<rule_id>")
 @api_key_required(READ)
-def get_rule(rule_id: str) -> Json:
-    return schemas.rule_to_json(_require_rule(rule_id)), 200
+@endpoint("Get a promotion rule", tag=INCIDENTS, responses={200: IncidentRule})
+def get_incident_rule(rule_id: str) -> IncidentRule:
+    return IncidentRule.of(configuration.require_rule(get_session(), g.workspace.id, rule_id))
 
 
 @bp.patch("/incident-rules/<rule_id>")
 @api_key_required(CONFIGURE)
-def update_rule(rule_id: str) -> Json:
-    rule = _require_rule(rule_id)
-    _apply_rule(rule, schemas.RuleInput.from_json(json_body(), creating=False))
-    get_session().commit()
-    return schemas.rule_to_json(rule), 200
+@endpoint(
+    "Update a promotion rule",
+    tag=INCIDENTS,
+    body=IncidentRuleUpdate,
+    responses={200: IncidentRule},
+)
+def update_incident_rule(rule_id: str, body: IncidentRuleUpdate) -> IncidentRule:
+    session = get_session()
+    rule = configuration.require_rule(session, g.workspace.id, rule_id)
+    configuration.update_rule(session, rule, body)
+    session.commit()
+    return IncidentRule.of(rule)
 
 
 @bp.delete("/incident-rules/<rule_id>")
 @api_key_required(CONFIGURE)
-def delete_rule(rule_id: str) -> Response:
+@endpoint("Delete a promotion rule", tag=INCIDENTS, responses=DELETED)
+def delete_incident_rule(rule_id: str) -> None:
     session = get_session()
-    session.delete(_require_rule(rule_id))
+    session.delete(configuration.require_rule(session, g.workspace.id, rule_id))
     session.commit()
-    return Response(status=204)
 
 
 # ── component mappings ─────────────────────────────────────────────────────────────────────────
 
 
-def _require_mapping(mapping_id: str) -> tuple[ComponentMapping, Component]:
-    row = (
-        get_session()
-        .execute(
-            select(ComponentMapping, Component)
-            .join(Component, Component.id == ComponentMapping.component_id)
-            .where(
-                ComponentMapping.workspace_id == g.workspace.id,
-                ComponentMapping.public_id == mapping_id[:64],
-            )
-        )
-        .first()
-    )
-    if row is None:
-        raise NotFound("Component mapping does not exist.", code="mapping_not_found")
-    return row[0], row[1]
-
-
 @bp.get("/component-mappings")
 @api_key_required(READ)
-def list_mappings() -> Json:
-    rows = get_session().execute(
-        select(ComponentMapping, Component)
-        .join(Component, Component.id == ComponentMapping.component_id)
-        .where(ComponentMapping.workspace_id == g.workspace.id)
-        .order_by(ComponentMapping.position, ComponentMapping.id)
-    )
-    values = [schemas.mapping_to_json(m, c) for m, c in rows]
-    return {"values": values, "count": len(values), "links": {}}, 200
+@endpoint(
+    "List component-mapping rules, in order",
+    tag=INCIDENTS,
+    responses={200: ComponentMappingList},
+)
+def list_component_mappings() -> ComponentMappingList:
+    rows = configuration.list_mappings(get_session(), g.workspace.id)
+    return ComponentMappingList(**whole_list([ComponentMapping.of(m, c) for m, c in rows]))
 
 
 @bp.post("/component-mappings")
 @api_key_required(CONFIGURE)
-def create_mapping() -> Json:
-    data = schemas.MappingInput.from_json(json_body(), creating=True)
+@endpoint(
+    "Create a component-mapping rule",
+    tag=INCIDENTS,
+    body=ComponentMappingCreate,
+    responses={201: ComponentMapping},
+    errors=[404],
+)
+def create_component_mapping(body: ComponentMappingCreate) -> ComponentMapping:
     session = get_session()
-    [component_id] = service.require_components(session, g.workspace.id, [data.component_id or ""])
-    last = session.scalar(
-        select(func.max(ComponentMapping.position)).where(
-            ComponentMapping.workspace_id == g.workspace.id
-        )
-    )
-    row = ComponentMapping(
-        workspace_id=g.workspace.id,
-        position=data.order if data.order is not None else ((last + 1) if last is not None else 0),
-        match_type=data.match_type,
-        key=data.key,
-        value=data.value or "",
-        component_id=component_id,
-    )
-    session.add(row)
+    row, component = configuration.create_mapping(session, g.workspace.id, body)
     session.commit()
-    return schemas.mapping_to_json(row, session.get_one(Component, component_id)), 201
+    return ComponentMapping.of(row, component)
 
 
 @bp.patch("/component-mappings/<mapping_id>")
 @api_key_required(CONFIGURE)
-def update_mapping(mapping_id: str) -> Json:
+@endpoint(
+    "Update a component-mapping rule",
+    tag=INCIDENTS,
+    body=ComponentMappingUpdate,
+    responses={200: ComponentMapping},
+)
+def update_component_mapping(mapping_id: str, body: ComponentMappingUpdate) -> ComponentMapping:
     session = get_session()
-    row, component = _require_mapping(mapping_id)
-    data = schemas.MappingInput.from_json(json_body(), creating=False)
-    if data.component_id is not None:
-        [row.component_id] = service.require_components(
-            session, g.workspace.id, [data.component_id]
-        )
-        component = session.get_one(Component, row.component_id)
-    if data.match_type is not None:
-        row.match_type = data.match_type
-    if data.value is not None:
-        row.value = data.value
-    if data.key is not None:
-        row.key = data.key
-    if data.order is not None:
-        row.position = data.order
-    problem = schemas.validate_pattern(row.value) if row.match_type.value == "entityRegex" else None
-    if problem:
-        raise ValidationFailed(f"value {problem}", details={"source": {"pointer": "/value"}})
+    mapping = configuration.require_mapping(session, g.workspace.id, mapping_id)
+    row, component = configuration.update_mapping(session, mapping, body)
     session.commit()
-    return schemas.mapping_to_json(row, component), 200
+    return ComponentMapping.of(row, component)
 
 
 @bp.delete("/component-mappings/<mapping_id>")
 @api_key_required(CONFIGURE)
-def delete_mapping(mapping_id: str) -> Response:
+@endpoint("Delete a component-mapping rule", tag=INCIDENTS, responses=DELETED)
+def delete_component_mapping(mapping_id: str) -> None:
     session = get_session()
-    row, _ = _require_mapping(mapping_id)
+    row, _ = configuration.require_mapping(session, g.workspace.id, mapping_id)
     session.delete(row)
     session.commit()
-    return Response(status=204)

@@ -1,266 +1,455 @@
-"""The ``/v1`` wire shapes of incidents, reviews and their rules: parsing at the edge, JSON out."""
+"""The ``/v1`` bodies of incidents, reviews, promotion rules and component mappings.
+
+In every request body here ``null`` is as good as absent: an update leaves the field as it is, a
+create takes the default. The exceptions are a promotion rule's ``filter`` and thresholds, where
+``null`` clears the value.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from collections.abc import Sequence
+from typing import Annotated
 from typing import Any
 
+from pydantic import AfterValidator
+from pydantic import BeforeValidator
+from pydantic import Field
+from pydantic import PlainSerializer
+from pydantic import PlainValidator
+from pydantic import Strict
+from pydantic import ValidationInfo
+from pydantic import WithJsonSchema
+from pydantic import field_validator
+from pydantic import model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from provider.errors import ValidationFailed
 from provider.ops.alerts.models import Alert
 from provider.ops.components.models import Component
+from provider.ops.incidents import models
 from provider.ops.incidents import publishing
 from provider.ops.incidents.facts import PRIORITIES
 from provider.ops.incidents.mapping import MatchType
 from provider.ops.incidents.mapping import validate_pattern
-from provider.ops.incidents.models import ComponentMapping
-from provider.ops.incidents.models import Incident
-from provider.ops.incidents.models import IncidentAlert
-from provider.ops.incidents.models import IncidentRule
-from provider.ops.incidents.models import Review
+from provider.ops.incidents.models import IncidentStatus
 from provider.ops.incidents.models import ReviewStatus
 from provider.ops.incidents.rules import ResolvePolicy
 from provider.ops.incidents.rules import RuleAction
-from provider.ops.lang import filters
-from provider.times import iso
-from provider.validation import Fields
+from provider.ops.incidents.rules import RuleSpec
+from provider.ops.lang.filters import FilterInput
+from provider.ops.lang.filters import FilterOutput
+from provider.schema.fields import Items
+from provider.schema.fields import RequestModel
+from provider.schema.fields import ResponseModel
+from provider.schema.fields import Text
+from provider.schema.fields import Timestamp
+from provider.schema.fields import predicate
+from provider.schema.fields import problem
+from provider.schema.pages import Page
+from provider.schema.pages import PageLinks
+from provider.schema.pages import PageQuery
 
 MAX_IDS = 100
+MAX_ID = 64
+MAX_ISSUE_KEY = 255
+MAX_NAME = 255
+MAX_RULE_ORDER = 10_000
+MAX_COUNT_THRESHOLD = 1_000_000
 MAX_UNACKNOWLEDGED_SECONDS = 7 * 24 * 3600
+MAX_MAPPING_VALUE = 1000
+MAX_MAPPING_KEY = 255
+# Positions are 32-bit integer columns on PostgreSQL.
+MAX_POSITION = 2**31 - 1
 
 
-def _priority(f: Fields, name: str) -> str | None:
-    value = f.optional_str(name, max_len=2)
-    if value is not None and value not in PRIORITIES:
-        f.error(name, f"must be one of: {', '.join(PRIORITIES)}")
-        return None
+def _required(value: Any) -> Any:
+    if value is None:
+        raise problem("is required")
     return value
 
 
-@dataclass(frozen=True, slots=True)
-class RuleInput:
-    name: str | None
-    order: int | None
-    enabled: bool | None
-    filter: dict[str, Any] | None
-    min_priority: str | None
+def _strings(value: Any) -> Any:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise problem("must be a list of strings")
+    return value
+
+
+def _mapping_type(value: Any) -> MatchType:
+    try:
+        return MatchType(value)
+    except (ValueError, TypeError):
+        raise problem(f"must be one of: {', '.join(MatchType)}") from None
+
+
+# On a field that must be sent: null is refused as missing, not as a wrong type.
+Required = BeforeValidator(_required)
+
+# P1 (highest) to P5; surrounding spaces are ignored.
+Priority = Annotated[
+    Text(2),
+    AfterValidator(predicate(PRIORITIES.__contains__, f"must be one of: {', '.join(PRIORITIES)}")),
+    WithJsonSchema({"type": "string", "enum": list(PRIORITIES)}),
+]
+Policy = Annotated[ResolvePolicy, Strict(False)]
+Action = Annotated[RuleAction, Strict(False)]
+ReviewState = Annotated[ReviewStatus, Strict(False)]
+# The filter grammar has a MatchType of its own: validated and described here without the enum's
+# name, the document keeps one schema called MatchType.
+MappingType = Annotated[
+    MatchType,
+    PlainValidator(_mapping_type),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema({"type": "string", "enum": [t.value for t in MatchType]}),
+]
+Summary = Text(publishing.MAX_SUMMARY)
+Position = Annotated[int, Field(ge=0, le=MAX_POSITION)]
+
+
+def IdList(max_length: int) -> Any:  # noqa: N802 - a type factory, used like a type
+    """Up to ``MAX_IDS`` strings of at most ``max_length`` characters, taken as sent."""
+    return Annotated[Items(Text(max_length, strip=False), MAX_IDS), BeforeValidator(_strings)]
+
+
+IncidentIds = Annotated[
+    IdList(MAX_ID), AfterValidator(predicate(bool, "must name at least one incident"))
+]
+
+
+def from_row(model: type[ResponseModel], row: object, **computed: Any) -> dict[str, Any]:
+    """The fields of ``model``: the ``computed`` ones, and the rest from ``row``'s attributes."""
+    same = {name: getattr(row, name) for name in model.model_fields.keys() - computed.keys()}
+    return {**same, **computed}
+
+
+def whole_list(values: Sequence[Any]) -> dict[str, Any]:
+    """The fields of a list that is never paged: everything, and no next page."""
+    return {"values": list(values), "count": len(values), "links": PageLinks()}
+
+
+# ── incidents ──────────────────────────────────────────────────────────────────────────────────
+
+
+def _incident_status(value: Any) -> Any:
+    if not value:
+        return None  # ``?status=`` filters nothing, as if it were not there
+    if value not in tuple(IncidentStatus):
+        raise problem("must be open or resolved")
+    return value
+
+
+class IncidentQuery(PageQuery):
+    status: Annotated[
+        IncidentStatus | None,
+        BeforeValidator(_incident_status),
+        WithJsonSchema({"type": "string", "enum": [s.value for s in IncidentStatus]}),
+    ] = Field(default=None, description="Only incidents in this state.")
+
+
+class IncidentUpdate(RequestModel):
+    """Components and alerts are added to the incident's; `issueKeys` replaces its keys."""
+
+    summary: Summary | None = None
+    description: Text(publishing.MAX_DESCRIPTION) | None = Field(
+        default=None,
+        description="Written by a person; empty shows the timeline generated from the alerts.",
+    )
+    severity: Priority | None = None
+    component_ids: IdList(MAX_ID) | None = None
+    alert_ids: IdList(MAX_ID) | None = Field(
+        default=None, description="An alert of another incident moves to this one."
+    )
+    issue_keys: IdList(MAX_ISSUE_KEY) | None = None
+    resolve_policy: Policy | None = None
+
+
+class IncidentCreate(IncidentUpdate):
+    """Without components or alerts the incident is on the workspace's fallback component; the
+    resolve policy is `manual` unless given.
+    """
+
+    summary: Annotated[Text(publishing.MAX_SUMMARY, nonempty=True), Required]
+
+
+class IncidentAlert(ResponseModel):
+    id: str
+    alias: str
+    message: str
+    priority: Priority
+    status: str
+    acknowledged: bool
+    count: int = Field(ge=0)
+    created_at: Timestamp
+
+    @classmethod
+    def of(cls, row: Alert) -> IncidentAlert:
+        return cls(
+            **from_row(cls, row, id=row.public_id, priority=str(row.priority), status=row.status)
+        )
+
+
+def incident_alerts(session: Session, incident: models.Incident) -> list[IncidentAlert]:
+    rows = session.scalars(
+        select(Alert)
+        .join(models.IncidentAlert, models.IncidentAlert.alert_id == Alert.id)
+        .where(models.IncidentAlert.incident_id == incident.id)
+        .order_by(Alert.created_at, Alert.id)
+    )
+    return [IncidentAlert.of(a) for a in rows]
+
+
+class Incident(ResponseModel):
+    id: str
+    summary: str = Field(max_length=publishing.MAX_SUMMARY)
+    description: str | None
+    status: IncidentStatus
+    severity: Priority | None
+    severity_raised_by: str | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="The alert that raised the severity; absent when a person set it.",
+    )
+    component_ids: list[str]
+    issue_keys: list[str]
+    resolve_policy: ResolvePolicy
+    rule: str | None = Field(description="The promotion rule that opened it.")
+    created_by: str
+    created_at: Timestamp
+    updated_at: Timestamp
+    resolved_at: Timestamp | None
+    update_sequence_number: int
+    alerts: list[IncidentAlert] | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="On a single incident, not in lists.",
+    )
+
+    @classmethod
+    def of(cls, session: Session, row: models.Incident, *, with_alerts: bool = False) -> Incident:
+        raised_by = (
+            session.get(Alert, row.severity_alert_id) if row.severity_alert_id is not None else None
+        )
+        return cls(
+            **from_row(
+                cls,
+                row,
+                id=row.public_id,
+                severity_raised_by=raised_by.public_id if raised_by else None,
+                component_ids=publishing.component_public_ids(session, row),
+                issue_keys=list(row.issue_keys or []),
+                rule=row.rule_name,
+                alerts=incident_alerts(session, row) if with_alerts else None,
+            )
+        )
+
+
+# ── reviews ────────────────────────────────────────────────────────────────────────────────────
+
+
+class ReviewUpdate(RequestModel):
+    """Status only moves forward: in progress → outstanding actions → completed."""
+
+    incident_ids: IncidentIds | None = Field(
+        default=None, json_schema_extra={"minItems": 1}, description="Replaces the incidents."
+    )
+    summary: Summary | None = None
+    description: Text(publishing.MAX_DESCRIPTION, strip=False) | None = None
+    status: ReviewState | None = None
+
+
+class ReviewCreate(ReviewUpdate):
+    """Without a summary or description both are written from the incidents (their timelines,
+    and headings to fill in); the status is `in progress` unless given.
+    """
+
+    incident_ids: IncidentIds = Field(json_schema_extra={"minItems": 1})
+
+    @model_validator(mode="before")
+    @classmethod
+    def _missing_incidents_are_none(cls, data: Any) -> Any:
+        # Absent and null get the answer [] gets: a review needs an incident, not the field.
+        if isinstance(data, Mapping) and data.get("incidentIds") is None:
+            return {**data, "incidentIds": []}
+        return data
+
+
+class Review(ResponseModel):
+    id: str
+    summary: str = Field(max_length=publishing.MAX_SUMMARY)
+    description: str
+    status: ReviewStatus
+    incident_ids: list[str]
+    created_by: str | None
+    created_at: Timestamp
+    updated_at: Timestamp
+    update_sequence_number: int
+
+    @classmethod
+    def of(cls, session: Session, row: models.Review) -> Review:
+        incident_ids = publishing.review_incident_ids(session, row)
+        return cls(**from_row(cls, row, id=row.public_id, incident_ids=incident_ids))
+
+
+# ── promotion rules ────────────────────────────────────────────────────────────────────────────
+
+# Body fields whose null clears the column, and body fields stored under another name.
+_RULE_CLEARED_BY_NULL = frozenset({"filter", "count_threshold", "unacknowledged_for_seconds"})
+_RULE_COLUMNS = {"order": "position", "unacknowledged_for_seconds": "unacknowledged_seconds"}
+
+
+class IncidentRuleUpdate(RequestModel):
+    """`null` clears `filter`, `countThreshold` and `unacknowledgedForSeconds`."""
+
+    name: Text(MAX_NAME) | None = None
+    order: Annotated[int, Field(ge=0, le=MAX_RULE_ORDER)] | None = Field(
+        default=None, description="Rules are tried in order, the first match deciding."
+    )
+    enabled: bool | None = None
+    filter: FilterInput | None = Field(default=None, description="Null matches every alert.")
+    min_priority: Priority | None = Field(
+        default=None, description="The lowest priority the rule applies to."
+    )
+    count_threshold: Annotated[int, Field(ge=1, le=MAX_COUNT_THRESHOLD)] | None = None
+    unacknowledged_for_seconds: (
+        Annotated[int, Field(ge=1, le=MAX_UNACKNOWLEDGED_SECONDS)] | None
+    ) = None
+    action: Action | None = None
+    resolve_policy: Policy | None = None
+
+    def changes(self) -> dict[str, Any]:
+        """The rule's columns this body sets, by column name."""
+        out: dict[str, Any] = {}
+        for name in self.model_fields_set:
+            value = getattr(self, name)
+            if value is None and name not in _RULE_CLEARED_BY_NULL:
+                continue
+            if name == "filter":
+                value = value.to_filter().to_json() if value is not None else {}
+            out[_RULE_COLUMNS.get(name, name)] = value
+        return out
+
+
+class IncidentRuleCreate(IncidentRuleUpdate):
+    """A new rule goes last unless given an `order`; it applies from P5 up, promotes, and
+    resolves its incidents when their last alert closes, unless told otherwise.
+    """
+
+    name: Annotated[Text(MAX_NAME, nonempty=True), Required]
+
+
+class RuleBehaviour(ResponseModel):
+    name: str
+    min_priority: Priority
     count_threshold: int | None
-    unacknowledged_seconds: int | None
-    action: RuleAction | None
-    resolve_policy: ResolvePolicy | None
-    present: frozenset[str]
+    unacknowledged_for_seconds: int | None
+    action: RuleAction
+    resolve_policy: ResolvePolicy
+
+
+class IncidentRuleDefault(RuleBehaviour):
+    @classmethod
+    def of(cls, spec: RuleSpec) -> IncidentRuleDefault:
+        waiting = spec.unacknowledged_for
+        seconds = int(waiting.total_seconds()) if waiting else None
+        return cls(**from_row(cls, spec, unacknowledged_for_seconds=seconds))
+
+
+class IncidentRule(RuleBehaviour):
+    id: str
+    order: int = Field(ge=0)
+    enabled: bool
+    filter: FilterOutput
+    created_at: Timestamp
+    updated_at: Timestamp
 
     @classmethod
-    def from_json(cls, raw: object, *, creating: bool) -> RuleInput:
-        f = Fields(raw)
-        name = (
-            f.required_str("name", max_len=255) if creating else f.optional_str("name", max_len=255)
+    def of(cls, row: models.IncidentRule) -> IncidentRule:
+        return cls(
+            **from_row(
+                cls,
+                row,
+                id=row.public_id,
+                order=row.position,
+                filter=FilterOutput.of(row.filter),
+                unacknowledged_for_seconds=row.unacknowledged_seconds,
+            )
         )
-        flt: dict[str, Any] | None = None
-        if f.has("filter"):
-            try:
-                flt = filters.parse_filter(f.raw["filter"]).to_json()
-            except ValidationFailed as e:
-                f.error("filter", e.message)
-        obj = cls(
-            name=name,
-            order=f.optional_int("order", minimum=0, maximum=10_000),
-            enabled=f.optional_bool("enabled"),
-            filter=flt,
-            min_priority=_priority(f, "minPriority"),
-            count_threshold=f.optional_int("countThreshold", minimum=1, maximum=1_000_000),
-            unacknowledged_seconds=f.optional_int(
-                "unacknowledgedForSeconds", minimum=1, maximum=MAX_UNACKNOWLEDGED_SECONDS
-            ),
-            action=f.enum("action", RuleAction),
-            resolve_policy=f.enum("resolvePolicy", ResolvePolicy),
-            present=frozenset(k for k in f.raw if isinstance(k, str)),
-        )
-        f.raise_if_errors()
-        return obj
 
 
-def rule_to_json(rule: IncidentRule) -> dict[str, Any]:
-    return {
-        "id": rule.public_id,
-        "name": rule.name,
-        "order": rule.position,
-        "enabled": rule.enabled,
-        "filter": rule.filter or filters.MATCH_ALL.to_json(),
-        "minPriority": rule.min_priority,
-        "countThreshold": rule.count_threshold,
-        "unacknowledgedForSeconds": rule.unacknowledged_seconds,
-        "action": rule.action.value,
-        "resolvePolicy": rule.resolve_policy.value,
-        "createdAt": iso(rule.created_at),
-        "updatedAt": iso(rule.updated_at),
-    }
+class IncidentRuleList(Page[IncidentRule]):
+    defaults: list[IncidentRuleDefault] = Field(
+        description="The rules a workspace runs on while it has none of its own."
+    )
 
 
-@dataclass(frozen=True, slots=True)
-class MappingInput:
-    match_type: MatchType | None
-    value: str | None
-    key: str | None
-    component_id: str | None
-    order: int | None
+# ── component mappings ─────────────────────────────────────────────────────────────────────────
+
+
+MAPPING_VALUE = "Compared as sent; with entityRegex, a regular expression."
+
+
+class ComponentMappingUpdate(RequestModel):
+    match_type: MappingType | None = Field(default=None, alias="type")
+    value: Text(MAX_MAPPING_VALUE, strip=False) | None = Field(
+        default=None, description=MAPPING_VALUE
+    )
+    key: Text(MAX_MAPPING_KEY) | None = Field(
+        default=None, validate_default=True, description="Required for extraProperty."
+    )
+    component_id: Text(MAX_ID) | None = None
+    order: Position | None = Field(default=None, description="Mappings are tried in order.")
+
+    @field_validator("value")
+    @classmethod
+    def _pattern_compiles(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value and info.data.get("match_type") is MatchType.ENTITY_REGEX:
+            error = validate_pattern(value)
+            if error:
+                raise problem(error)
+        return value
+
+    @field_validator("key")
+    @classmethod
+    def _key_names_the_property(cls, key: str | None, info: ValidationInfo) -> str | None:
+        if not key and info.data.get("match_type") is MatchType.EXTRA_PROPERTY:
+            raise problem("is required for an extraProperty mapping")
+        return key
+
+    def changes(self) -> dict[str, Any]:
+        """The mapping's columns this body sets (its component is looked up by id)."""
+        columns = {"match_type": "match_type", "value": "value", "key": "key", "order": "position"}
+        values = {column: getattr(self, name) for name, column in columns.items()}
+        return {column: value for column, value in values.items() if value is not None}
+
+
+class ComponentMappingCreate(ComponentMappingUpdate):
+    match_type: Annotated[MappingType, Required] = Field(alias="type")
+    # Blank is a value here (compared as sent); only empty is refused.
+    value: Annotated[
+        Text(MAX_MAPPING_VALUE, strip=False),
+        AfterValidator(predicate(bool, "must not be empty")),
+        Required,
+    ] = Field(description=MAPPING_VALUE)
+    component_id: Annotated[Text(MAX_ID, nonempty=True), Required]
+
+
+class ComponentMapping(ResponseModel):
+    id: str
+    order: int = Field(ge=0)
+    match_type: MappingType = Field(alias="type")
+    value: str
+    key: str | None = Field(default=None, exclude_if=lambda value: value is None)
+    component_id: str
+    created_at: Timestamp
 
     @classmethod
-    def from_json(cls, raw: object, *, creating: bool) -> MappingInput:
-        f = Fields(raw)
-        match_type = f.enum("type", MatchType)
-        value = (
-            f.required_str("value", max_len=1000, strip=False)
-            if creating
-            else f.optional_str("value", max_len=1000, strip=False)
+    def of(cls, row: models.ComponentMapping, component: Component) -> ComponentMapping:
+        return cls(
+            **from_row(
+                cls, row, id=row.public_id, order=row.position, component_id=component.public_id
+            )
         )
-        component_id = (
-            f.required_str("componentId", max_len=64)
-            if creating
-            else f.optional_str("componentId", max_len=64)
-        )
-        if creating and match_type is None and "type" not in f.errors:
-            f.error("type", "is required")
-        key = f.optional_str("key", max_len=255)
-        if match_type is MatchType.EXTRA_PROPERTY and not key:
-            f.error("key", "is required for an extraProperty mapping")
-        if match_type is MatchType.ENTITY_REGEX and value:
-            problem = validate_pattern(value)
-            if problem:
-                f.error("value", problem)
-        obj = cls(match_type, value, key, component_id, f.optional_int("order", minimum=0))
-        f.raise_if_errors()
-        return obj
 
 
-def mapping_to_json(row: ComponentMapping, component: Component) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "id": row.public_id,
-        "order": row.position,
-        "type": row.match_type.value,
-        "value": row.value,
-        "componentId": component.public_id,
-        "createdAt": iso(row.created_at),
-    }
-    if row.key is not None:
-        out["key"] = row.key
-    return out
-
-
-@dataclass(frozen=True, slots=True)
-class IncidentInput:
-    summary: str | None
-    description: str | None
-    severity: str | None
-    component_ids: list[str] | None
-    alert_ids: list[str] | None
-    issue_keys: list[str] | None
-    resolve_policy: ResolvePolicy | None
-
-    @classmethod
-    def from_json(cls, raw: object, *, creating: bool) -> IncidentInput:
-        f = Fields(raw)
-        summary = (
-            f.required_str("summary", max_len=publishing.MAX_SUMMARY)
-            if creating
-            else f.optional_str("summary", max_len=publishing.MAX_SUMMARY)
-        )
-        obj = cls(
-            summary=summary,
-            description=f.optional_str("description", max_len=publishing.MAX_DESCRIPTION),
-            severity=_priority(f, "severity"),
-            component_ids=f.str_list("componentIds", max_items=MAX_IDS, max_len=64),
-            alert_ids=f.str_list("alertIds", max_items=MAX_IDS, max_len=64),
-            issue_keys=f.str_list("issueKeys", max_items=MAX_IDS, max_len=255),
-            resolve_policy=f.enum("resolvePolicy", ResolvePolicy),
-        )
-        f.raise_if_errors()
-        return obj
-
-
-def incident_to_json(
-    session: Session, incident: Incident, *, with_alerts: bool = False
-) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "id": incident.public_id,
-        "summary": incident.summary,
-        "description": incident.description,
-        "status": incident.status.value,
-        "severity": incident.severity,
-        "componentIds": publishing.component_public_ids(session, incident),
-        "issueKeys": list(incident.issue_keys or []),
-        "resolvePolicy": incident.resolve_policy.value,
-        "rule": incident.rule_name,
-        "createdBy": incident.created_by,
-        "createdAt": iso(incident.created_at),
-        "updatedAt": iso(incident.updated_at),
-        "resolvedAt": iso(incident.resolved_at),
-        "updateSequenceNumber": incident.update_sequence_number,
-    }
-    if incident.severity_alert_id is not None:
-        raised_by = session.get(Alert, incident.severity_alert_id)
-        out["severityRaisedBy"] = raised_by.public_id if raised_by else None
-    if with_alerts:
-        alerts = session.scalars(
-            select(Alert)
-            .join(IncidentAlert, IncidentAlert.alert_id == Alert.id)
-            .where(IncidentAlert.incident_id == incident.id)
-            .order_by(Alert.created_at, Alert.id)
-        )
-        out["alerts"] = [
-            {
-                "id": a.public_id,
-                "alias": a.alias,
-                "message": a.message,
-                "priority": str(a.priority),
-                "status": a.status.value,
-                "acknowledged": a.acknowledged,
-                "count": a.count,
-                "createdAt": iso(a.created_at),
-            }
-            for a in alerts
-        ]
-    return out
-
-
-@dataclass(frozen=True, slots=True)
-class ReviewInput:
-    incident_ids: list[str] | None
-    summary: str | None
-    description: str | None
-    status: ReviewStatus | None
-
-    @classmethod
-    def from_json(cls, raw: object, *, creating: bool) -> ReviewInput:
-        f = Fields(raw)
-        ids = f.str_list("incidentIds", max_items=MAX_IDS, max_len=64)
-        if creating and not ids and "incidentIds" not in f.errors:
-            f.error("incidentIds", "must name at least one incident")
-        if ids is not None and not ids and not creating:
-            f.error("incidentIds", "must name at least one incident")
-        obj = cls(
-            incident_ids=ids,
-            summary=f.optional_str("summary", max_len=publishing.MAX_SUMMARY),
-            description=f.optional_str(
-                "description", max_len=publishing.MAX_DESCRIPTION, strip=False
-            ),
-            status=f.enum("status", ReviewStatus),
-        )
-        f.raise_if_errors()
-        return obj
-
-
-def review_to_json(session: Session, review: Review) -> dict[str, Any]:
-    return {
-        "id": review.public_id,
-        "summary": review.summary,
-        "description": review.description,
-        "status": review.status.value,
-        "incidentIds": publishing.review_incident_ids(session, review),
-        "createdBy": review.created_by,
-        "createdAt": iso(review.created_at),
-        "updatedAt": iso(review.updated_at),
-        "updateSequenceNumber": review.update_sequence_number,
-    }
+class ComponentMappingList(Page[ComponentMapping]):
+    """Every mapping of the workspace, in the order they are tried."""
