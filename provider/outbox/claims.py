@@ -15,8 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
 from typing import Any
+from typing import cast
 
 from sqlalchemy import ColumnElement
+from sqlalchemy import CursorResult
+from sqlalchemy import Result
 from sqlalchemy import Row
 from sqlalchemy import Select
 from sqlalchemy import and_
@@ -67,17 +70,21 @@ def reclaim_expired(session_factory: sessionmaker[Session], now: datetime) -> in
             return 0
     try:
         with session_factory.begin() as session:
-            dropped = session.execute(
-                delete(OutboxMessage)
-                .where(expired, superseded)
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            released = session.execute(
-                update(OutboxMessage)
-                .where(expired, ~superseded)
-                .values(status=MessageStatus.PENDING, claimed_until=None, claimed_by=None)
-                .execution_options(synchronize_session=False)
-            ).rowcount
+            dropped = _rowcount(
+                session.execute(
+                    delete(OutboxMessage)
+                    .where(expired, superseded)
+                    .execution_options(synchronize_session=False)
+                )
+            )
+            released = _rowcount(
+                session.execute(
+                    update(OutboxMessage)
+                    .where(expired, ~superseded)
+                    .values(status=MessageStatus.PENDING, claimed_until=None, claimed_by=None)
+                    .execution_options(synchronize_session=False)
+                )
+            )
     except IntegrityError:
         # A change of the same entity was enqueued between the two statements; the next
         # pass drops the expired row instead.
@@ -150,7 +157,7 @@ def renew_lease(
 
 def _head(
     session: Session, handlers: Mapping[str, KindSpec], now: datetime, skipped: list[int]
-) -> Row[Any] | None:
+) -> Row[int | None, str, str, str] | None:
     """The oldest claimable message of the most urgent kind, outside the ``skipped`` sites.
 
     One query per kind, in priority order: ``ORDER BY id LIMIT 1`` within a kind walks the
@@ -315,3 +322,9 @@ def _same_entity(a: Any, b: Any) -> ColumnElement[bool]:
         a.kind == b.kind,
         a.entity_id == b.entity_id,
     )
+
+
+def _rowcount(result: Result[*tuple[Any, ...]]) -> int:
+    # Session.execute is typed for any statement; for an UPDATE or DELETE without RETURNING it
+    # returns a CursorResult, which alone carries the count.
+    return cast("CursorResult[*tuple[Any, ...]]", result).rowcount
