@@ -289,7 +289,8 @@ def get_session() -> Session:
             g.db_session = current_app.extensions["provider.read_only_session_factory"]()
         else:
             g.db_session = current_app.extensions["provider.session_factory"]()
-    return g.db_session
+    session: Session = g.db_session
+    return session
 
 
 class ReadOnlySession(Session):

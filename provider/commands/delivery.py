@@ -11,6 +11,7 @@ import click
 from sqlalchemy.orm import Session
 
 from provider.commands.core import _settings
+from provider.connect.models import Installation
 from provider.db import make_session_factory
 from provider.errors import NotFound
 from provider.logging import configure_logging
@@ -150,7 +151,7 @@ def _label(item: tuple[str, object] | None) -> str | None:
     return item[0] if item else None
 
 
-def _installation(session: Session, client_key: str):  # type: ignore[no-untyped-def]
+def _installation(session: Session, client_key: str) -> Installation:
     try:
         return admin.require_installation(session, client_key)
     except NotFound as e:

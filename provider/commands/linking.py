@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from provider.commands.core import _settings
 from provider.connect.models import Installation
@@ -12,7 +13,7 @@ from provider.errors import AppError
 from provider.ops.workspaces import linking
 
 
-def _installation(session, client_key: str) -> Installation:  # type: ignore[no-untyped-def]
+def _installation(session: Session, client_key: str) -> Installation:
     inst = session.scalars(
         select(Installation).where(Installation.client_key == client_key)
     ).first()

@@ -36,6 +36,9 @@ logger = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 R = TypeVar("R")
+# The token kind a protected view takes, readable on the view itself; set with setattr because
+# a function's type has no such attribute.
+QSH_ATTR = "jira_jwt_qsh"
 
 # Jira's tokens are a few hundred bytes; anything far larger is not one of them and is refused
 # before any parsing work is spent on it.
@@ -183,7 +186,7 @@ def jira_jwt_required(
             authenticate_request(qsh)
             return view(*args, **kwargs)
 
-        wrapper.jira_jwt_qsh = qsh  # type: ignore[attr-defined]
+        setattr(wrapper, QSH_ATTR, qsh)
         return wrapper
 
     return decorator

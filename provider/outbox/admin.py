@@ -17,7 +17,7 @@ from provider.errors import NotFound
 from provider.outbox.models import DeliveryState
 from provider.outbox.models import MessageStatus
 from provider.outbox.models import OutboxMessage
-from provider.outbox.worker import ensure_delivery_state
+from provider.outbox.outcomes import ensure_delivery_state
 from provider.times import iso
 
 

@@ -54,7 +54,7 @@ class RetryPolicy:
 def _jittered(base: float, cap: float, attempt: int, rng: random.Random | None) -> float:
     # "Equal jitter": never less than half the exponential step, so a throttled client really
     # slows down, yet concurrent workers do not retry in lockstep.
-    step = min(cap, base * (2 ** max(0, attempt - 1)))
+    step = min(cap, base * (2.0 ** max(0, attempt - 1)))
     return step / 2 + (rng or random).uniform(0, step / 2)
 
 

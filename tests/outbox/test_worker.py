@@ -17,12 +17,12 @@ from provider.jira.client import BulkResult
 from provider.outbox import admin
 from provider.outbox.models import DeliveryState
 from provider.outbox.models import MessageStatus
+from provider.outbox.outcomes import Part as _Part
 from provider.outbox.retry import Action
 from provider.outbox.retry import Decision
 from provider.outbox.retry import RetryPolicy
 from provider.outbox.worker import OutboxWorker
 from provider.outbox.worker import WorkerConfig
-from provider.outbox.worker import _Part
 from tests.outbox.helpers import Call
 from tests.outbox.helpers import Clock
 from tests.outbox.helpers import FakeJira
