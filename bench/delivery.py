@@ -20,7 +20,8 @@ from bench.stack import add_components
 from bench.stack import cpu_seconds
 from provider.jira.schemas import SCHEMA_VERSION
 from provider.ops.components.models import Component
-from provider.ops.components.publishing import component_payload
+from provider.ops.sync.links import Links
+from provider.ops.sync.payloads import component_payload
 from provider.ops.workspaces.service import create_workspace
 from provider.outbox.models import MessageStatus
 from provider.outbox.models import OutboxMessage
@@ -77,7 +78,7 @@ def enqueue_backlog(
                     installation_id,
                     "component",
                     component.public_id,
-                    dict(component_payload(component, workspace, stack.base_url)),
+                    dict(component_payload(component, workspace, Links(stack.base_url))),
                     workspace.public_id,
                 )
             )

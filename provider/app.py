@@ -29,6 +29,7 @@ from provider.extension import SETTINGS
 from provider.logging import client_key_var
 from provider.logging import configure_logging
 from provider.logging import request_id_var
+from provider.ops.sync.links import bind_links
 from provider.ratelimit import RateLimiter
 
 logger = logging.getLogger(__name__)
@@ -69,7 +70,8 @@ def create_app(
         # keyed on it are per client, not per router (werkzeug's ProxyFix, X-Forwarded-For).
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops)  # type: ignore[method-assign]
 
-    db.init_app(app, session_factory or db.make_session_factory(settings))
+    factory = session_factory or db.make_session_factory(settings)
+    db.init_app(app, bind_links(factory, settings.base_url))
     errors.register_error_handlers(app)
     _request_context(app)
     _health_routes(app)
@@ -112,7 +114,7 @@ def _register_packages(app: Flask, settings: Settings, install_keys: Any | None)
         app,
         settings,
         install_keys=install_keys,
-        hooks=connect_api.LifecycleHooks(installed=[_backfill_on_reinstall(settings)]),
+        hooks=connect_api.LifecycleHooks(installed=[_backfill_on_reinstall()]),
     )
     app.register_blueprint(jira_actions.bp)
     init_api(
@@ -131,13 +133,13 @@ def _register_packages(app: Flask, settings: Settings, install_keys: Any | None)
     app.register_blueprint(admin_page.bp)
 
 
-def _backfill_on_reinstall(settings: Settings) -> Any:
+def _backfill_on_reinstall() -> Any:
     """Jira dropped the app's data at uninstall: a re-install re-sends everything, in order."""
-    from provider.ops.workspaces.backfill import backfill_installation
+    from provider.ops.sync import service as sync
 
     def hook(session: Session, installation: Any, reinstalled: bool) -> None:
         if reinstalled:
-            count = backfill_installation(session, installation, base_url=settings.base_url)
+            count = sync.backfill(session, installation)
             logger.info("re-install backfill enqueued %s messages", count)
 
     return hook

@@ -18,9 +18,10 @@ from provider.config import Settings
 from provider.db import make_session_factory
 from provider.ops.alerts.listeners import AlertListeners
 from provider.ops.alerts.processing import process_pending
-from provider.ops.incidents import service as incidents
-from provider.ops.incidents.listener import IncidentListener
+from provider.ops.incidents import listener as incident_listener
+from provider.ops.incidents import promotion as incidents
 from provider.ops.integrations import ingestion
+from provider.ops.sync.links import bind_links
 from provider.outbox import webhooks
 from provider.outbox.handlers import HANDLERS
 from provider.outbox.handlers import KindSpec
@@ -36,9 +37,9 @@ from provider.outbox.worker import run_loop
 ALERT_BATCH = 25
 
 
-def alert_listeners(settings: Settings) -> AlertListeners:
+def alert_listeners() -> AlertListeners:
     """What follows each alert change: incidents first, then outgoing integration actions."""
-    return AlertListeners([IncidentListener(settings.base_url), ingestion.on_alert_change])
+    return AlertListeners([incident_listener.on_alert_change, ingestion.on_alert_change])
 
 
 def outbox_handlers(settings: Settings) -> dict[str, KindSpec]:
@@ -80,20 +81,19 @@ def build_worker(
     Alert requests come after the drain and before promotion, which sees the alerts they opened.
     """
     config = config or WorkerConfig()
-    factory = session_factory or make_session_factory(settings)
+    factory = bind_links(session_factory or make_session_factory(settings), settings.base_url)
     outbox = OutboxWorker(
         factory,
         client_factory or make_client_factory(settings, config),
         config=config,
         handlers=outbox_handlers(settings),
     )
-    listeners = alert_listeners(settings)
-    base_url = settings.base_url.rstrip("/")
+    listeners = alert_listeners()
 
     def process_alert_requests() -> int:
         return process_pending(factory, listeners=listeners, limit=ALERT_BATCH)
 
     def promote_due_alerts() -> int:
-        return incidents.promote_due(factory, base_url=base_url)
+        return incidents.promote_due(factory)
 
     return Worker(outbox, (outbox.drain_once, process_alert_requests, promote_due_alerts), config)

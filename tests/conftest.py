@@ -13,6 +13,7 @@ from sqlalchemy.orm import sessionmaker
 from provider.app import create_app
 from provider.config import Settings
 from provider.db import make_engine
+from provider.ops.sync.links import bind_links
 from tests.databases import Databases
 
 TEST_SECRET_KEY = "test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
@@ -81,9 +82,10 @@ def connection(engine: Engine) -> Iterator[Connection]:
 
 @pytest.fixture
 def session_factory(connection: Connection) -> sessionmaker[Session]:
-    return sessionmaker(
+    factory = sessionmaker(
         bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
     )
+    return bind_links(factory, TEST_BASE_URL)
 
 
 @pytest.fixture

@@ -102,7 +102,7 @@ def _violations() -> list[str]:
             if (
                 layer == "ops"
                 and name.startswith("provider.outbox.")
-                and parts[2] not in ("queue", "models")
+                and parts[2] not in ("queue", "models", "kinds")
             ):
                 problems.append(f"{path.relative_to(ROOT)}:{line} ops may only use outbox.queue")
             if (

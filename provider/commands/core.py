@@ -12,11 +12,19 @@ from typing import Any
 
 import click
 from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import sessionmaker
 
 from provider import migrate
 from provider.config import Settings
 from provider.config import SettingsError
 from provider.db import make_session_factory
+from provider.ops.sync.links import bind_links
+
+
+def session_factory(settings: Settings) -> sessionmaker[Session]:
+    """Sessions for a command, carrying the app's links (payloads sent to Jira need them)."""
+    return bind_links(make_session_factory(settings), settings.base_url)
 
 
 def _settings() -> Settings:

@@ -11,11 +11,12 @@ import click
 from sqlalchemy.orm import Session
 
 from provider.commands.core import _settings
+from provider.commands.core import session_factory
 from provider.connect.models import Installation
 from provider.db import make_session_factory
 from provider.errors import NotFound
 from provider.logging import configure_logging
-from provider.ops.workspaces.backfill import BACKFILLS
+from provider.ops.sync import service as sync
 from provider.outbox import admin
 from provider.outbox.models import MessageStatus
 from provider.outbox.retry import RetryPolicy
@@ -135,15 +136,14 @@ def outbox_resume(client_key: str) -> None:
 @click.option("--client-key", required=True)
 def resync(client_key: str) -> None:
     """Re-send everything a site should have: linked workspaces, components, incidents, reviews."""
-    settings = _settings()
-    factory = make_session_factory(settings)
+    factory = session_factory(_settings())
     total = 0
-    with click.progressbar(BACKFILLS, label="enqueueing", item_show_func=_label) as steps:
+    with click.progressbar(sync.BACKFILL_STEPS, label="enqueueing", item_show_func=_label) as steps:
         for _label_text, step in steps:
             # One transaction per family: a failure midway keeps what was enqueued so far.
             with factory.begin() as session:
                 installation = _installation(session, client_key)
-                total += step(session, installation, base_url=settings.base_url)
+                total += sync.run_backfill_step(session, installation, step)
     click.echo(f"enqueued {total} messages for {client_key}; the worker delivers them")
 
 

@@ -103,8 +103,8 @@ def _step(text: str) -> None:
 
 def _create_demo_data(settings: Settings, client_key: str) -> dict[str, str]:
     """Workspace, components, integration and link, in one transaction; returns the secrets."""
+    from provider.commands.core import session_factory
     from provider.connect.models import Installation
-    from provider.db import make_session_factory
     from provider.ops.components import service as components
     from provider.ops.components.schemas import ComponentCreate
     from provider.ops.integrations import service as integrations
@@ -112,7 +112,7 @@ def _create_demo_data(settings: Settings, client_key: str) -> dict[str, str]:
     from provider.ops.workspaces import linking
     from provider.ops.workspaces import service as workspaces
 
-    factory = make_session_factory(settings)
+    factory = session_factory(settings)
     try:
         with factory.begin() as session:
             installation = session.scalars(
@@ -123,15 +123,13 @@ def _create_demo_data(settings: Settings, client_key: str) -> dict[str, str]:
                 data = ComponentCreate.model_validate(
                     {"name": name, "description": description, "tier": tier}
                 )
-                components.create_component(session, workspace.id, data, base_url=settings.base_url)
+                components.create_component(session, workspace.id, data)
             integration, integration_key = integrations.create_integration(
                 session,
                 workspace.id,
                 IntegrationInput.from_json({"name": "Prometheus", "type": "API"}, partial=False),
             )
-            linking.link_workspace(
-                session, installation, link_code=link_code, base_url=settings.base_url
-            )
+            linking.link_workspace(session, installation, link_code=link_code)
             return {
                 "workspace": workspace.public_id,
                 "apiKey": api_key,

@@ -7,8 +7,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from provider.commands.core import _settings
+from provider.commands.core import session_factory
 from provider.connect.models import Installation
-from provider.db import make_session_factory
 from provider.errors import AppError
 from provider.ops.workspaces import linking
 
@@ -34,14 +34,11 @@ def _installation(session: Session, client_key: str) -> Installation:
 )
 def link(client_key: str, link_code: str | None, api_key: str | None) -> None:
     """Link the workspace proven by a link code (or workspace key) to a Jira site."""
-    settings = _settings()
-    factory = make_session_factory(settings)
+    factory = session_factory(_settings())
     with factory() as session:
         inst = _installation(session, client_key)
         try:
-            workspace = linking.link_workspace(
-                session, inst, link_code=link_code, api_key=api_key, base_url=settings.base_url
-            )
+            workspace = linking.link_workspace(session, inst, link_code=link_code, api_key=api_key)
         except AppError as e:
             raise click.ClickException(e.message) from None
         session.commit()
@@ -53,8 +50,7 @@ def link(client_key: str, link_code: str | None, api_key: str | None) -> None:
 @click.option("--workspace", "workspace_id", required=True, help="the workspace id")
 def unlink(client_key: str, workspace_id: str) -> None:
     """Unlink a workspace from a Jira site and delete its data there."""
-    settings = _settings()
-    factory = make_session_factory(settings)
+    factory = session_factory(_settings())
     with factory() as session:
         inst = _installation(session, client_key)
         try:

@@ -13,6 +13,10 @@ MAX_ENTITIES_PER_REQUEST = 1000
 MAX_WORKSPACE_IDS_PER_REQUEST = 100
 MAX_PROPERTIES = 5
 SCHEMA_VERSION = "1.0"
+# Field limits of incidents and reviews (Jira refuses longer values).
+MAX_SUMMARY = 255
+MAX_DESCRIPTION = 5000
+MAX_ITEMS = 100
 
 IncidentStatus = Literal["open", "resolved", "unknown"]
 ReviewStatus = Literal["in progress", "outstanding actions", "completed", "unknown"]
@@ -27,6 +31,13 @@ def next_update_sequence_number(last: int, now_ms: int) -> int:
     every change must get a strictly larger number, even two changes in the same millisecond.
     """
     return max(now_ms, last + 1)
+
+
+def clip(text: str, limit: int) -> str:
+    """Cut ``text`` to ``limit`` characters, marking the cut."""
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1].rstrip() + "…"
 
 
 class Severity(TypedDict):

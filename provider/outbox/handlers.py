@@ -41,13 +41,11 @@ from provider.jira.client import BulkResult
 from provider.jira.client import JiraClient
 from provider.jira.schemas import MAX_ENTITIES_PER_REQUEST
 from provider.jira.schemas import MAX_WORKSPACE_IDS_PER_REQUEST
+from provider.outbox.kinds import Kind
+from provider.outbox.kinds import Operation
 
-LINKED_WORKSPACE = "linked_workspace"
-COMPONENT = "component"
-INCIDENT = "incident"
-REVIEW = "review"
-SUBMIT = "submit"
-DELETE = "delete"
+SUBMIT = Operation.SUBMIT
+DELETE = Operation.DELETE
 
 # Deletes by id are one request per entity; a smaller batch keeps a lease short.
 MAX_DELETES_PER_BATCH = 50
@@ -188,12 +186,12 @@ handle_review = _entity_handler("submit_reviews", "delete_review")
 _BULK_LIMITS = {SUBMIT: MAX_ENTITIES_PER_REQUEST, DELETE: MAX_DELETES_PER_BATCH}
 
 HANDLERS: dict[str, KindSpec] = {
-    LINKED_WORKSPACE: KindSpec(
+    Kind.LINKED_WORKSPACE: KindSpec(
         handle_linked_workspace,
         priority=0,
         max_batch={SUBMIT: MAX_WORKSPACE_IDS_PER_REQUEST, DELETE: 20},
     ),
-    COMPONENT: KindSpec(handle_component, priority=1, max_batch=_BULK_LIMITS),
-    INCIDENT: KindSpec(handle_incident, priority=2, max_batch=_BULK_LIMITS),
-    REVIEW: KindSpec(handle_review, priority=3, max_batch=_BULK_LIMITS),
+    Kind.COMPONENT: KindSpec(handle_component, priority=1, max_batch=_BULK_LIMITS),
+    Kind.INCIDENT: KindSpec(handle_incident, priority=2, max_batch=_BULK_LIMITS),
+    Kind.REVIEW: KindSpec(handle_review, priority=3, max_batch=_BULK_LIMITS),
 }

@@ -39,10 +39,11 @@ from provider.jira.client import JiraClient
 from provider.outbox.handlers import Batch
 from provider.outbox.handlers import KindSpec
 from provider.outbox.handlers import Outcome
+from provider.outbox.kinds import Kind
+from provider.outbox.kinds import Operation
 
 logger = logging.getLogger(__name__)
 
-KIND = "webhook"
 MAX_REDIRECTS = 3
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 10.0
@@ -307,7 +308,7 @@ def _retry_after(value: str | None) -> float | None:
     return max(0.0, min(seconds, 3600.0))
 
 
-WEBHOOK = "webhook"
+WEBHOOK = Kind.WEBHOOK
 
 
 class WebhookRetry(Exception):
@@ -332,4 +333,4 @@ def kind_spec(settings: Settings) -> KindSpec:
                 outcome.failed[message.entity_id] = (result.error or f"HTTP {result.status}")[:2000]
         return outcome
 
-    return KindSpec(handle, priority=10, max_batch={"send": 1}, needs_jira=False)
+    return KindSpec(handle, priority=10, max_batch={Operation.SEND: 1}, needs_jira=False)

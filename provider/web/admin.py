@@ -31,9 +31,10 @@ from provider.errors import Forbidden
 from provider.extension import SETTINGS
 from provider.ops.integrations import service as integrations
 from provider.ops.integrations.schemas import IntegrationInput
+from provider.ops.sync import service as sync
+from provider.ops.sync.links import links_of
 from provider.ops.workspaces import linking
 from provider.ops.workspaces import service as workspaces
-from provider.ops.workspaces.backfill import BACKFILLS
 from provider.outbox import admin as outbox_admin
 from provider.validation import Fields
 from provider.web import admin_views as views
@@ -139,12 +140,11 @@ def page() -> str:
 def overview() -> Json:
     installation = current_installation()
     session = get_session()
-    base_url = _settings().base_url
     return {
         "site": views.site_json(installation),
         "workspaces": [
-            views.workspace_json(session, installation, ws, base_url)
-            for ws in linking.linked_workspaces(session, installation)
+            views.workspace_json(session, installation, ws)
+            for ws in sync.linked_workspaces(session, installation)
         ],
         "delivery": views.delivery_json(session, installation),
     }, 200
@@ -160,12 +160,10 @@ def create_workspace() -> Json:
     f.raise_if_errors()
     session = get_session()
     workspace, api_key, link_code = workspaces.create_workspace(session, name)
-    linking.link_workspace(
-        session, installation, link_code=link_code, base_url=_settings().base_url
-    )
+    linking.link_workspace(session, installation, link_code=link_code)
     session.commit()
     return {
-        "workspace": views.workspace_json(session, installation, workspace, _settings().base_url),
+        "workspace": views.workspace_json(session, installation, workspace),
         "apiKey": api_key,
         "linkCode": link_code,
     }, 201
@@ -187,13 +185,9 @@ def link_workspace() -> Json:
         raise Forbidden(
             "The link code does not belong to that workspace.", code="invalid_workspace_proof"
         )
-    workspace = linking.link_workspace(
-        session, installation, link_code=code, base_url=_settings().base_url
-    )
+    workspace = linking.link_workspace(session, installation, link_code=code)
     session.commit()
-    return {
-        "workspace": views.workspace_json(session, installation, workspace, _settings().base_url)
-    }, 200
+    return {"workspace": views.workspace_json(session, installation, workspace)}, 200
 
 
 @bp.delete("/api/workspaces/<workspace_id>")
@@ -221,7 +215,7 @@ def create_integration(workspace_id: str) -> Json:
     integration, key = integrations.create_integration(session, workspace.id, data)
     session.commit()
     return {
-        "integration": views.integration_json(integration, _settings().base_url),
+        "integration": views.integration_json(integration, links_of(get_session()).base_url),
         "apiKey": key,
     }, 201
 
@@ -236,7 +230,7 @@ def rotate_integration_key(workspace_id: str, integration_id: str) -> Json:
     key = integrations.rotate_key(session, integration)
     session.commit()
     return {
-        "integration": views.integration_json(integration, _settings().base_url),
+        "integration": views.integration_json(integration, links_of(get_session()).base_url),
         "apiKey": key,
     }, 200
 
@@ -265,10 +259,9 @@ def resync() -> Json:
     """Enqueue everything this site should have, family by family, in Jira's dependency order."""
     installation = current_installation()
     session = get_session()
-    base_url = _settings().base_url
     steps = [
-        {"label": label, "count": step(session, installation, base_url=base_url)}
-        for label, step in BACKFILLS
+        {"label": label, "count": sync.run_backfill_step(session, installation, step)}
+        for label, step in sync.BACKFILL_STEPS
     ]
     session.commit()
     total = sum(s["count"] for s in steps)

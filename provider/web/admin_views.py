@@ -19,6 +19,7 @@ from provider.ops.components.associations import PROJECT_ATI
 from provider.ops.components.models import Component
 from provider.ops.components.models import ComponentAssociation
 from provider.ops.integrations.models import Integration
+from provider.ops.sync.links import links_of
 from provider.ops.workspaces.models import Workspace
 from provider.ops.workspaces.models import WorkspaceLink
 from provider.outbox.models import DeliveryState
@@ -69,7 +70,7 @@ def integration_json(integration: Integration, base_url: str) -> dict[str, Any]:
 
 
 def workspace_json(
-    session: Session, installation: Installation, workspace: Workspace, base_url: str
+    session: Session, installation: Installation, workspace: Workspace
 ) -> dict[str, Any]:
     """A linked workspace with its components (and their Jira projects) and integrations."""
     link = session.scalars(
@@ -116,7 +117,7 @@ def workspace_json(
             }
             for c in components
         ],
-        "integrations": [integration_json(i, base_url) for i in integrations],
+        "integrations": [integration_json(i, links_of(session).base_url) for i in integrations],
     }
 
 

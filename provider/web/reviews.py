@@ -20,8 +20,9 @@ from provider.db import get_session
 from provider.errors import NotFound
 from provider.errors import ValidationFailed
 from provider.extension import SETTINGS
+from provider.jira.schemas import MAX_DESCRIPTION
+from provider.jira.schemas import MAX_SUMMARY
 from provider.ops.components.models import Component
-from provider.ops.incidents import publishing
 from provider.ops.incidents import reviews
 from provider.ops.incidents.models import Incident
 from provider.ops.incidents.models import ReviewStatus
@@ -142,10 +143,10 @@ def _form_fields() -> tuple[str, str, ReviewStatus, list[str]]:
     errors = {}
     if not summary:
         errors["summary"] = "is required"
-    elif len(summary) > publishing.MAX_SUMMARY:
-        errors["summary"] = f"must be at most {publishing.MAX_SUMMARY} characters"
-    if len(description) > publishing.MAX_DESCRIPTION:
-        errors["description"] = f"must be at most {publishing.MAX_DESCRIPTION} characters"
+    elif len(summary) > MAX_SUMMARY:
+        errors["summary"] = f"must be at most {MAX_SUMMARY} characters"
+    if len(description) > MAX_DESCRIPTION:
+        errors["description"] = f"must be at most {MAX_DESCRIPTION} characters"
     if not incident_ids:
         errors["incident"] = "choose at least one incident"
     try:
@@ -170,7 +171,6 @@ def create_review() -> Response:
         session,
         workspace.id,
         incidents,
-        base_url=_settings().base_url.rstrip("/"),
         summary=summary,
         description=description or None,
         status=status,
@@ -214,7 +214,6 @@ def update_review(review_id: str) -> Response:
     reviews.update_review(
         session,
         review,
-        base_url=_settings().base_url.rstrip("/"),
         summary=summary,
         description=description,
         status=status,

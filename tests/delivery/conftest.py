@@ -20,6 +20,7 @@ from provider.app import create_app
 from provider.config import Settings
 from provider.connect.models import Installation
 from provider.db import make_session_factory
+from provider.ops.sync.links import bind_links
 from provider.outbox.models import MessageStatus
 from provider.outbox.models import OutboxMessage
 from provider.outbox.retry import RetryPolicy
@@ -121,7 +122,9 @@ def start_app(database_url: str, sim: Simulator, **overrides: object) -> tuple[A
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
     )
     thread.start()
-    return server, LiveApp(url, settings, make_session_factory(settings))
+    return server, LiveApp(
+        url, settings, bind_links(make_session_factory(settings), settings.base_url)
+    )
 
 
 @pytest.fixture

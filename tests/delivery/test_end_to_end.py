@@ -17,7 +17,7 @@ from provider.connect.models import Installation
 from provider.crypto import SecretBox
 from provider.crypto import hash_key
 from provider.ops.components.models import Component
-from provider.ops.components.publishing import publish_component
+from provider.ops.sync import service as sync
 from provider.ops.workspaces.models import Workspace
 from provider.ops.workspaces.models import WorkspaceLink
 from provider.outbox.models import MessageStatus
@@ -258,7 +258,7 @@ def test_reinstall_backfills_linked_workspaces_then_components(
     with installed.session_factory.begin() as session:
         ws = _workspace_with_components(session, acme, 3)
         for component in session.scalars(select(Component).where(Component.workspace_id == ws.id)):
-            publish_component(session, component, base_url=installed.settings.base_url)
+            sync.publish(session, component)
     installed.deliver_all()
     assert len(sim.state("acme")["components"]) == 3
 

@@ -10,7 +10,6 @@ from sqlalchemy.orm import sessionmaker
 from werkzeug.test import TestResponse
 
 from provider.config import Settings
-from provider.extension import SETTINGS
 from provider.ops.alerts.processing import process_pending
 from provider.ops.workspaces.models import Workspace
 from provider.ops.workspaces.service import create_workspace
@@ -49,7 +48,7 @@ class Api:
 
     def process(self) -> int:
         """Apply pending alert requests as the worker does, with its listeners."""
-        listeners = alert_listeners(SETTINGS.of(self.client.application))
+        listeners = alert_listeners()
         return process_pending(self.session_factory, listeners=listeners, limit=10_000)
 
     def create_alert(self, **body: Any) -> dict[str, Any]:

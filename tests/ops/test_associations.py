@@ -39,7 +39,7 @@ def linked(session: Session):  # type: ignore[no-untyped-def]
     inst = make_installation(session)
     made = make_workspace(session)
     comp = make_component(session, made.workspace)
-    linking.link_workspace(session, inst, link_code=made.link_code, base_url=TEST_BASE_URL)
+    linking.link_workspace(session, inst, link_code=made.link_code)
     session.commit()
     return inst, comp
 

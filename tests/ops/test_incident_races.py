@@ -20,9 +20,10 @@ from provider.ops.incidents.models import Incident
 from provider.ops.incidents.models import IncidentAlert
 from provider.ops.incidents.models import IncidentComponent
 from provider.ops.incidents.models import PromotionCandidate
+from provider.ops.sync.links import bind_links
 from provider.ops.workspaces.service import create_workspace
 from provider.worker import alert_listeners
-from tests.conftest import make_settings
+from tests.conftest import TEST_BASE_URL
 from tests.ops.incident_factories import make_component
 
 ALERTS = 100
@@ -34,8 +35,8 @@ def test_parallel_alerts_on_one_component_open_one_incident(
     fresh_database_url: str, tags: list[str]
 ) -> None:
     engine = make_engine(fresh_database_url)
-    factory = make_session_factory(engine)
-    hooks = alert_listeners(make_settings(fresh_database_url))
+    factory = bind_links(make_session_factory(engine), TEST_BASE_URL)
+    hooks = alert_listeners()
     with factory() as session:
         workspace, _key, _code = create_workspace(session, "Race team")
         checkout_id = make_component(session, workspace, "checkout").id

@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from provider.ops.alerts.models import Alert
 from provider.ops.components.models import Component
-from provider.ops.incidents import service
+from provider.ops.incidents import describe
+from provider.ops.incidents import promotion
 from provider.ops.incidents.models import Incident
 from provider.ops.incidents.models import IncidentAlert
 from provider.ops.incidents.models import IncidentStatus
@@ -18,7 +19,6 @@ from provider.ops.incidents.models import PromotionCandidate
 from provider.ops.workspaces import linking
 from provider.outbox.models import OutboxMessage
 from provider.times import utcnow
-from tests.conftest import TEST_BASE_URL
 from tests.ops.conftest import Api
 from tests.ops.contract import contract_errors
 from tests.ops.incident_factories import make_component
@@ -27,7 +27,7 @@ from tests.ops.incident_factories import make_installation
 
 def _link(session: Session, api: Api) -> Any:
     inst = make_installation(session)
-    linking.link_workspace(session, inst, api_key=api.key, base_url=TEST_BASE_URL)
+    linking.link_workspace(session, inst, api_key=api.key)
     session.commit()
     return inst
 
@@ -90,7 +90,7 @@ def test_alerts_on_the_same_component_join_and_severity_only_rises(
     assert incident.severity == "P1"
     raised_by = session.get_one(Alert, incident.severity_alert_id)
     assert raised_by.public_id == p1["id"]
-    assert len(service.alert_ids_of(session, incident)) == 3
+    assert len(describe.alert_ids_of(session, incident)) == 3
     assert incident.update_sequence_number > usn_before
 
 
@@ -162,9 +162,9 @@ def test_p3_left_unacknowledged_is_promoted_by_the_tick(
     assert _incidents(session, api) == []
     assert len(session.scalars(select(PromotionCandidate)).all()) == 1
 
-    assert service.promote_due(session_factory, base_url=TEST_BASE_URL) == 0
+    assert promotion.promote_due(session_factory) == 0
     later = utcnow() + timedelta(minutes=16)
-    assert service.promote_due(session_factory, base_url=TEST_BASE_URL, now=later) == 1
+    assert promotion.promote_due(session_factory, now=later) == 1
     [incident] = _incidents(session, api)
     assert len(session.scalars(select(IncidentAlert)).all()) == 1
     assert session.scalars(select(PromotionCandidate)).all() == []

@@ -8,7 +8,6 @@ from sqlalchemy.orm import Session
 
 from provider.ops.workspaces import linking
 from provider.outbox.models import OutboxMessage
-from tests.conftest import TEST_BASE_URL
 from tests.ops.conftest import Api
 from tests.ops.contract import contract_errors
 from tests.ops.incident_factories import make_component
@@ -49,7 +48,7 @@ def test_incident_created_by_hand_lands_on_fallback_and_is_pushed(
     api: Api, session: Session
 ) -> None:
     inst = make_installation(session)
-    linking.link_workspace(session, inst, api_key=api.key, base_url=TEST_BASE_URL)
+    linking.link_workspace(session, inst, api_key=api.key)
     session.commit()
     r = api.post("/v1/incidents", json={"summary": "Manual one", "severity": "P2"})
     assert r.status_code == 201, r.get_json()
@@ -66,7 +65,7 @@ def test_incident_created_by_hand_lands_on_fallback_and_is_pushed(
 
 def test_reviews_prefilled_and_status_moves_forward_only(api: Api, session: Session) -> None:
     inst = make_installation(session)
-    linking.link_workspace(session, inst, api_key=api.key, base_url=TEST_BASE_URL)
+    linking.link_workspace(session, inst, api_key=api.key)
     session.commit()
     incident = _p1(api)
     r = api.post("/v1/reviews", json={"incidentIds": [incident["id"]]})

@@ -10,7 +10,6 @@ from provider.errors import Forbidden
 from provider.errors import NotFound
 from provider.ops.workspaces import linking
 from provider.ops.workspaces.models import WorkspaceLink
-from tests.conftest import TEST_BASE_URL
 from tests.ops.incident_factories import make_component
 from tests.ops.incident_factories import make_installation
 from tests.ops.incident_factories import make_workspace
@@ -30,7 +29,7 @@ def test_link_with_link_code_links_and_enqueues_workspace_then_components(sessio
     c1 = make_component(session, made.workspace, "checkout")
     c2 = make_component(session, made.workspace, "search")
 
-    ws = linking.link_workspace(session, inst, link_code=made.link_code, base_url=TEST_BASE_URL)
+    ws = linking.link_workspace(session, inst, link_code=made.link_code)
 
     assert ws.id == made.workspace.id
     assert _links(session) == [(inst.id, ws.id)]
@@ -47,15 +46,15 @@ def test_link_with_link_code_links_and_enqueues_workspace_then_components(sessio
 def test_link_with_workspace_key_works_too(session: Session) -> None:
     inst = make_installation(session)
     made = make_workspace(session)
-    ws = linking.link_workspace(session, inst, api_key=made.api_key, base_url=TEST_BASE_URL)
+    ws = linking.link_workspace(session, inst, api_key=made.api_key)
     assert ws.id == made.workspace.id
 
 
 def test_link_twice_keeps_one_link(session: Session) -> None:
     inst = make_installation(session)
     made = make_workspace(session)
-    linking.link_workspace(session, inst, link_code=made.link_code, base_url=TEST_BASE_URL)
-    linking.link_workspace(session, inst, link_code=made.link_code, base_url=TEST_BASE_URL)
+    linking.link_workspace(session, inst, link_code=made.link_code)
+    linking.link_workspace(session, inst, link_code=made.link_code)
     assert len(_links(session)) == 1
 
 
@@ -73,7 +72,7 @@ def test_link_with_wrong_proof_fails_and_changes_nothing(
     inst = make_installation(session)
     make_workspace(session)
     with pytest.raises((Forbidden, BadRequest)):
-        linking.link_workspace(session, inst, base_url=TEST_BASE_URL, **proof)
+        linking.link_workspace(session, inst, **proof)
     assert _links(session) == []
     assert outbox(session) == []
 
@@ -82,7 +81,7 @@ def test_link_code_of_one_workspace_never_links_another(session: Session) -> Non
     inst = make_installation(session)
     a = make_workspace(session, "A")
     make_workspace(session, "B")
-    ws = linking.link_workspace(session, inst, link_code=a.link_code, base_url=TEST_BASE_URL)
+    ws = linking.link_workspace(session, inst, link_code=a.link_code)
     assert ws.id == a.workspace.id
     assert _links(session) == [(inst.id, a.workspace.id)]
 
@@ -91,18 +90,16 @@ def test_link_needs_exactly_one_proof(session: Session) -> None:
     inst = make_installation(session)
     made = make_workspace(session)
     with pytest.raises(BadRequest):
-        linking.link_workspace(
-            session, inst, link_code=made.link_code, api_key=made.api_key, base_url=TEST_BASE_URL
-        )
+        linking.link_workspace(session, inst, link_code=made.link_code, api_key=made.api_key)
     with pytest.raises(BadRequest):
-        linking.link_workspace(session, inst, base_url=TEST_BASE_URL)
+        linking.link_workspace(session, inst)
 
 
 def test_link_to_uninstalled_site_is_refused(session: Session) -> None:
     inst = make_installation(session, installed=False)
     made = make_workspace(session)
     with pytest.raises(Conflict):
-        linking.link_workspace(session, inst, link_code=made.link_code, base_url=TEST_BASE_URL)
+        linking.link_workspace(session, inst, link_code=made.link_code)
     assert _links(session) == []
 
 
@@ -113,8 +110,8 @@ def test_unlink_deletes_link_and_enqueues_deletes_replacing_pending_pushes(
     other = make_installation(session)
     made = make_workspace(session)
     make_component(session, made.workspace)
-    linking.link_workspace(session, inst, link_code=made.link_code, base_url=TEST_BASE_URL)
-    linking.link_workspace(session, other, link_code=made.link_code, base_url=TEST_BASE_URL)
+    linking.link_workspace(session, inst, link_code=made.link_code)
+    linking.link_workspace(session, other, link_code=made.link_code)
 
     linking.unlink_workspace(session, inst, made.workspace.public_id)
 
@@ -130,7 +127,7 @@ def test_unlink_of_workspace_linked_elsewhere_only_is_not_found(session: Session
     inst = make_installation(session)
     attacker = make_installation(session)
     made = make_workspace(session)
-    linking.link_workspace(session, inst, link_code=made.link_code, base_url=TEST_BASE_URL)
+    linking.link_workspace(session, inst, link_code=made.link_code)
     with pytest.raises(NotFound):
         linking.unlink_workspace(session, attacker, made.workspace.public_id)
     with pytest.raises(NotFound):

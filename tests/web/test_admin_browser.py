@@ -22,6 +22,7 @@ from werkzeug.serving import make_server
 
 from provider.app import create_app
 from provider.db import make_session_factory
+from provider.ops.sync.links import bind_links
 from provider.ops.workspaces.service import create_workspace
 from provider.outbox.models import MessageStatus
 from provider.outbox.models import OutboxMessage
@@ -63,7 +64,9 @@ class Live:
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.settings = make_settings(database_url, base_url=self.url)
         self.server.app.app = create_app(self.settings, configure_logs=False)  # type: ignore[attr-defined]
-        self.session_factory = make_session_factory(self.settings)
+        self.session_factory = bind_links(
+            make_session_factory(self.settings), self.settings.base_url
+        )
         threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         ).start()

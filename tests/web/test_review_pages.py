@@ -17,7 +17,6 @@ from provider.config import Settings
 from provider.ops.incidents.models import Review
 from provider.ops.workspaces import linking
 from provider.outbox.models import OutboxMessage
-from tests.conftest import TEST_BASE_URL
 from tests.ops.conftest import Api
 from tests.ops.contract import contract_errors
 from tests.ops.incident_factories import make_installation
@@ -59,7 +58,7 @@ def _sign_in(client: FlaskClient, api: Api, next_url: str) -> str:
 
 def test_sign_in_write_and_save_a_review(api: Api, session: Session, client: FlaskClient) -> None:
     inst = make_installation(session)
-    linking.link_workspace(session, inst, api_key=api.key, base_url=TEST_BASE_URL)
+    linking.link_workspace(session, inst, api_key=api.key)
     session.commit()
     incident = _incident(api)
     url = f"/reviews/new?component={incident['componentIds'][0]}&incident={incident['id']}"

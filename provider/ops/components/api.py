@@ -6,7 +6,6 @@ from flask import Blueprint
 from flask import g
 
 from provider.db import get_session
-from provider.extension import SETTINGS
 from provider.ops.access.http import api_key_required
 from provider.ops.access.principal import CONFIGURE
 from provider.ops.access.principal import READ
@@ -45,9 +44,7 @@ def list_components(query: ComponentQuery) -> Page[Component]:
 )
 def create_component(body: ComponentCreate) -> Component:
     session = get_session()
-    component = service.create_component(
-        session, g.workspace.id, body, base_url=SETTINGS.get().base_url
-    )
+    component = service.create_component(session, g.workspace.id, body)
     session.commit()
     return Component.of(component)
 
@@ -67,7 +64,7 @@ def get_component(component_id: str) -> Component:
 def update_component(component_id: str, body: ComponentUpdate) -> Component:
     session = get_session()
     component = service.require_component(session, g.workspace.id, component_id)
-    service.update_component(session, component, body, base_url=SETTINGS.get().base_url)
+    service.update_component(session, component, body)
     session.commit()
     return Component.of(component)
 

@@ -20,7 +20,6 @@ from sqlalchemy import case
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from provider.config import Settings
 from provider.connect.auth import current_installation
 from provider.connect.auth import jira_jwt_required
 from provider.connect.models import Installation
@@ -29,10 +28,11 @@ from provider.db import read_only
 from provider.errors import BadRequest
 from provider.errors import NotFound
 from provider.errors import ValidationFailed
-from provider.extension import SETTINGS
 from provider.ops.components import associations
 from provider.ops.components.models import Component
-from provider.ops.components.publishing import component_payload
+from provider.ops.sync.links import Links
+from provider.ops.sync.links import links_of
+from provider.ops.sync.payloads import component_payload
 from provider.ops.workspaces.models import Workspace
 from provider.ops.workspaces.models import WorkspaceLink
 from provider.times import iso
@@ -46,11 +46,6 @@ MAX_WORKSPACE_IDS = 1000
 MAX_CONTAINERS = 200
 MAX_QUERY_LENGTH = 255
 MAX_ID_LENGTH = 255
-
-
-def _base_url() -> str:
-    settings: Settings = SETTINGS.get()
-    return settings.base_url.rstrip("/")
 
 
 def _json_object() -> Fields:
@@ -107,17 +102,17 @@ def _search_statement(*, in_workspace: bool, matching: bool) -> Select[tuple[Com
     return query.order_by(Component.name_lower, Component.id).limit(MAX_CONTAINERS)
 
 
-def workspace_json(workspace: Workspace, base_url: str) -> dict[str, Any]:
+def workspace_json(workspace: Workspace, links: Links) -> dict[str, Any]:
     return {
         "id": workspace.public_id,
         "name": workspace.name,
-        "url": f"{base_url}/workspaces/{workspace.public_id}",
-        "avatarUrl": workspace.avatar_url or f"{base_url}/static/workspace.svg",
+        "url": f"{links.base_url}/workspaces/{workspace.public_id}",
+        "avatarUrl": workspace.avatar_url or links.workspace_avatar,
     }
 
 
-def container_json(component: Component, workspace: Workspace, base_url: str) -> dict[str, Any]:
-    payload = component_payload(component, workspace, base_url)
+def container_json(component: Component, workspace: Workspace, links: Links) -> dict[str, Any]:
+    payload = component_payload(component, workspace, links)
     return {
         "id": component.public_id,
         "name": component.name,
@@ -142,8 +137,8 @@ def fetch_workspaces() -> dict[str, Any]:
     rows = get_session().scalars(
         _LINKED_WORKSPACES_BY_ID, {"installation_id": current_installation().id, "ids": wanted}
     )
-    base_url = _base_url()
-    return {"workspaces": [workspace_json(w, base_url) for w in rows]}
+    links = links_of(get_session())
+    return {"workspaces": [workspace_json(w, links) for w in rows]}
 
 
 def _escape_like(value: str) -> str:
@@ -188,8 +183,8 @@ def search_containers() -> dict[str, Any]:
     rows = get_session().execute(
         *search_containers_query(current_installation(), search, workspace_id)
     )
-    base_url = _base_url()
-    return {"containers": [container_json(c, w, base_url) for c, w in rows]}
+    links = links_of(get_session())
+    return {"containers": [container_json(c, w, links) for c, w in rows]}
 
 
 def _entity_reference(f: Fields) -> tuple[str | None, str | None]:
@@ -250,7 +245,6 @@ def find_component(
     *,
     entity_id: str | None,
     url: str | None,
-    base_url: str,
 ) -> tuple[Component, Workspace]:
     """The installation's component named by id, or by the url the provider gave it.
 
@@ -260,7 +254,7 @@ def find_component(
     if entity_id:
         query = query.where(Component.public_id == entity_id)
     elif url:
-        prefix = f"{base_url}/components/"
+        prefix = links_of(session).component("")
         if url.startswith(prefix) and "/" not in url[len(prefix) :]:
             query = query.where(Component.public_id == url[len(prefix) :].split("?", 1)[0])
         else:
@@ -277,11 +271,11 @@ def _component_action(*target_names: str) -> dict[str, Any]:
     _association_target(f, *target_names, required=False)
     _user_id(f)
     _raise_bad_request(f)
-    base_url = _base_url()
+    session = get_session()
     component, workspace = find_component(
-        get_session(), current_installation(), entity_id=entity_id, url=url, base_url=base_url
+        session, current_installation(), entity_id=entity_id, url=url
     )
-    return dict(component_payload(component, workspace, base_url))
+    return dict(component_payload(component, workspace, links_of(session)))
 
 
 @bp.post("/components/associate")
@@ -306,9 +300,7 @@ def _association_notice(*target_names: str, associating: bool) -> tuple[str, int
     _raise_bad_request(f)
     session = get_session()
     installation = current_installation()
-    component, _ = find_component(
-        session, installation, entity_id=entity_id, url=url, base_url=_base_url()
-    )
+    component, _ = find_component(session, installation, entity_id=entity_id, url=url)
     entity = associations.jira_entity(target or {})
     if not entity.id:
         raise BadRequest(f"{target_names[0]} must name a Jira entity.", code="invalid_body")

@@ -10,10 +10,9 @@ from sqlalchemy.orm import Session
 from provider.errors import Conflict
 from provider.errors import NotFound
 from provider.ops.components.models import Component
-from provider.ops.components.publishing import publish_component
-from provider.ops.components.publishing import unpublish_component
 from provider.ops.components.schemas import ComponentCreate
 from provider.ops.components.schemas import ComponentUpdate
+from provider.ops.sync import service as sync
 
 
 def list_components(
@@ -66,9 +65,7 @@ def _flush_unique(session: Session, name: str) -> None:
         ) from None
 
 
-def create_component(
-    session: Session, workspace_id: int, data: ComponentCreate, *, base_url: str
-) -> Component:
+def create_component(session: Session, workspace_id: int, data: ComponentCreate) -> Component:
     """:raises Conflict: when the workspace already has a component of that name."""
     values = data.changes()
     name = data.name
@@ -86,13 +83,11 @@ def create_component(
     )
     session.add(component)
     _flush_unique(session, name)
-    publish_component(session, component, base_url=base_url)
+    sync.publish(session, component)
     return component
 
 
-def update_component(
-    session: Session, component: Component, data: ComponentUpdate, *, base_url: str
-) -> Component:
+def update_component(session: Session, component: Component, data: ComponentUpdate) -> Component:
     """:raises Conflict: when renaming onto another component's name."""
     values = data.changes()
     if "name" in values:
@@ -104,7 +99,7 @@ def update_component(
     for attr, value in values.items():
         setattr(component, attr, value)
     _flush_unique(session, component.name)
-    publish_component(session, component, base_url=base_url)
+    sync.publish(session, component)
     return component
 
 
@@ -115,6 +110,6 @@ def delete_component(session: Session, component: Component) -> None:
             "The fallback component cannot be deleted: incidents without a component land there.",
             code="fallback_component",
         )
-    unpublish_component(session, component)
+    sync.withdraw(session, component)
     session.delete(component)
     session.flush()

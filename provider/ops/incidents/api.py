@@ -8,9 +8,7 @@ from __future__ import annotations
 from flask import Blueprint
 from flask import g
 
-from provider.config import Settings
 from provider.db import get_session
-from provider.extension import SETTINGS
 from provider.ops.access.http import api_key_required
 from provider.ops.access.http import newest_first_page
 from provider.ops.access.http import principal
@@ -54,11 +52,6 @@ REVIEWS = "Reviews"
 DELETED = {204: "Deleted"}
 
 
-def _base_url() -> str:
-    settings: Settings = SETTINGS.get()
-    return settings.base_url.rstrip("/")
-
-
 def _actor() -> str:
     return principal().actor[:255]
 
@@ -93,7 +86,6 @@ def create_incident(body: IncidentCreate) -> Incident:
         session,
         g.workspace,
         summary=body.summary,
-        base_url=_base_url(),
         description=body.description,
         severity=body.severity,
         component_ids=service.require_components(session, g.workspace.id, body.component_ids or []),
@@ -130,7 +122,6 @@ def update_incident(incident_id: str, body: IncidentUpdate) -> Incident:
     service.update_incident(
         session,
         incident,
-        base_url=_base_url(),
         summary=body.summary,
         description=body.description,
         severity=body.severity,
@@ -149,7 +140,7 @@ def update_incident(incident_id: str, body: IncidentUpdate) -> Incident:
 def resolve_incident(incident_id: str) -> Incident:
     session = get_session()
     incident = service.require_incident(session, g.workspace.id, incident_id)
-    service.resolve_by_hand(session, incident, base_url=_base_url())
+    service.resolve_by_hand(session, incident)
     session.commit()
     return Incident.of(session, incident, with_alerts=True)
 
@@ -191,7 +182,6 @@ def create_review(body: ReviewCreate) -> Review:
         session,
         g.workspace.id,
         reviews.require_incidents(session, g.workspace.id, body.incident_ids),
-        base_url=_base_url(),
         summary=body.summary,
         description=body.description,
         status=body.status or ReviewStatus.IN_PROGRESS,
@@ -218,7 +208,6 @@ def update_review(review_id: str, body: ReviewUpdate) -> Review:
     reviews.update_review(
         session,
         review,
-        base_url=_base_url(),
         summary=body.summary,
         description=body.description,
         status=body.status,

@@ -10,16 +10,19 @@ from sqlalchemy import delete
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from provider.connect.models import Installation
 from provider.errors import Conflict
 from provider.errors import NotFound
+from provider.jira.schemas import MAX_DESCRIPTION
+from provider.jira.schemas import MAX_ITEMS
+from provider.jira.schemas import MAX_SUMMARY
+from provider.jira.schemas import clip
 from provider.ops.incidents import alert_source
-from provider.ops.incidents import publishing
+from provider.ops.incidents.describe import alert_ids_of
 from provider.ops.incidents.models import Incident
 from provider.ops.incidents.models import Review
 from provider.ops.incidents.models import ReviewIncident
 from provider.ops.incidents.models import ReviewStatus
-from provider.ops.incidents.service import alert_ids_of
+from provider.ops.sync import service as sync
 from provider.times import iso
 
 STATUS_ORDER = (ReviewStatus.IN_PROGRESS, ReviewStatus.OUTSTANDING_ACTIONS, ReviewStatus.COMPLETED)
@@ -112,12 +115,12 @@ def timeline(session: Session, incident: Incident) -> str:
 def prefill_description(session: Session, incidents: Sequence[Incident]) -> str:
     parts = [timeline(session, i) for i in incidents]
     parts.append("\n### What happened\n\n### Why\n\n### Actions\n")
-    return publishing.clip("\n\n".join(parts), publishing.MAX_DESCRIPTION)
+    return clip("\n\n".join(parts), MAX_DESCRIPTION)
 
 
 def _set_incidents(session: Session, review: Review, incidents: Sequence[Incident]) -> None:
     session.execute(delete(ReviewIncident).where(ReviewIncident.review_id == review.id))
-    for position, incident in enumerate(incidents[: publishing.MAX_ITEMS]):
+    for position, incident in enumerate(incidents[:MAX_ITEMS]):
         session.add(ReviewIncident(review_id=review.id, incident_id=incident.id, position=position))
     session.flush()
 
@@ -127,7 +130,6 @@ def create_review(
     workspace_id: int,
     incidents: Sequence[Incident],
     *,
-    base_url: str,
     summary: str | None = None,
     description: str | None = None,
     status: ReviewStatus = ReviewStatus.IN_PROGRESS,
@@ -138,9 +140,7 @@ def create_review(
         raise Conflict("A review covers at least one incident.", code="no_incidents")
     review = Review(
         workspace_id=workspace_id,
-        summary=publishing.clip(
-            summary or f"Post-incident review: {incidents[0].summary}", publishing.MAX_SUMMARY
-        ),
+        summary=clip(summary or f"Post-incident review: {incidents[0].summary}", MAX_SUMMARY),
         description=description if description else prefill_description(session, incidents),
         status=status,
         created_by=created_by,
@@ -148,7 +148,7 @@ def create_review(
     session.add(review)
     session.flush()
     _set_incidents(session, review, incidents)
-    publishing.publish_review(session, review, base_url=base_url)
+    sync.publish(session, review)
     return review
 
 
@@ -165,7 +165,6 @@ def update_review(
     session: Session,
     review: Review,
     *,
-    base_url: str,
     summary: str | None = None,
     description: str | None = None,
     status: ReviewStatus | None = None,
@@ -175,26 +174,12 @@ def update_review(
         check_transition(review.status, status)
         review.status = status
     if summary is not None:
-        review.summary = publishing.clip(summary, publishing.MAX_SUMMARY)
+        review.summary = clip(summary, MAX_SUMMARY)
     if description is not None:
         review.description = description
     if incidents is not None:
         if not incidents:
             raise Conflict("A review covers at least one incident.", code="no_incidents")
         _set_incidents(session, review, incidents)
-    publishing.publish_review(session, review, base_url=base_url)
+    sync.publish(session, review)
     return review
-
-
-def backfill_reviews(session: Session, installation: Installation, *, base_url: str) -> int:
-    """Enqueue every review of every workspace linked to ``installation`` (re-install, resync)."""
-    count = 0
-    for workspace in publishing.workspaces_of(session, installation):
-        for review in session.scalars(
-            select(Review).where(Review.workspace_id == workspace.id).order_by(Review.id)
-        ):
-            publishing.publish_review(
-                session, review, base_url=base_url, installations=[installation]
-            )
-            count += 1
-    return count

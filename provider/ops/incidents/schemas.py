@@ -25,10 +25,11 @@ from pydantic import model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from provider.jira.schemas import MAX_DESCRIPTION
+from provider.jira.schemas import MAX_SUMMARY
 from provider.ops.alerts.models import Alert
 from provider.ops.components.models import Component
 from provider.ops.incidents import models
-from provider.ops.incidents import publishing
 from provider.ops.incidents.facts import PRIORITIES
 from provider.ops.incidents.mapping import MatchType
 from provider.ops.incidents.mapping import validate_pattern
@@ -39,6 +40,8 @@ from provider.ops.incidents.rules import RuleAction
 from provider.ops.incidents.rules import RuleSpec
 from provider.ops.lang.filters import FilterInput
 from provider.ops.lang.filters import FilterOutput
+from provider.ops.sync.payloads import component_public_ids
+from provider.ops.sync.payloads import review_incident_ids
 from provider.schema.fields import Items
 from provider.schema.fields import RequestModel
 from provider.schema.fields import ResponseModel
@@ -102,7 +105,7 @@ MappingType = Annotated[
     PlainSerializer(str, return_type=str),
     WithJsonSchema({"type": "string", "enum": [t.value for t in MatchType]}),
 ]
-Summary = Text(publishing.MAX_SUMMARY)
+Summary = Text(MAX_SUMMARY)
 Position = Annotated[int, Field(ge=0, le=MAX_POSITION)]
 
 
@@ -150,7 +153,7 @@ class IncidentUpdate(RequestModel):
     """Components and alerts are added to the incident's; `issueKeys` replaces its keys."""
 
     summary: Summary | None = None
-    description: Text(publishing.MAX_DESCRIPTION) | None = Field(
+    description: Text(MAX_DESCRIPTION) | None = Field(
         default=None,
         description="Written by a person; empty shows the timeline generated from the alerts.",
     )
@@ -168,7 +171,7 @@ class IncidentCreate(IncidentUpdate):
     resolve policy is `manual` unless given.
     """
 
-    summary: Annotated[Text(publishing.MAX_SUMMARY, nonempty=True), Required]
+    summary: Annotated[Text(MAX_SUMMARY, nonempty=True), Required]
 
 
 class IncidentAlert(ResponseModel):
@@ -200,7 +203,7 @@ def incident_alerts(session: Session, incident: models.Incident) -> list[Inciden
 
 class Incident(ResponseModel):
     id: str
-    summary: str = Field(max_length=publishing.MAX_SUMMARY)
+    summary: str = Field(max_length=MAX_SUMMARY)
     description: str | None
     status: IncidentStatus
     severity: Priority | None
@@ -235,7 +238,7 @@ class Incident(ResponseModel):
                 row,
                 id=row.public_id,
                 severity_raised_by=raised_by.public_id if raised_by else None,
-                component_ids=publishing.component_public_ids(session, row),
+                component_ids=component_public_ids(session, row),
                 issue_keys=list(row.issue_keys or []),
                 rule=row.rule_name,
                 alerts=incident_alerts(session, row) if with_alerts else None,
@@ -253,7 +256,7 @@ class ReviewUpdate(RequestModel):
         default=None, json_schema_extra={"minItems": 1}, description="Replaces the incidents."
     )
     summary: Summary | None = None
-    description: Text(publishing.MAX_DESCRIPTION, strip=False) | None = None
+    description: Text(MAX_DESCRIPTION, strip=False) | None = None
     status: ReviewState | None = None
 
 
@@ -275,7 +278,7 @@ class ReviewCreate(ReviewUpdate):
 
 class Review(ResponseModel):
     id: str
-    summary: str = Field(max_length=publishing.MAX_SUMMARY)
+    summary: str = Field(max_length=MAX_SUMMARY)
     description: str
     status: ReviewStatus
     incident_ids: list[str]
@@ -286,7 +289,7 @@ class Review(ResponseModel):
 
     @classmethod
     def of(cls, session: Session, row: models.Review) -> Review:
-        incident_ids = publishing.review_incident_ids(session, row)
+        incident_ids = review_incident_ids(session, row)
         return cls(**from_row(cls, row, id=row.public_id, incident_ids=incident_ids))
 
 

@@ -1,474 +1,42 @@
-"""Incidents: opened from alerts by promotion rules, joined by later alerts, resolved by policy.
+"""Incidents as the rest of the app uses them: found, created, changed and resolved by hand.
 
-Called after every alert change (:func:`handle_alert`), by the worker's tick
-(:func:`promote_due`) and by the incidents API. Functions take the session first and never
-commit. Race safety: the components an alert maps to are locked (``FOR UPDATE`` on PostgreSQL;
-SQLite serialises writers with ``BEGIN IMMEDIATE``) before looking for their open incident, and
-a partial unique index allows one collecting incident per component in any case.
+The promotion of alerts into incidents is :mod:`provider.ops.incidents.promotion`; what is here
+is the interface of the context (the ``/v1`` API, the pages). Functions take the session first
+and never commit.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from collections.abc import Sequence
-from datetime import datetime
-from datetime import timedelta
-from typing import Any
 
 from sqlalchemy import delete
 from sqlalchemy import func
 from sqlalchemy import select
-from sqlalchemy import update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm import sessionmaker
 
-from provider.connect.models import Installation
 from provider.errors import NotFound
+from provider.jira.schemas import MAX_SUMMARY
+from provider.jira.schemas import clip
 from provider.ops.components.models import Component
-from provider.ops.components.publishing import publish_component
 from provider.ops.incidents import alert_source
 from provider.ops.incidents import mapping
-from provider.ops.incidents import publishing
-from provider.ops.incidents.facts import AlertFacts
-from provider.ops.incidents.facts import priority_rank
-from provider.ops.incidents.models import ComponentMapping
 from provider.ops.incidents.models import Incident
 from provider.ops.incidents.models import IncidentAlert
-from provider.ops.incidents.models import IncidentComponent
-from provider.ops.incidents.models import IncidentRule
 from provider.ops.incidents.models import IncidentStatus
-from provider.ops.incidents.models import PromotionCandidate
-from provider.ops.incidents.rules import DEFAULT_RULES
+from provider.ops.incidents.promotion import add_components
+from provider.ops.incidents.promotion import attach
+from provider.ops.incidents.promotion import drop_candidate
+from provider.ops.incidents.promotion import fallback_component
+from provider.ops.incidents.promotion import open_incident
+from provider.ops.incidents.promotion import resolve
+from provider.ops.incidents.promotion import resolve_components
 from provider.ops.incidents.rules import ResolvePolicy
-from provider.ops.incidents.rules import RuleSpec
-from provider.ops.incidents.rules import Verdict
-from provider.ops.incidents.rules import decide
-from provider.ops.lang import filters
+from provider.ops.sync import service as sync
 from provider.ops.workspaces.models import Workspace
-from provider.times import iso
 from provider.times import utcnow
 
 logger = logging.getLogger(__name__)
-
-FALLBACK_COMPONENT_NAME = "Unmapped alerts"
-DUE_BATCH = 200
-
-
-# ── rules of a workspace ───────────────────────────────────────────────────────────────────────
-
-
-def rule_specs(session: Session, workspace_id: int) -> list[RuleSpec]:
-    """The workspace's enabled promotion rules in order, or the default ones if it has none."""
-    rows = list(
-        session.scalars(
-            select(IncidentRule)
-            .where(IncidentRule.workspace_id == workspace_id)
-            .order_by(IncidentRule.position, IncidentRule.id)
-        )
-    )
-    if not rows:
-        return list(DEFAULT_RULES)
-    return [
-        RuleSpec(
-            name=r.name,
-            min_priority=r.min_priority,
-            filter=r.filter or None,
-            count_threshold=r.count_threshold,
-            unacknowledged_for=(
-                timedelta(seconds=r.unacknowledged_seconds)
-                if r.unacknowledged_seconds is not None
-                else None
-            ),
-            action=r.action,
-            resolve_policy=r.resolve_policy,
-            rule_id=r.id,
-        )
-        for r in rows
-        if r.enabled
-    ]
-
-
-def filter_matches(condition: Mapping[str, Any] | None, alert: AlertFacts) -> bool:
-    """The integration actions' filter grammar, applied to the alert's fields."""
-    if not condition:
-        return True
-    try:
-        return filters.evaluate(filters.parse_filter(condition), alert.raw)
-    except Exception:  # a stored filter that no longer parses must not stop alert processing
-        logger.warning("promotion rule filter could not be evaluated; rule skipped")
-        return False
-
-
-def mapping_rules(session: Session, workspace_id: int) -> list[mapping.MappingRule]:
-    rows = session.scalars(
-        select(ComponentMapping)
-        .where(ComponentMapping.workspace_id == workspace_id)
-        .order_by(ComponentMapping.position, ComponentMapping.id)
-    )
-    return [mapping.MappingRule(r.match_type, r.value, r.component_id, key=r.key) for r in rows]
-
-
-def fallback_component(session: Session, workspace: Workspace, *, base_url: str) -> Component:
-    """The workspace's fallback component, created (and pushed) on first need."""
-    found = _find_fallback(session, workspace)
-    if found is not None:
-        return found
-    # Two first alerts at once must not both create it: serialise on the workspace row, then look
-    # again (SQLite writers are serialised already).
-    session.execute(
-        select(Workspace.id).where(Workspace.id == workspace.id).with_for_update()
-    ).all()
-    return _create_fallback(session, workspace, base_url=base_url)
-
-
-def _find_fallback(session: Session, workspace: Workspace) -> Component | None:
-    return session.scalars(
-        select(Component)
-        .where(Component.workspace_id == workspace.id, Component.is_fallback.is_(True))
-        .order_by(Component.id)
-    ).first()
-
-
-def _create_fallback(session: Session, workspace: Workspace, *, base_url: str) -> Component:
-    found = _find_fallback(session, workspace)
-    if found is not None:
-        return found
-    by_name = session.scalars(
-        select(Component).where(
-            Component.workspace_id == workspace.id,
-            Component.name_lower == FALLBACK_COMPONENT_NAME.lower(),
-        )
-    ).first()
-    if by_name is not None:
-        by_name.is_fallback = True
-        return by_name
-    component = Component(
-        workspace_id=workspace.id,
-        name=FALLBACK_COMPONENT_NAME,
-        name_lower=FALLBACK_COMPONENT_NAME.lower(),
-        description="Incidents whose alerts name no known component.",
-        is_fallback=True,
-    )
-    session.add(component)
-    session.flush()
-    publish_component(session, component, base_url=base_url)
-    return component
-
-
-def resolve_components(
-    session: Session, workspace: Workspace, alert: AlertFacts, *, base_url: str
-) -> list[int]:
-    rows = session.execute(
-        select(Component.name_lower, Component.id).where(Component.workspace_id == workspace.id)
-    )
-    names: dict[str, int] = {row[0]: row[1] for row in rows}
-    rules = mapping_rules(session, workspace.id)
-    found = mapping.resolve_component_ids(alert, rules, names, fallback_id=0)
-    if found == [0]:
-        return [fallback_component(session, workspace, base_url=base_url).id]
-    return found
-
-
-# ── incidents ──────────────────────────────────────────────────────────────────────────────────
-
-
-def incident_of_alert(session: Session, alert_id: int) -> Incident | None:
-    return session.scalars(
-        select(Incident)
-        .join(IncidentAlert, IncidentAlert.incident_id == Incident.id)
-        .where(IncidentAlert.alert_id == alert_id)
-    ).first()
-
-
-def _lock_components(session: Session, component_ids: Sequence[int]) -> None:
-    # Sorted, so two promotions over overlapping components lock in the same order.
-    session.execute(
-        select(Component.id)
-        .where(Component.id.in_(sorted(component_ids)))
-        .order_by(Component.id)
-        .with_for_update()
-    ).all()
-
-
-def collecting_incident(session: Session, component_ids: Sequence[int]) -> Incident | None:
-    return session.scalars(
-        select(Incident)
-        .join(IncidentComponent, IncidentComponent.incident_id == Incident.id)
-        .where(
-            IncidentComponent.component_id.in_(component_ids),
-            IncidentComponent.collecting.is_(True),
-            Incident.status == IncidentStatus.OPEN,
-        )
-        .order_by(Incident.id)
-        .limit(1)
-    ).first()
-
-
-def _add_components(session: Session, incident: Incident, component_ids: Sequence[int]) -> None:
-    present = set(
-        session.scalars(
-            select(IncidentComponent.component_id).where(
-                IncidentComponent.incident_id == incident.id
-            )
-        )
-    )
-    if len(present) >= publishing.MAX_ITEMS:
-        return
-    claimed = set(
-        session.scalars(
-            select(IncidentComponent.component_id).where(
-                IncidentComponent.component_id.in_(component_ids),
-                IncidentComponent.collecting.is_(True),
-            )
-        )
-    )
-    position = len(present)
-    for component_id in component_ids:
-        if component_id in present:
-            continue
-        session.add(
-            IncidentComponent(
-                incident_id=incident.id,
-                component_id=component_id,
-                collecting=incident.status is IncidentStatus.OPEN and component_id not in claimed,
-                position=position,
-            )
-        )
-        present.add(component_id)
-        position += 1
-    session.flush()
-
-
-def _raise_severity(incident: Incident, alert: AlertFacts) -> bool:
-    """Raise the severity to the alert's priority if higher; never lowers it."""
-    if priority_rank(alert.priority) < priority_rank(incident.severity):
-        incident.severity = alert.priority
-        incident.severity_alert_id = alert.id
-        incident.severity_raised_at = utcnow()
-        return True
-    return False
-
-
-def _attach(
-    session: Session, incident: Incident, alert: AlertFacts, component_ids: list[int]
-) -> None:
-    session.add(IncidentAlert(alert_id=alert.id, incident_id=incident.id))
-    session.flush()
-    _add_components(session, incident, component_ids)
-    _raise_severity(incident, alert)
-    incident.issue_keys = mapping.merge_keys(incident.issue_keys or [], mapping.issue_keys(alert))
-
-
-def open_incident(
-    session: Session,
-    workspace: Workspace,
-    *,
-    summary: str,
-    rule: RuleSpec | None = None,
-    created_by: str = "promotion",
-    severity: str | None = None,
-    resolve_policy: ResolvePolicy | None = None,
-    description: str | None = None,
-) -> Incident:
-    incident = Incident(
-        workspace_id=workspace.id,
-        summary=publishing.clip(summary.strip() or "Incident", publishing.MAX_SUMMARY),
-        description=description,
-        status=IncidentStatus.OPEN,
-        severity=severity,
-        rule_id=rule.rule_id if rule else None,
-        rule_name=rule.name if rule else None,
-        resolve_policy=(
-            resolve_policy
-            or (rule.resolve_policy if rule else None)
-            or ResolvePolicy.LAST_ALERT_CLOSED
-        ),
-        issue_keys=[],
-        created_by=created_by,
-    )
-    session.add(incident)
-    session.flush()
-    return incident
-
-
-def _drop_candidate(session: Session, alert_id: int) -> None:
-    session.execute(delete(PromotionCandidate).where(PromotionCandidate.alert_id == alert_id))
-
-
-def _set_candidate(session: Session, alert: AlertFacts, due_at: datetime) -> None:
-    row = session.get(PromotionCandidate, alert.id)
-    if row is None:
-        session.add(
-            PromotionCandidate(alert_id=alert.id, workspace_id=alert.workspace_id, due_at=due_at)
-        )
-    else:
-        row.due_at = due_at
-    session.flush()
-
-
-def handle_alert(
-    session: Session, alert: AlertFacts, *, base_url: str, now: datetime | None = None
-) -> Incident | None:
-    """Bring incidents up to date after ``alert`` changed; returns its incident, if any."""
-    now = now or utcnow()
-    existing = incident_of_alert(session, alert.id)
-    if existing is not None:
-        _drop_candidate(session, alert.id)
-        changed = _raise_severity(existing, alert)
-        keys = mapping.merge_keys(existing.issue_keys or [], mapping.issue_keys(alert))
-        if keys != list(existing.issue_keys or []):
-            existing.issue_keys = keys
-            changed = True
-        if not alert.open and existing.status is IncidentStatus.OPEN:
-            changed = _maybe_resolve(session, existing, closed_alert_id=alert.id) or changed
-        if changed:
-            publish_incident(session, existing, base_url=base_url)
-        return existing
-    if not alert.open:
-        _drop_candidate(session, alert.id)
-        return None
-    decision = decide(alert, rule_specs(session, alert.workspace_id), now, matches=filter_matches)
-    if decision.verdict is Verdict.NEVER:
-        _drop_candidate(session, alert.id)
-        return None
-    workspace = session.get_one(Workspace, alert.workspace_id)
-    component_ids = resolve_components(session, workspace, alert, base_url=base_url)
-    _lock_components(session, component_ids)
-    incident = collecting_incident(session, component_ids)
-    if incident is None and decision.verdict is Verdict.WAIT:
-        if decision.due_at is not None:
-            _set_candidate(session, alert, decision.due_at)
-        else:
-            _drop_candidate(session, alert.id)
-        return None
-    if incident is None:
-        incident = open_incident(session, workspace, summary=alert.message, rule=decision.rule)
-        logger.info(
-            "incident opened incident=%s alert=%s reason=%s",
-            incident.public_id,
-            alert.public_id,
-            decision.reason,
-        )
-    _drop_candidate(session, alert.id)
-    _attach(session, incident, alert, component_ids)
-    publish_incident(session, incident, base_url=base_url)
-    return incident
-
-
-def _maybe_resolve(session: Session, incident: Incident, *, closed_alert_id: int) -> bool:
-    policy = incident.resolve_policy
-    if policy is ResolvePolicy.MANUAL:
-        return False
-    if policy is ResolvePolicy.LAST_ALERT_CLOSED:
-        alert_ids = list(
-            session.scalars(
-                select(IncidentAlert.alert_id).where(IncidentAlert.incident_id == incident.id)
-            )
-        )
-        if alert_source.any_open(session, alert_ids):
-            return False
-    resolve(session, incident)
-    return True
-
-
-def resolve(session: Session, incident: Incident) -> None:
-    """Mark the incident resolved; its components collect new alerts into a new incident."""
-    if incident.status is IncidentStatus.RESOLVED:
-        return
-    incident.status = IncidentStatus.RESOLVED
-    incident.resolved_at = utcnow()
-    session.execute(
-        update(IncidentComponent)
-        .where(IncidentComponent.incident_id == incident.id)
-        .values(collecting=False)
-    )
-    logger.info("incident resolved incident=%s", incident.public_id)
-
-
-def description_of(session: Session, incident: Incident) -> str:
-    """The incident's description: the person's, or a timeline generated from its alerts."""
-    if incident.description:
-        return incident.description
-    alerts = alert_source.summaries(session, alert_ids_of(session, incident))
-    lines = [f"**Severity:** {incident.severity or 'unknown'}"]
-    if incident.rule_name:
-        lines.append(f"**Opened by rule:** {incident.rule_name}")
-    if alerts:
-        first = min(a.created_at for a in alerts)
-        lines.append(f"**First seen:** {iso(first)}")
-        lines.append(f"**Alerts:** {len(alerts)} ({sum(a.count for a in alerts)} occurrences)")
-        lines.append("")
-        for a in alerts[:50]:
-            state = "open" if a.open else "closed"
-            lines.append(
-                f"- {iso(a.created_at)} [{a.priority}] {a.message} ({state}, seen {a.count} times)"
-            )
-    return publishing.clip("\n".join(lines), publishing.MAX_DESCRIPTION)
-
-
-def alert_ids_of(session: Session, incident: Incident) -> list[int]:
-    return list(
-        session.scalars(
-            select(IncidentAlert.alert_id)
-            .where(IncidentAlert.incident_id == incident.id)
-            .order_by(IncidentAlert.added_at, IncidentAlert.alert_id)
-        )
-    )
-
-
-def publish_incident(session: Session, incident: Incident, *, base_url: str) -> None:
-    """Record a change: bump the sequence number and enqueue for every linked site."""
-    publishing.bump(incident)
-    session.flush()
-    publishing.enqueue_incident(
-        session, incident, base_url=base_url, description=description_of(session, incident)
-    )
-
-
-# ── the worker's tick ──────────────────────────────────────────────────────────────────────────
-
-
-def promote_due(
-    session_factory: sessionmaker[Session], *, base_url: str, now: datetime | None = None
-) -> int:
-    """Promote alerts whose time threshold has passed; returns how many joined an incident.
-
-    One transaction per batch; on PostgreSQL several workers share the work (SKIP LOCKED).
-    """
-    done = 0
-    while True:
-        moment = now or utcnow()
-        with session_factory() as session:
-            stmt = (
-                select(PromotionCandidate)
-                .where(PromotionCandidate.due_at <= moment)
-                .order_by(PromotionCandidate.due_at)
-                .limit(DUE_BATCH)
-            )
-            if session.get_bind().dialect.name == "postgresql":
-                stmt = stmt.with_for_update(skip_locked=True)
-            due = list(session.scalars(stmt))
-            if not due:
-                return done
-            for candidate in due:
-                facts = alert_source.facts_by_id(session, candidate.alert_id)
-                if facts is None:
-                    session.delete(candidate)
-                    continue
-                if handle_alert(session, facts, base_url=base_url, now=moment) is not None:
-                    done += 1
-                else:
-                    # Still waiting (e.g. acknowledged meanwhile): no longer due by time alone.
-                    session.execute(
-                        delete(PromotionCandidate).where(
-                            PromotionCandidate.alert_id == candidate.alert_id,
-                            PromotionCandidate.due_at <= moment,
-                        )
-                    )
-            session.commit()
-            if len(due) < DUE_BATCH:
-                return done
 
 
 def count_open(session: Session, workspace_id: int) -> int:
@@ -479,43 +47,6 @@ def count_open(session: Session, workspace_id: int) -> int:
             )
         )
         or 0
-    )
-
-
-# ── whole-site pushes: linking and re-install backfill ─────────────────────────────────────────
-
-
-def push_incidents_to(
-    session: Session,
-    installation: Installation,
-    workspace: Workspace,
-    *,
-    base_url: str,
-    open_only: bool,
-) -> int:
-    """Enqueue the workspace's incidents for one site (with fresh sequence numbers)."""
-    stmt = select(Incident).where(Incident.workspace_id == workspace.id).order_by(Incident.id)
-    if open_only:
-        stmt = stmt.where(Incident.status == IncidentStatus.OPEN)
-    count = 0
-    for incident in session.scalars(stmt):
-        publishing.bump(incident)
-        publishing.enqueue_incident(
-            session,
-            incident,
-            base_url=base_url,
-            description=description_of(session, incident),
-            installations=[installation],
-        )
-        count += 1
-    return count
-
-
-def backfill_incidents(session: Session, installation: Installation, *, base_url: str) -> int:
-    """Enqueue every incident of every workspace linked to ``installation`` (re-install, resync)."""
-    return sum(
-        push_incidents_to(session, installation, ws, base_url=base_url, open_only=False)
-        for ws in publishing.workspaces_of(session, installation)
     )
 
 
@@ -551,9 +82,7 @@ def require_components(session: Session, workspace_id: int, public_ids: Sequence
     return [found[p] for p in wanted]
 
 
-def attach_alerts(
-    session: Session, incident: Incident, alert_public_ids: Sequence[str], *, base_url: str
-) -> None:
+def attach_alerts(session: Session, incident: Incident, alert_public_ids: Sequence[str]) -> None:
     """Attach alerts of the incident's workspace (by hand); alerts in another incident move.
 
     :raises NotFound: for an alert that is not the workspace's.
@@ -565,12 +94,12 @@ def attach_alerts(
             raise NotFound(f"Alert {public_id} does not exist.", code="alert_not_found")
         facts = alert_source.facts_of(alert)
         session.execute(delete(IncidentAlert).where(IncidentAlert.alert_id == alert.id))
-        _drop_candidate(session, alert.id)
-        _attach(
+        drop_candidate(session, alert.id)
+        attach(
             session,
             incident,
             facts,
-            resolve_components(session, workspace, facts, base_url=base_url),
+            resolve_components(session, workspace, facts),
         )
 
 
@@ -579,7 +108,6 @@ def create_incident(
     workspace: Workspace,
     *,
     summary: str,
-    base_url: str,
     description: str | None = None,
     severity: str | None = None,
     component_ids: Sequence[int] = (),
@@ -598,14 +126,12 @@ def create_incident(
         description=description,
     )
     if component_ids:
-        _add_components(session, incident, component_ids)
-    attach_alerts(session, incident, alert_public_ids, base_url=base_url)
+        add_components(session, incident, component_ids)
+    attach_alerts(session, incident, alert_public_ids)
     if not component_ids and not alert_public_ids:
-        _add_components(
-            session, incident, [fallback_component(session, workspace, base_url=base_url).id]
-        )
+        add_components(session, incident, [fallback_component(session, workspace).id])
     incident.issue_keys = mapping.merge_keys(incident.issue_keys or [], issue_keys)
-    publish_incident(session, incident, base_url=base_url)
+    sync.publish(session, incident)
     return incident
 
 
@@ -613,7 +139,6 @@ def update_incident(
     session: Session,
     incident: Incident,
     *,
-    base_url: str,
     summary: str | None = None,
     description: str | None = None,
     severity: str | None = None,
@@ -623,7 +148,7 @@ def update_incident(
     resolve_policy: ResolvePolicy | None = None,
 ) -> Incident:
     if summary is not None:
-        incident.summary = publishing.clip(summary, publishing.MAX_SUMMARY)
+        incident.summary = clip(summary, MAX_SUMMARY)
     if description is not None:
         incident.description = description or None
     if severity is not None:
@@ -633,17 +158,17 @@ def update_incident(
     if resolve_policy is not None:
         incident.resolve_policy = resolve_policy
     if component_ids:
-        _add_components(session, incident, component_ids)
+        add_components(session, incident, component_ids)
     if alert_public_ids:
-        attach_alerts(session, incident, alert_public_ids, base_url=base_url)
+        attach_alerts(session, incident, alert_public_ids)
     if issue_keys is not None:
         incident.issue_keys = list(dict.fromkeys(issue_keys))[: mapping.MAX_ISSUE_KEYS]
-    publish_incident(session, incident, base_url=base_url)
+    sync.publish(session, incident)
     return incident
 
 
-def resolve_by_hand(session: Session, incident: Incident, *, base_url: str) -> Incident:
+def resolve_by_hand(session: Session, incident: Incident) -> Incident:
     if incident.status is not IncidentStatus.RESOLVED:
         resolve(session, incident)
-        publish_incident(session, incident, base_url=base_url)
+        sync.publish(session, incident)
     return incident

@@ -19,14 +19,11 @@ from provider.errors import BadRequest
 from provider.errors import Conflict
 from provider.errors import Forbidden
 from provider.errors import NotFound
-from provider.ops.components.publishing import LINKED_WORKSPACE
-from provider.ops.components.publishing import send_workspace_components
-from provider.ops.incidents import service as incidents
+from provider.ops.sync import service as sync
 from provider.ops.workspaces.models import Workspace
 from provider.ops.workspaces.models import WorkspaceLink
 from provider.outbox.models import MessageStatus
 from provider.outbox.models import OutboxMessage
-from provider.outbox.queue import enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -44,18 +41,6 @@ def find_workspace_by_proof(
             select(Workspace).where(Workspace.api_key_hash == hash_key(api_key))
         ).first()
     return None
-
-
-def linked_workspaces(session: Session, installation: Installation) -> list[Workspace]:
-    """The workspaces this installation may see, oldest link first."""
-    return list(
-        session.scalars(
-            select(Workspace)
-            .join(WorkspaceLink, WorkspaceLink.workspace_id == Workspace.id)
-            .where(WorkspaceLink.installation_id == installation.id)
-            .order_by(WorkspaceLink.id)
-        )
-    )
 
 
 def is_linked(session: Session, installation: Installation, workspace_id: int) -> bool:
@@ -76,7 +61,6 @@ def link_workspace(
     *,
     link_code: str | None = None,
     api_key: str | None = None,
-    base_url: str,
 ) -> Workspace:
     """Link the workspace proven by ``link_code`` or ``api_key`` to ``installation``.
 
@@ -101,31 +85,11 @@ def link_workspace(
     if not is_linked(session, installation, workspace.id):
         session.add(WorkspaceLink(installation_id=installation.id, workspace_id=workspace.id))
         session.flush()
-    enqueue(
-        session,
-        installation_id=installation.id,
-        kind=LINKED_WORKSPACE,
-        operation="submit",
-        entity_id=workspace.public_id,
-        payload={"workspaceId": workspace.public_id},
-        group_key=workspace.public_id,
-    )
-    publish_linked_workspace_data(session, installation, workspace, base_url)
+    sync.push_linked_workspace(session, installation, workspace)
     logger.info(
         "workspace linked workspace=%s client_key=%s", workspace.public_id, installation.client_key
     )
     return workspace
-
-
-def publish_linked_workspace_data(
-    session: Session, installation: Installation, workspace: Workspace, base_url: str
-) -> int:
-    """Enqueue the workspace's components, then its open incidents, for one site."""
-    count = send_workspace_components(session, installation, workspace, base_url=base_url)
-    count += incidents.push_incidents_to(
-        session, installation, workspace, base_url=base_url, open_only=True
-    )
-    return count
 
 
 def unlink_workspace(
@@ -162,15 +126,7 @@ def unlink_workspace(
     )
     # The delivery handler unlinks the workspace and deletes its incidents, reviews and components
     # in that site by the ``workspaceId`` property every submission carries.
-    enqueue(
-        session,
-        installation_id=installation.id,
-        kind=LINKED_WORKSPACE,
-        operation="delete",
-        entity_id=workspace.public_id,
-        payload={"workspaceId": workspace.public_id},
-        group_key=workspace.public_id,
-    )
+    sync.hide_workspace(session, installation, workspace)
     logger.info(
         "workspace unlinked workspace=%s client_key=%s",
         workspace.public_id,

@@ -1,0 +1,425 @@
+"""Promotion: incidents opened from alerts by rules, joined by later alerts, resolved by policy.
+
+Called after every alert change (:func:`handle_alert`, through the incidents listener), by the
+worker's job (:func:`promote_due`) and by the incidents service. Functions take the session first and never
+commit. Race safety: the components an alert maps to are locked (``FOR UPDATE`` on PostgreSQL;
+SQLite serialises writers with ``BEGIN IMMEDIATE``) before looking for their open incident, and
+a partial unique index allows one collecting incident per component in any case.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from collections.abc import Sequence
+from datetime import datetime
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete
+from sqlalchemy import select
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import sessionmaker
+
+from provider.jira.schemas import MAX_ITEMS
+from provider.jira.schemas import MAX_SUMMARY
+from provider.jira.schemas import clip
+from provider.ops.components.models import Component
+from provider.ops.incidents import alert_source
+from provider.ops.incidents import mapping
+from provider.ops.incidents.facts import AlertFacts
+from provider.ops.incidents.facts import priority_rank
+from provider.ops.incidents.models import ComponentMapping
+from provider.ops.incidents.models import Incident
+from provider.ops.incidents.models import IncidentAlert
+from provider.ops.incidents.models import IncidentComponent
+from provider.ops.incidents.models import IncidentRule
+from provider.ops.incidents.models import IncidentStatus
+from provider.ops.incidents.models import PromotionCandidate
+from provider.ops.incidents.rules import DEFAULT_RULES
+from provider.ops.incidents.rules import ResolvePolicy
+from provider.ops.incidents.rules import RuleSpec
+from provider.ops.incidents.rules import Verdict
+from provider.ops.incidents.rules import decide
+from provider.ops.lang import filters
+from provider.ops.sync import service as sync
+from provider.ops.workspaces.models import Workspace
+from provider.times import utcnow
+
+logger = logging.getLogger(__name__)
+
+FALLBACK_COMPONENT_NAME = "Unmapped alerts"
+DUE_BATCH = 200
+
+
+# ── rules of a workspace ───────────────────────────────────────────────────────────────────────
+
+
+def rule_specs(session: Session, workspace_id: int) -> list[RuleSpec]:
+    """The workspace's enabled promotion rules in order, or the default ones if it has none."""
+    rows = list(
+        session.scalars(
+            select(IncidentRule)
+            .where(IncidentRule.workspace_id == workspace_id)
+            .order_by(IncidentRule.position, IncidentRule.id)
+        )
+    )
+    if not rows:
+        return list(DEFAULT_RULES)
+    return [
+        RuleSpec(
+            name=r.name,
+            min_priority=r.min_priority,
+            filter=r.filter or None,
+            count_threshold=r.count_threshold,
+            unacknowledged_for=(
+                timedelta(seconds=r.unacknowledged_seconds)
+                if r.unacknowledged_seconds is not None
+                else None
+            ),
+            action=r.action,
+            resolve_policy=r.resolve_policy,
+            rule_id=r.id,
+        )
+        for r in rows
+        if r.enabled
+    ]
+
+
+def filter_matches(condition: Mapping[str, Any] | None, alert: AlertFacts) -> bool:
+    """The integration actions' filter grammar, applied to the alert's fields."""
+    if not condition:
+        return True
+    try:
+        return filters.evaluate(filters.parse_filter(condition), alert.raw)
+    except Exception:  # a stored filter that no longer parses must not stop alert processing
+        logger.warning("promotion rule filter could not be evaluated; rule skipped")
+        return False
+
+
+def mapping_rules(session: Session, workspace_id: int) -> list[mapping.MappingRule]:
+    rows = session.scalars(
+        select(ComponentMapping)
+        .where(ComponentMapping.workspace_id == workspace_id)
+        .order_by(ComponentMapping.position, ComponentMapping.id)
+    )
+    return [mapping.MappingRule(r.match_type, r.value, r.component_id, key=r.key) for r in rows]
+
+
+def fallback_component(session: Session, workspace: Workspace) -> Component:
+    """The workspace's fallback component, created (and pushed) on first need."""
+    found = _find_fallback(session, workspace)
+    if found is not None:
+        return found
+    # Two first alerts at once must not both create it: serialise on the workspace row, then look
+    # again (SQLite writers are serialised already).
+    session.execute(
+        select(Workspace.id).where(Workspace.id == workspace.id).with_for_update()
+    ).all()
+    return _create_fallback(session, workspace)
+
+
+def _find_fallback(session: Session, workspace: Workspace) -> Component | None:
+    return session.scalars(
+        select(Component)
+        .where(Component.workspace_id == workspace.id, Component.is_fallback.is_(True))
+        .order_by(Component.id)
+    ).first()
+
+
+def _create_fallback(session: Session, workspace: Workspace) -> Component:
+    found = _find_fallback(session, workspace)
+    if found is not None:
+        return found
+    by_name = session.scalars(
+        select(Component).where(
+            Component.workspace_id == workspace.id,
+            Component.name_lower == FALLBACK_COMPONENT_NAME.lower(),
+        )
+    ).first()
+    if by_name is not None:
+        by_name.is_fallback = True
+        return by_name
+    component = Component(
+        workspace_id=workspace.id,
+        name=FALLBACK_COMPONENT_NAME,
+        name_lower=FALLBACK_COMPONENT_NAME.lower(),
+        description="Incidents whose alerts name no known component.",
+        is_fallback=True,
+    )
+    session.add(component)
+    session.flush()
+    sync.publish(session, component)
+    return component
+
+
+def resolve_components(session: Session, workspace: Workspace, alert: AlertFacts) -> list[int]:
+    rows = session.execute(
+        select(Component.name_lower, Component.id).where(Component.workspace_id == workspace.id)
+    )
+    names: dict[str, int] = {row[0]: row[1] for row in rows}
+    rules = mapping_rules(session, workspace.id)
+    found = mapping.resolve_component_ids(alert, rules, names, fallback_id=0)
+    if found == [0]:
+        return [fallback_component(session, workspace).id]
+    return found
+
+
+# ── incidents ──────────────────────────────────────────────────────────────────────────────────
+
+
+def incident_of_alert(session: Session, alert_id: int) -> Incident | None:
+    return session.scalars(
+        select(Incident)
+        .join(IncidentAlert, IncidentAlert.incident_id == Incident.id)
+        .where(IncidentAlert.alert_id == alert_id)
+    ).first()
+
+
+def _lock_components(session: Session, component_ids: Sequence[int]) -> None:
+    # Sorted, so two promotions over overlapping components lock in the same order.
+    session.execute(
+        select(Component.id)
+        .where(Component.id.in_(sorted(component_ids)))
+        .order_by(Component.id)
+        .with_for_update()
+    ).all()
+
+
+def collecting_incident(session: Session, component_ids: Sequence[int]) -> Incident | None:
+    return session.scalars(
+        select(Incident)
+        .join(IncidentComponent, IncidentComponent.incident_id == Incident.id)
+        .where(
+            IncidentComponent.component_id.in_(component_ids),
+            IncidentComponent.collecting.is_(True),
+            Incident.status == IncidentStatus.OPEN,
+        )
+        .order_by(Incident.id)
+        .limit(1)
+    ).first()
+
+
+def add_components(session: Session, incident: Incident, component_ids: Sequence[int]) -> None:
+    present = set(
+        session.scalars(
+            select(IncidentComponent.component_id).where(
+                IncidentComponent.incident_id == incident.id
+            )
+        )
+    )
+    if len(present) >= MAX_ITEMS:
+        return
+    claimed = set(
+        session.scalars(
+            select(IncidentComponent.component_id).where(
+                IncidentComponent.component_id.in_(component_ids),
+                IncidentComponent.collecting.is_(True),
+            )
+        )
+    )
+    position = len(present)
+    for component_id in component_ids:
+        if component_id in present:
+            continue
+        session.add(
+            IncidentComponent(
+                incident_id=incident.id,
+                component_id=component_id,
+                collecting=incident.status is IncidentStatus.OPEN and component_id not in claimed,
+                position=position,
+            )
+        )
+        present.add(component_id)
+        position += 1
+    session.flush()
+
+
+def _raise_severity(incident: Incident, alert: AlertFacts) -> bool:
+    """Raise the severity to the alert's priority if higher; never lowers it."""
+    if priority_rank(alert.priority) < priority_rank(incident.severity):
+        incident.severity = alert.priority
+        incident.severity_alert_id = alert.id
+        incident.severity_raised_at = utcnow()
+        return True
+    return False
+
+
+def attach(
+    session: Session, incident: Incident, alert: AlertFacts, component_ids: list[int]
+) -> None:
+    session.add(IncidentAlert(alert_id=alert.id, incident_id=incident.id))
+    session.flush()
+    add_components(session, incident, component_ids)
+    _raise_severity(incident, alert)
+    incident.issue_keys = mapping.merge_keys(incident.issue_keys or [], mapping.issue_keys(alert))
+
+
+def open_incident(
+    session: Session,
+    workspace: Workspace,
+    *,
+    summary: str,
+    rule: RuleSpec | None = None,
+    created_by: str = "promotion",
+    severity: str | None = None,
+    resolve_policy: ResolvePolicy | None = None,
+    description: str | None = None,
+) -> Incident:
+    incident = Incident(
+        workspace_id=workspace.id,
+        summary=clip(summary.strip() or "Incident", MAX_SUMMARY),
+        description=description,
+        status=IncidentStatus.OPEN,
+        severity=severity,
+        rule_id=rule.rule_id if rule else None,
+        rule_name=rule.name if rule else None,
+        resolve_policy=(
+            resolve_policy
+            or (rule.resolve_policy if rule else None)
+            or ResolvePolicy.LAST_ALERT_CLOSED
+        ),
+        issue_keys=[],
+        created_by=created_by,
+    )
+    session.add(incident)
+    session.flush()
+    return incident
+
+
+def drop_candidate(session: Session, alert_id: int) -> None:
+    session.execute(delete(PromotionCandidate).where(PromotionCandidate.alert_id == alert_id))
+
+
+def _set_candidate(session: Session, alert: AlertFacts, due_at: datetime) -> None:
+    row = session.get(PromotionCandidate, alert.id)
+    if row is None:
+        session.add(
+            PromotionCandidate(alert_id=alert.id, workspace_id=alert.workspace_id, due_at=due_at)
+        )
+    else:
+        row.due_at = due_at
+    session.flush()
+
+
+def handle_alert(
+    session: Session, alert: AlertFacts, *, now: datetime | None = None
+) -> Incident | None:
+    """Bring incidents up to date after ``alert`` changed; returns its incident, if any."""
+    now = now or utcnow()
+    existing = incident_of_alert(session, alert.id)
+    if existing is not None:
+        drop_candidate(session, alert.id)
+        changed = _raise_severity(existing, alert)
+        keys = mapping.merge_keys(existing.issue_keys or [], mapping.issue_keys(alert))
+        if keys != list(existing.issue_keys or []):
+            existing.issue_keys = keys
+            changed = True
+        if not alert.open and existing.status is IncidentStatus.OPEN:
+            changed = _maybe_resolve(session, existing, closed_alert_id=alert.id) or changed
+        if changed:
+            sync.publish(session, existing)
+        return existing
+    if not alert.open:
+        drop_candidate(session, alert.id)
+        return None
+    decision = decide(alert, rule_specs(session, alert.workspace_id), now, matches=filter_matches)
+    if decision.verdict is Verdict.NEVER:
+        drop_candidate(session, alert.id)
+        return None
+    workspace = session.get_one(Workspace, alert.workspace_id)
+    component_ids = resolve_components(session, workspace, alert)
+    _lock_components(session, component_ids)
+    incident = collecting_incident(session, component_ids)
+    if incident is None and decision.verdict is Verdict.WAIT:
+        if decision.due_at is not None:
+            _set_candidate(session, alert, decision.due_at)
+        else:
+            drop_candidate(session, alert.id)
+        return None
+    if incident is None:
+        incident = open_incident(session, workspace, summary=alert.message, rule=decision.rule)
+        logger.info(
+            "incident opened incident=%s alert=%s reason=%s",
+            incident.public_id,
+            alert.public_id,
+            decision.reason,
+        )
+    drop_candidate(session, alert.id)
+    attach(session, incident, alert, component_ids)
+    sync.publish(session, incident)
+    return incident
+
+
+def _maybe_resolve(session: Session, incident: Incident, *, closed_alert_id: int) -> bool:
+    policy = incident.resolve_policy
+    if policy is ResolvePolicy.MANUAL:
+        return False
+    if policy is ResolvePolicy.LAST_ALERT_CLOSED:
+        alert_ids = list(
+            session.scalars(
+                select(IncidentAlert.alert_id).where(IncidentAlert.incident_id == incident.id)
+            )
+        )
+        if alert_source.any_open(session, alert_ids):
+            return False
+    resolve(session, incident)
+    return True
+
+
+def resolve(session: Session, incident: Incident) -> None:
+    """Mark the incident resolved; its components collect new alerts into a new incident."""
+    if incident.status is IncidentStatus.RESOLVED:
+        return
+    incident.status = IncidentStatus.RESOLVED
+    incident.resolved_at = utcnow()
+    session.execute(
+        update(IncidentComponent)
+        .where(IncidentComponent.incident_id == incident.id)
+        .values(collecting=False)
+    )
+    logger.info("incident resolved incident=%s", incident.public_id)
+
+
+# ── the worker's tick ──────────────────────────────────────────────────────────────────────────
+
+
+def promote_due(session_factory: sessionmaker[Session], *, now: datetime | None = None) -> int:
+    """Promote alerts whose time threshold has passed; returns how many joined an incident.
+
+    One transaction per batch; on PostgreSQL several workers share the work (SKIP LOCKED).
+    """
+    done = 0
+    while True:
+        moment = now or utcnow()
+        with session_factory() as session:
+            stmt = (
+                select(PromotionCandidate)
+                .where(PromotionCandidate.due_at <= moment)
+                .order_by(PromotionCandidate.due_at)
+                .limit(DUE_BATCH)
+            )
+            if session.get_bind().dialect.name == "postgresql":
+                stmt = stmt.with_for_update(skip_locked=True)
+            due = list(session.scalars(stmt))
+            if not due:
+                return done
+            for candidate in due:
+                facts = alert_source.facts_by_id(session, candidate.alert_id)
+                if facts is None:
+                    session.delete(candidate)
+                    continue
+                if handle_alert(session, facts, now=moment) is not None:
+                    done += 1
+                else:
+                    # Still waiting (e.g. acknowledged meanwhile): no longer due by time alone.
+                    session.execute(
+                        delete(PromotionCandidate).where(
+                            PromotionCandidate.alert_id == candidate.alert_id,
+                            PromotionCandidate.due_at <= moment,
+                        )
+                    )
+            session.commit()
+            if len(due) < DUE_BATCH:
+                return done
