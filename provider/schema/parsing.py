@@ -13,6 +13,7 @@ from typing import Any
 from typing import TypeVar
 
 from pydantic import BaseModel
+from pydantic import RootModel
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
@@ -149,10 +150,12 @@ def _check_text(text: str) -> None:
 def parse_model(model: type[M], raw: Any, *, strict: bool = False, what: str = "request body") -> M:
     """Validate ``raw`` (decoded JSON) against ``model``.
 
-    :raises BadRequest: when ``raw`` is not an object.
+    A :class:`~pydantic.RootModel` takes whatever JSON value its root type accepts.
+
+    :raises BadRequest: when ``raw`` is not an object and ``model`` is not a root model.
     :raises ValidationFailed: for field errors.
     """
-    if not isinstance(raw, Mapping):
+    if not isinstance(raw, Mapping) and not issubclass(model, RootModel):
         raise BadRequest(f"The {what} must be a JSON object.", code="invalid_json")
     limits = Limits(strict=strict)
     try:
