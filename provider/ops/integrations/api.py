@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Any
 
 from flask import Blueprint
 from flask import Response
-from flask import current_app
 from flask import g
 from flask import request
 
@@ -17,15 +15,14 @@ from provider.config import Settings
 from provider.db import get_session
 from provider.errors import Forbidden
 from provider.errors import NotFound
-from provider.errors import TooManyRequests
 from provider.errors import ValidationFailed
 from provider.extension import SETTINGS
-from provider.ops.access.http import LIMITER
 from provider.ops.access.http import api_key_required
 from provider.ops.access.http import authenticate
 from provider.ops.access.http import json_body
 from provider.ops.access.http import paginated
 from provider.ops.access.http import parse_page
+from provider.ops.access.http import take_rate_limit
 from provider.ops.access.principal import CONFIGURE
 from provider.ops.integrations import ingestion
 from provider.ops.integrations import service as integrations
@@ -224,12 +221,7 @@ def receive_event(integration_id: str) -> Json:
     key or another integration's key 403.
     """
     caller = authenticate()
-    wait = current_app.extensions[LIMITER].take(caller.key_id or f"workspace:{caller.workspace.id}")
-    if wait > 0:
-        raise TooManyRequests(
-            "Rate limit exceeded for this API key; retry later.",
-            headers={"Retry-After": str(max(1, math.ceil(wait)))},
-        )
+    take_rate_limit(caller)
     session = get_session()
     integration = integrations.get_integration(session, caller.workspace.id, integration_id)
     if integration is None:
