@@ -11,11 +11,9 @@ from flask import g
 from flask import request
 
 from provider import netguard
-from provider.config import Settings
 from provider.db import get_session
 from provider.errors import Forbidden
 from provider.errors import NotFound
-from provider.errors import ValidationFailed
 from provider.extension import SETTINGS
 from provider.ops.access.http import api_key_required
 from provider.ops.access.http import authenticate
@@ -25,33 +23,42 @@ from provider.ops.access.http import parse_page
 from provider.ops.access.http import take_rate_limit
 from provider.ops.access.principal import CONFIGURE
 from provider.ops.integrations import ingestion
+from provider.ops.integrations import models
 from provider.ops.integrations import service as integrations
-from provider.ops.integrations.models import Integration
-from provider.ops.integrations.schemas import ActionInput
+from provider.ops.integrations.schemas import ActionQuery
+from provider.ops.integrations.schemas import IntegrationAction
+from provider.ops.integrations.schemas import IntegrationActionCreate
+from provider.ops.integrations.schemas import IntegrationActionSummary
+from provider.ops.integrations.schemas import IntegrationActionUpdate
 from provider.ops.integrations.schemas import IntegrationInput
-from provider.ops.integrations.schemas import action_summary_json
-from provider.ops.integrations.schemas import action_to_json
+from provider.ops.integrations.schemas import ReorderBody
 from provider.ops.integrations.schemas import integration_to_json
+from provider.schema.endpoint import endpoint
+from provider.schema.pages import Page
+from provider.schema.pages import page_of
 
 bp = Blueprint("ops_integrations", __name__, url_prefix="/v1/integrations")
 
 Json = tuple[dict[str, Any], int]
 
-
-def _settings() -> Settings:
-    return SETTINGS.get()
+TAG = "Integrations"
+DONE = "Done; no body."
 
 
 def _url_check(url: str) -> None:
-    netguard.check_url(url, allow_private=_settings().allow_private_outbound)
+    netguard.check_url(url, allow_private=SETTINGS.get().allow_private_outbound)
 
 
-def _integration(integration_id: str) -> Integration:
+def _integration(integration_id: str) -> models.Integration:
     return integrations.require_integration(get_session(), g.workspace.id, integration_id)
 
 
 def _empty() -> Response:
     return Response(status=200)
+
+
+def _action(integration_id: str, action_id: str) -> models.IntegrationAction:
+    return integrations.require_action(get_session(), _integration(integration_id), action_id)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -122,24 +129,44 @@ def rotate_key(integration_id: str) -> Json:
 
 @bp.get("/<integration_id>/actions")
 @api_key_required(CONFIGURE)
-def list_actions(integration_id: str) -> Json:
-    integration = _integration(integration_id)
-    page = parse_page()
-    args = {k: request.args.get(k) or None for k in ("type", "direction", "domain", "name")}
-    rows = integrations.list_actions(get_session(), integration, **args)
-    window = rows[page.offset : page.offset + page.size]
-    return paginated([action_summary_json(a) for a in window], len(rows), page), 200
+@endpoint(
+    "List actions in evaluation order",
+    tag=TAG,
+    query=ActionQuery,
+    responses={200: Page[IntegrationActionSummary]},
+)
+def list_integration_actions(
+    integration_id: str, query: ActionQuery
+) -> Page[IntegrationActionSummary]:
+    rows = integrations.list_actions(
+        get_session(),
+        _integration(integration_id),
+        type=query.type or None,
+        direction=query.direction or None,
+        domain=query.domain or None,
+        name=query.name or None,
+    )
+    window = rows[query.offset : query.offset + query.size]
+    values = [IntegrationActionSummary.of(a) for a in window]
+    return Page[IntegrationActionSummary](**page_of(values, len(rows), query))
 
 
 @bp.post("/<integration_id>/actions")
 @api_key_required(CONFIGURE)
-def create_action(integration_id: str) -> Json:
+@endpoint(
+    "Create an action (200, as JSM)",
+    tag=TAG,
+    body=IntegrationActionCreate,
+    responses={200: IntegrationAction},
+)
+def create_integration_action(
+    integration_id: str, body: IntegrationActionCreate
+) -> IntegrationAction:
     integration = _integration(integration_id)
-    data = ActionInput.for_create(json_body(), url_check=_url_check)
     session = get_session()
-    action = integrations.create_action(session, integration, data)
+    action = integrations.create_action(session, integration, body, url_check=_url_check)
     session.commit()
-    return action_to_json(action), 200
+    return IntegrationAction.of(action)
 
 
 @bp.post("/<integration_id>/actions/test")
@@ -161,52 +188,51 @@ def test_actions(integration_id: str) -> Json:
 
 @bp.get("/<integration_id>/actions/<action_id>")
 @api_key_required(CONFIGURE)
-def get_action(integration_id: str, action_id: str) -> Json:
-    integration = _integration(integration_id)
-    return action_to_json(integrations.require_action(get_session(), integration, action_id)), 200
+@endpoint("Get an action", tag=TAG, responses={200: IntegrationAction})
+def get_integration_action(integration_id: str, action_id: str) -> IntegrationAction:
+    return IntegrationAction.of(_action(integration_id, action_id))
 
 
 @bp.patch("/<integration_id>/actions/<action_id>")
 @api_key_required(CONFIGURE)
-def update_action(integration_id: str, action_id: str) -> Json:
-    integration = _integration(integration_id)
+@endpoint(
+    "Update an action", tag=TAG, body=IntegrationActionUpdate, responses={200: IntegrationAction}
+)
+def update_integration_action(
+    integration_id: str, action_id: str, body: IntegrationActionUpdate
+) -> IntegrationAction:
+    action = _action(integration_id, action_id)
     session = get_session()
-    action = integrations.require_action(session, integration, action_id)
-    data = ActionInput.for_update(json_body(), action, url_check=_url_check)
-    integrations.update_action(session, action, data)
+    integrations.update_action(session, action, body, url_check=_url_check)
     session.commit()
-    return action_to_json(action), 200
+    return IntegrationAction.of(action)
 
 
 @bp.delete("/<integration_id>/actions/<action_id>")
 @api_key_required(CONFIGURE)
-def delete_action(integration_id: str, action_id: str) -> Response:
-    integration = _integration(integration_id)
+@endpoint("Delete an action", tag=TAG, responses={200: DONE})
+def delete_integration_action(integration_id: str, action_id: str) -> None:
     session = get_session()
-    integrations.delete_action(
-        session, integrations.require_action(session, integration, action_id)
-    )
+    integrations.delete_action(session, _action(integration_id, action_id))
     session.commit()
-    return _empty()
 
 
 @bp.patch("/<integration_id>/actions/<action_id>/order")
 @api_key_required(CONFIGURE)
-def reorder_action(integration_id: str, action_id: str) -> Response:
+@endpoint(
+    "Move an action before its new successor",
+    tag=TAG,
+    body=ReorderBody,
+    body_required=False,
+    responses={200: DONE},
+)
+def reorder_integration_action(integration_id: str, action_id: str, body: ReorderBody) -> None:
     integration = _integration(integration_id)
     session = get_session()
     action = integrations.require_action(session, integration, action_id)
-    body = json_body(optional=True)
-    if not isinstance(body, dict):
-        raise ValidationFailed("The request body must be a JSON object.")
-    successor = body.get("successorId")
-    if successor is not None and (not isinstance(successor, str) or len(successor) > 64):
-        raise ValidationFailed(
-            "successorId must be an action id", details={"source": {"pointer": "/successorId"}}
-        )
-    integrations.reorder_action(session, integration, action, successor or None)
+    successor = body.root.successor_id or None
+    integrations.reorder_action(session, integration, action, successor)
     session.commit()
-    return _empty()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ workspace, so an id of another workspace is simply "not found".
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import func
@@ -18,12 +19,14 @@ from provider.crypto import new_key
 from provider.errors import Conflict
 from provider.errors import NotFound
 from provider.errors import ValidationFailed
+from provider.ops.integrations.action_inputs import UrlCheck
 from provider.ops.integrations.engine import EVALUATION_ORDER
 from provider.ops.integrations.engine import ActionSpec
 from provider.ops.integrations.models import Integration
 from provider.ops.integrations.models import IntegrationAction
 from provider.ops.integrations.schemas import ACCESS_FLAGS
-from provider.ops.integrations.schemas import ActionInput
+from provider.ops.integrations.schemas import IntegrationActionCreate
+from provider.ops.integrations.schemas import IntegrationActionUpdate
 from provider.ops.integrations.schemas import IntegrationInput
 from provider.ops.lang import filters
 from provider.times import utcnow
@@ -246,12 +249,18 @@ def require_action(session: Session, integration: Integration, public_id: str) -
 
 
 def create_action(
-    session: Session, integration: Integration, data: ActionInput
+    session: Session,
+    integration: Integration,
+    data: IntegrationActionCreate,
+    *,
+    url_check: UrlCheck,
 ) -> IntegrationAction:
     """Add an action at the end of its type's order.
 
-    :raises ValidationFailed: when the integration already has the maximum number of actions.
+    :raises ValidationFailed: when ``url_check`` refuses a postToUrl destination, or the
+        integration already has the maximum number of actions.
     """
+    attributes = data.attributes(url_check)
     count = session.scalar(
         select(func.count()).where(IntegrationAction.integration_id == integration.id)
     )
@@ -267,40 +276,44 @@ def create_action(
         )
     )
     action = IntegrationAction(
-        integration_id=integration.id,
-        type=data.type,
-        name=data.name,
-        domain=data.domain or "alert",
-        direction=data.direction,
-        group_type=data.group_type or "",
-        extra_field=data.extra_field or "",
-        rank=(last or 0.0) + 1.0,
-        enabled=True if data.enabled is None else data.enabled,
-        filter=data.filter or filters.MATCH_ALL.to_json(),
-        field_mappings=data.field_mappings or {},
-        type_specific_properties=data.type_specific_properties or {},
-        action_mapping=data.action_mapping,
+        integration_id=integration.id, rank=(last or 0.0) + 1.0, **attributes
     )
     session.add(action)
     session.flush()
     return action
 
 
-def update_action(session: Session, action: IntegrationAction, data: ActionInput) -> None:
-    if data.name is not None:
-        action.name = data.name
-    if data.enabled is not None:
-        action.enabled = data.enabled
-    if data.filter is not None:
-        action.filter = data.filter
-    if data.field_mappings is not None:
-        action.field_mappings = data.field_mappings
-    if data.type_specific_properties is not None:
-        action.type_specific_properties = data.type_specific_properties
-    if data.action_mapping is not None:
-        action.action_mapping = data.action_mapping
+def update_action(
+    session: Session,
+    action: IntegrationAction,
+    data: IntegrationActionUpdate,
+    *,
+    url_check: UrlCheck,
+) -> None:
+    """:raises ValidationFailed: when a change does not fit the action (its type, direction or
+    system conditions), or ``url_check`` refuses a postToUrl destination."""
+    changes = data.changes_for(action.type, action.direction, url_check)
+    if "filter" in changes:
+        _keep_system_conditions(action.filter, changes["filter"])
+    for attribute, value in changes.items():
+        setattr(action, attribute, value)
     action.updated_at = utcnow()
     session.flush()
+
+
+def _keep_system_conditions(old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
+    """An update may not drop system conditions (they keep default actions working)."""
+    for cond in old.get("conditions") or []:
+        if not cond.get("systemCondition"):
+            continue
+        if not any(
+            c.get("field") == cond.get("field") and c.get("operation") == cond.get("operation")
+            for c in new.get("conditions") or []
+        ):
+            raise ValidationFailed(
+                f"system condition on {cond.get('field')} cannot be removed",
+                details={"source": {"pointer": "/filter/conditions"}},
+            )
 
 
 def delete_action(session: Session, action: IntegrationAction) -> None:
