@@ -6,7 +6,6 @@ import time
 from typing import Any
 
 from flask import Blueprint
-from flask import Response
 from flask import g
 from flask import request
 
@@ -18,23 +17,25 @@ from provider.extension import SETTINGS
 from provider.ops.access.http import api_key_required
 from provider.ops.access.http import authenticate
 from provider.ops.access.http import json_body
-from provider.ops.access.http import paginated
-from provider.ops.access.http import parse_page
 from provider.ops.access.http import take_rate_limit
 from provider.ops.access.principal import CONFIGURE
 from provider.ops.integrations import ingestion
 from provider.ops.integrations import models
 from provider.ops.integrations import service as integrations
 from provider.ops.integrations.schemas import ActionQuery
+from provider.ops.integrations.schemas import Integration
 from provider.ops.integrations.schemas import IntegrationAction
 from provider.ops.integrations.schemas import IntegrationActionCreate
 from provider.ops.integrations.schemas import IntegrationActionSummary
 from provider.ops.integrations.schemas import IntegrationActionUpdate
-from provider.ops.integrations.schemas import IntegrationInput
+from provider.ops.integrations.schemas import IntegrationCreate
+from provider.ops.integrations.schemas import IntegrationUpdate
+from provider.ops.integrations.schemas import IntegrationWithKey
+from provider.ops.integrations.schemas import KeyRotation
 from provider.ops.integrations.schemas import ReorderBody
-from provider.ops.integrations.schemas import integration_to_json
 from provider.schema.endpoint import endpoint
 from provider.schema.pages import Page
+from provider.schema.pages import PageQuery
 from provider.schema.pages import page_of
 
 bp = Blueprint("ops_integrations", __name__, url_prefix="/v1/integrations")
@@ -53,10 +54,6 @@ def _integration(integration_id: str) -> models.Integration:
     return integrations.require_integration(get_session(), g.workspace.id, integration_id)
 
 
-def _empty() -> Response:
-    return Response(status=200)
-
-
 def _action(integration_id: str, action_id: str) -> models.IntegrationAction:
     return integrations.require_action(get_session(), _integration(integration_id), action_id)
 
@@ -67,60 +64,77 @@ def _action(integration_id: str, action_id: str) -> models.IntegrationAction:
 
 @bp.get("")
 @api_key_required(CONFIGURE)
-def list_integrations() -> Json:
-    page = parse_page()
+@endpoint("List integrations", tag=TAG, query=PageQuery, responses={200: Page[Integration]})
+def list_integrations(query: PageQuery) -> Page[Integration]:
     rows, total = integrations.list_integrations(
-        get_session(), g.workspace.id, offset=page.offset, size=page.size
+        get_session(), g.workspace.id, offset=query.offset, size=query.size
     )
-    return paginated([integration_to_json(i) for i in rows], total, page), 200
+    return Page[Integration](**page_of([Integration.of(i) for i in rows], total, query))
 
 
 @bp.post("")
 @api_key_required(CONFIGURE)
-def create_integration() -> Json:
-    data = IntegrationInput.from_json(json_body(), partial=False)
+@endpoint(
+    "Create an integration (its key is shown once)",
+    tag=TAG,
+    body=IntegrationCreate,
+    responses={201: IntegrationWithKey},
+    errors=[409],
+)
+def create_integration(body: IntegrationCreate) -> IntegrationWithKey:
     session = get_session()
-    integration, key = integrations.create_integration(session, g.workspace.id, data)
+    integration, key = integrations.create_integration(session, g.workspace.id, body)
     session.commit()
     # The key is shown this once; only its hash is stored.
-    return {**integration_to_json(integration), "apiKey": key}, 201
+    return IntegrationWithKey.of(integration, api_key=key)
 
 
 @bp.get("/<integration_id>")
 @api_key_required(CONFIGURE)
-def get_integration(integration_id: str) -> Json:
-    return integration_to_json(_integration(integration_id)), 200
+@endpoint("Get an integration", tag=TAG, responses={200: Integration})
+def get_integration(integration_id: str) -> Integration:
+    return Integration.of(_integration(integration_id))
 
 
 @bp.patch("/<integration_id>")
 @api_key_required(CONFIGURE)
-def update_integration(integration_id: str) -> Json:
+@endpoint(
+    "Update an integration",
+    tag=TAG,
+    body=IntegrationUpdate,
+    responses={200: Integration},
+    errors=[409],
+)
+def update_integration(integration_id: str, body: IntegrationUpdate) -> Integration:
     integration = _integration(integration_id)
-    data = IntegrationInput.from_json(json_body(), partial=True)
     session = get_session()
-    integrations.update_integration(session, integration, data)
+    integrations.update_integration(session, integration, body)
     session.commit()
-    return integration_to_json(integration), 200
+    return Integration.of(integration)
 
 
 @bp.delete("/<integration_id>")
 @api_key_required(CONFIGURE)
-def delete_integration(integration_id: str) -> Response:
-    integration = _integration(integration_id)
+@endpoint("Delete an integration and its actions", tag=TAG, responses={200: DONE})
+def delete_integration(integration_id: str) -> None:
     session = get_session()
-    integrations.delete_integration(session, integration)
+    integrations.delete_integration(session, _integration(integration_id))
     session.commit()
-    return _empty()
 
 
 @bp.post("/<integration_id>/rotate-api-key")
 @api_key_required(CONFIGURE)
-def rotate_key(integration_id: str) -> Json:
+@endpoint(
+    "Replace the integration's key (the old one stops at once)",
+    tag=TAG,
+    responses={200: KeyRotation},
+)
+def rotate_integration_key(integration_id: str) -> KeyRotation:
     integration = _integration(integration_id)
     session = get_session()
     key = integrations.rotate_key(session, integration)
     session.commit()
-    return {"id": integration.public_id, "apiKey": key}, 200
+    return KeyRotation(id=integration.public_id, api_key=key)
 
 
 # ---------------------------------------------------------------------------------------------

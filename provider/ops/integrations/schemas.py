@@ -9,7 +9,6 @@ them; an update body is checked against the stored action's by
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Annotated
 from typing import Any
 from typing import ClassVar
@@ -18,22 +17,23 @@ from typing import Self
 from typing import get_args
 
 from pydantic import BeforeValidator
+from pydantic import ConfigDict
 from pydantic import Field
 from pydantic import RootModel
 from pydantic import ValidationError
 from pydantic import ValidationInfo
 from pydantic import field_validator
 from pydantic import model_validator
+from pydantic.alias_generators import to_camel
 
-from provider.errors import ValidationFailed
 from provider.ops.integrations import models
-from provider.ops.integrations.action_inputs import MAX_PROPERTIES_CHARS
 from provider.ops.integrations.action_inputs import OUTGOING_TRIGGERS as OUTGOING_TRIGGERS
 from provider.ops.integrations.action_inputs import POST_TO_URL
 from provider.ops.integrations.action_inputs import TYPE_MAX
 from provider.ops.integrations.action_inputs import ActionMappingInput
 from provider.ops.integrations.action_inputs import ActionProperties
 from provider.ops.integrations.action_inputs import FieldMappings
+from provider.ops.integrations.action_inputs import OpenObject
 from provider.ops.integrations.action_inputs import UrlCheck
 from provider.ops.integrations.action_inputs import choice
 from provider.ops.integrations.action_inputs import error_at
@@ -41,18 +41,16 @@ from provider.ops.integrations.action_inputs import null_as
 from provider.ops.integrations.action_inputs import worded
 from provider.ops.integrations.engine import KEEP_FLAG_DEFAULTS
 from provider.ops.integrations.engine import IncomingType
-from provider.ops.integrations.models import Integration
 from provider.ops.lang import filters
 from provider.ops.lang.filters import FilterInput
 from provider.ops.lang.filters import FilterOutput
 from provider.schema.fields import RequestModel
 from provider.schema.fields import ResponseModel
 from provider.schema.fields import Text
+from provider.schema.fields import Timestamp
 from provider.schema.fields import problem
 from provider.schema.pages import PageQuery
 from provider.schema.parsing import to_validation_failed
-from provider.times import iso
-from provider.validation import Fields
 
 NAME_MAX = 250
 TEAM_ID_MAX = 64
@@ -65,17 +63,14 @@ DIRECTIONS: tuple[Direction, ...] = get_args(Direction)
 INCOMING_TYPES = tuple(t.value for t in IncomingType)
 OUTGOING_TYPES = (POST_TO_URL,)
 GROUP_TYPES = ("forwarding", "updating", "checkbox")
-ACCESS_FLAGS = {
-    "allowReadAccess": "allow_read_access",
-    "allowWriteAccess": "allow_write_access",
-    "allowDeleteAccess": "allow_delete_access",
-    "allowConfigurationAccess": "allow_configuration_access",
-    "suppressNotifications": "suppress_notifications",
-}
-
-
-def _fail(pointer: str, title: str) -> Any:
-    raise ValidationFailed(title, details={"source": {"pointer": pointer}})
+#: The integration attributes a key's permissions come from (camelCase on the wire).
+ACCESS_FLAGS = (
+    "allow_read_access",
+    "allow_write_access",
+    "allow_delete_access",
+    "allow_configuration_access",
+    "suppress_notifications",
+)
 
 
 def _named(row: Any, *names: str) -> dict[str, Any]:
@@ -107,69 +102,140 @@ class Body(RequestModel):
 # Integrations
 
 
-@dataclass(frozen=True, slots=True)
-class IntegrationInput:
-    name: str | None
-    type: str | None
-    enabled: bool | None
+class AccessFlags(Body):
+    """What requests made with the integration's key may do."""
+
+    allow_read_access: bool | None = Field(default=None, description="Default true.")
+    allow_write_access: bool | None = Field(default=None, description="Default true.")
+    allow_delete_access: bool | None = Field(default=None, description="Default true.")
+    allow_configuration_access: bool | None = Field(
+        default=None, description="Default false: the /v1/integrations family."
+    )
+    suppress_notifications: bool | None = Field(default=None, description="Default false.")
+
+    def flags(self) -> dict[str, bool]:
+        """The flags sent, by attribute name."""
+        return {name: value for name in ACCESS_FLAGS if (value := getattr(self, name)) is not None}
+
+
+class IntegrationPropertiesInput(AccessFlags, OpenObject):
+    """The access flags (as JSM clients send them) and any other property, kept as given."""
+
+    def stored(self) -> dict[str, Any]:
+        """The properties other than the access flags (those are columns of their own)."""
+        return dict(self.model_extra or {})
+
+
+class IntegrationCreate(AccessFlags):
+    """A new integration; the access flags may also be sent at the top level (Opsgenie clients
+    do), where they win over the same flags in `typeSpecificProperties`."""
+
+    name: Text(NAME_MAX, nonempty=True) = Field(description="Unique in the workspace.")
+    type: Text(TYPE_MAX) = Field(
+        default="API", description="`API`, `Email`, `Webhook`, …: it chooses the first actions."
+    )
+    enabled: bool = True
+    team_id: Text(TEAM_ID_MAX) | None = None
+    type_specific_properties: IntegrationPropertiesInput = Field(
+        default_factory=IntegrationPropertiesInput
+    )
+
+    def flags(self) -> dict[str, bool]:
+        inner = self.type_specific_properties
+        return {**(inner.flags() if inner is not None else {}), **super().flags()}
+
+    def attributes(self) -> dict[str, Any]:
+        """The new integration's attributes."""
+        return {
+            "name": self.name,
+            "type": self.type or "API",
+            "enabled": self.enabled,
+            "team_id": self.team_id,
+            "properties": self.type_specific_properties.stored(),
+            **self.flags(),
+        }
+
+
+class IntegrationUpdate(IntegrationCreate):
+    """Only what is sent changes. A null `typeSpecificProperties` clears the custom ones."""
+
+    NULL_KEPT = frozenset({"type_specific_properties"})
+
+    name: Text(NAME_MAX) = Field(default=None, description="Unique in the workspace.")
+    type: Text(TYPE_MAX) = Field(default=None, description="Empty leaves it unchanged.")
+    enabled: bool | None = None
+    team_id: Text(TEAM_ID_MAX) | None = Field(default=None, description="Empty clears it.")
+    type_specific_properties: Annotated[
+        IntegrationPropertiesInput | None, null_as(IntegrationPropertiesInput)
+    ] = None
+
+    def changes(self) -> dict[str, Any]:
+        """The attributes to change."""
+        out: dict[str, Any] = self.flags()
+        if self.name is not None:
+            out["name"] = self.name
+        if self.type:
+            out["type"] = self.type
+        if self.enabled is not None:
+            out["enabled"] = self.enabled
+        if self.team_id is not None:
+            out["team_id"] = self.team_id or None
+        if self.type_specific_properties is not None:
+            out["properties"] = self.type_specific_properties.stored()
+        return out
+
+
+class IntegrationProperties(ResponseModel):
+    """The access flags and any other property as it was given."""
+
+    model_config = ConfigDict(extra="allow", validate_by_name=False)
+
+    allow_read_access: bool
+    allow_write_access: bool
+    allow_delete_access: bool
+    allow_configuration_access: bool
+    suppress_notifications: bool
+
+
+class Integration(ResponseModel):
+    """A named source of alerts with its own key."""
+
+    id: str
+    name: str
+    type: str
+    enabled: bool
     team_id: str | None
-    flags: dict[str, bool]
-    properties: dict[str, Any] | None
+    advanced: bool
+    maintenance_sources: list[Any]
+    directions: list[Direction]
+    domains: list[str]
+    type_specific_properties: IntegrationProperties
+    created_at: Timestamp
+    updated_at: Timestamp
 
     @classmethod
-    def from_json(cls, raw: object, *, partial: bool) -> IntegrationInput:
-        """:raises ValidationFailed: naming the first bad field."""
-        f = Fields(raw)
-        name = (
-            f.optional_str("name", max_len=NAME_MAX)
-            if partial
-            else f.required_str("name", max_len=NAME_MAX)
+    def of(cls, row: models.Integration, **extra: Any) -> Self:
+        flags = {to_camel(name): bool(getattr(row, name)) for name in ACCESS_FLAGS}
+        return cls(
+            **_named(row, "name", "type", "enabled", "team_id", "created_at", "updated_at"),
+            advanced=False,
+            maintenance_sources=[],
+            directions=list(DIRECTIONS),
+            domains=["alert"],
+            type_specific_properties=IntegrationProperties.model_validate(
+                {**(row.properties or {}), **flags}
+            ),
+            **extra,
         )
-        kind = f.optional_str("type", max_len=50)
-        if not partial and not kind:
-            kind = "API"
-        enabled = f.optional_bool("enabled")
-        team_id = f.optional_str("teamId", max_len=64)
-        f.raise_if_errors()
-        tsp = f.raw.get("typeSpecificProperties")
-        if tsp is not None and not isinstance(tsp, Mapping):
-            _fail("/typeSpecificProperties", "typeSpecificProperties must be an object")
-        tsp = dict(tsp or {})
-        flags: dict[str, bool] = {}
-        # Opsgenie clients send the flags at the top level, JSM ones inside typeSpecificProperties.
-        for wire in ACCESS_FLAGS:
-            for source, pointer in ((tsp, f"/typeSpecificProperties/{wire}"), (f.raw, f"/{wire}")):
-                if wire in source and source[wire] is not None:
-                    if not isinstance(source[wire], bool):
-                        _fail(pointer, f"{wire} must be true or false")
-                    flags[wire] = source[wire]
-            tsp.pop(wire, None)
-        if len(str(tsp)) > MAX_PROPERTIES_CHARS:
-            _fail("/typeSpecificProperties", "typeSpecificProperties is too large")
-        properties = tsp if ("typeSpecificProperties" in f.raw or not partial) else None
-        return cls(name, kind, enabled, team_id, flags, properties)
 
 
-def integration_to_json(
-    integration: Integration, *, directions: list[str] | None = None
-) -> dict[str, Any]:
-    tsp = dict(integration.properties or {})
-    for wire, attr in ACCESS_FLAGS.items():
-        tsp[wire] = bool(getattr(integration, attr))
-    return {
-        "id": integration.public_id,
-        "name": integration.name,
-        "type": integration.type,
-        "enabled": integration.enabled,
-        "teamId": integration.team_id,
-        "advanced": False,
-        "maintenanceSources": [],
-        "directions": directions if directions is not None else ["incoming", "outgoing"],
-        "domains": ["alert"],
-        "typeSpecificProperties": tsp,
-        "createdAt": iso(integration.created_at),
-        "updatedAt": iso(integration.updated_at),
-    }
+class IntegrationWithKey(Integration):
+    api_key: str = Field(description="Shown once; stored hashed.")
+
+
+class KeyRotation(ResponseModel):
+    id: str
+    api_key: str = Field(description="The new key; the old one stops working at once.")
 
 
 # ---------------------------------------------------------------------------------------------

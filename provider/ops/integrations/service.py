@@ -24,10 +24,10 @@ from provider.ops.integrations.engine import EVALUATION_ORDER
 from provider.ops.integrations.engine import ActionSpec
 from provider.ops.integrations.models import Integration
 from provider.ops.integrations.models import IntegrationAction
-from provider.ops.integrations.schemas import ACCESS_FLAGS
 from provider.ops.integrations.schemas import IntegrationActionCreate
 from provider.ops.integrations.schemas import IntegrationActionUpdate
-from provider.ops.integrations.schemas import IntegrationInput
+from provider.ops.integrations.schemas import IntegrationCreate
+from provider.ops.integrations.schemas import IntegrationUpdate
 from provider.ops.lang import filters
 from provider.times import utcnow
 
@@ -101,26 +101,16 @@ def require_integration(session: Session, workspace_id: int, public_id: str) -> 
 
 
 def create_integration(
-    session: Session, workspace_id: int, data: IntegrationInput
+    session: Session, workspace_id: int, data: IntegrationCreate
 ) -> tuple[Integration, str]:
     """Create an integration with its default actions; returns it and its key (shown once).
 
     :raises Conflict: when the workspace already has an integration of that name.
     """
-    name = data.name or ""
-    _ensure_unique_name(session, workspace_id, name)
+    attributes = data.attributes()
+    _ensure_unique_name(session, workspace_id, attributes["name"])
     key = new_key(KEY_PREFIX)
-    integration = Integration(
-        workspace_id=workspace_id,
-        name=name,
-        type=data.type or "API",
-        enabled=True if data.enabled is None else data.enabled,
-        team_id=data.team_id,
-        api_key_hash=hash_key(key),
-        properties=data.properties or {},
-    )
-    for wire, value in data.flags.items():
-        setattr(integration, ACCESS_FLAGS[wire], value)
+    integration = Integration(workspace_id=workspace_id, api_key_hash=hash_key(key), **attributes)
     session.add(integration)
     session.flush()
     for rank, spec in enumerate(DEFAULT_ACTIONS.get(integration.type, [])):
@@ -142,21 +132,14 @@ def create_integration(
     return integration, key
 
 
-def update_integration(session: Session, integration: Integration, data: IntegrationInput) -> None:
+def update_integration(session: Session, integration: Integration, data: IntegrationUpdate) -> None:
     """:raises Conflict: when renaming onto another integration's name."""
-    if data.name is not None and data.name != integration.name:
-        _ensure_unique_name(session, integration.workspace_id, data.name)
-        integration.name = data.name
-    if data.type:
-        integration.type = data.type
-    if data.enabled is not None:
-        integration.enabled = data.enabled
-    if data.team_id is not None:
-        integration.team_id = data.team_id or None
-    if data.properties is not None:
-        integration.properties = data.properties
-    for wire, value in data.flags.items():
-        setattr(integration, ACCESS_FLAGS[wire], value)
+    changes = data.changes()
+    name = changes.get("name")
+    if name is not None and name != integration.name:
+        _ensure_unique_name(session, integration.workspace_id, name)
+    for attribute, value in changes.items():
+        setattr(integration, attribute, value)
     integration.updated_at = utcnow()
     session.flush()
 
