@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
+from typing import TypeVar
+from typing import cast
 
 from flask import Blueprint
 from flask import g
@@ -12,16 +16,19 @@ from flask import request
 from provider import netguard
 from provider.db import get_session
 from provider.errors import Forbidden
-from provider.errors import NotFound
 from provider.extension import SETTINGS
+from provider.ops.access.http import API_KEY_AUTH
 from provider.ops.access.http import api_key_required
 from provider.ops.access.http import authenticate
-from provider.ops.access.http import json_body
 from provider.ops.access.http import take_rate_limit
 from provider.ops.access.principal import CONFIGURE
 from provider.ops.integrations import ingestion
 from provider.ops.integrations import models
 from provider.ops.integrations import service as integrations
+from provider.ops.integrations.event_schemas import DryRun
+from provider.ops.integrations.event_schemas import DryRunBody
+from provider.ops.integrations.event_schemas import EventAccepted
+from provider.ops.integrations.event_schemas import EventPayload
 from provider.ops.integrations.schemas import ActionQuery
 from provider.ops.integrations.schemas import Integration
 from provider.ops.integrations.schemas import IntegrationAction
@@ -34,16 +41,16 @@ from provider.ops.integrations.schemas import IntegrationWithKey
 from provider.ops.integrations.schemas import KeyRotation
 from provider.ops.integrations.schemas import ReorderBody
 from provider.schema.endpoint import endpoint
+from provider.schema.endpoint import mark_auth
 from provider.schema.pages import Page
 from provider.schema.pages import PageQuery
 from provider.schema.pages import page_of
 
 bp = Blueprint("ops_integrations", __name__, url_prefix="/v1/integrations")
 
-Json = tuple[dict[str, Any], int]
-
 TAG = "Integrations"
 DONE = "Done; no body."
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _url_check(url: str) -> None:
@@ -185,19 +192,19 @@ def create_integration_action(
 
 @bp.post("/<integration_id>/actions/test")
 @api_key_required(CONFIGURE)
-def test_actions(integration_id: str) -> Json:
-    """Dry run: which action a sample payload would trigger and why; nothing is created."""
+@endpoint(
+    "Dry run: which action a sample payload triggers, and why; writes nothing",
+    tag=TAG,
+    body=DryRunBody,
+    responses={200: DryRun},
+    operation_id="testIntegrationActions",
+)
+def dry_run(integration_id: str, body: DryRunBody) -> DryRun:
     integration = _integration(integration_id)
-    body = json_body()
-    sample = body.get("payload", body) if isinstance(body, dict) else body
-    headers = body.get("headers") if isinstance(body, dict) else None
     context = ingestion.build_context(
-        sample,
-        integration_type=integration.type,
-        headers=headers if isinstance(headers, dict) else None,
+        body.payload, integration_type=integration.type, headers=body.headers
     )
-    decision = ingestion.decide_for(get_session(), integration, context)
-    return {"integrationId": integration.public_id, **decision.to_json()}, 200
+    return DryRun.of(integration, ingestion.decide_for(get_session(), integration, context))
 
 
 @bp.get("/<integration_id>/actions/<action_id>")
@@ -253,42 +260,63 @@ def reorder_integration_action(integration_id: str, action_id: str, body: Reorde
 # Events
 
 
-@bp.post("/<integration_id>/events")
-def receive_event(integration_id: str) -> Json:
-    """Take any JSON (or form-encoded mail) payload and run the integration's incoming actions.
+def own_key_required(view: F) -> F:
+    """Authenticate an event: only the integration's own key, rate-limited like every key.
 
-    Only the integration's own key is accepted: a key of another workspace sees 404, a workspace
-    key or another integration's key 403.
+    A key of another workspace sees 404 (the integration is not in its workspace), a workspace
+    key or another integration's key 403, and the key of a disabled integration 403.
     """
-    caller = authenticate()
-    take_rate_limit(caller)
+
+    @wraps(view)
+    def wrapper(integration_id: str, **kwargs: Any) -> Any:
+        caller = authenticate()
+        take_rate_limit(caller)
+        session = get_session()
+        integration = integrations.require_integration(session, caller.workspace.id, integration_id)
+        if caller.integration is None or caller.integration.public_id != integration.public_id:
+            raise Forbidden(
+                "Events must be sent with this integration's own API key.", code="access_denied"
+            )
+        if not integration.enabled:
+            raise Forbidden("The integration is disabled.", code="integration_disabled")
+        g.principal = caller
+        g.workspace = caller.workspace
+        g.integration = integration
+        return view(integration_id=integration_id, **kwargs)
+
+    mark_auth(wrapper, API_KEY_AUTH)
+    return cast(F, wrapper)
+
+
+@bp.post("/<integration_id>/events")
+@own_key_required
+@endpoint(
+    "Send any payload to the integration's incoming actions",
+    tag=TAG,
+    body=EventPayload,
+    form=True,
+    responses={202: EventAccepted},
+    description=(
+        "Needs the integration's own key. Any JSON value is accepted; "
+        "form-encoded bodies are read as fields (e-mail)."
+    ),
+    operation_id="sendIntegrationEvent",
+)
+def receive_event(integration_id: str, body: EventPayload) -> EventAccepted:
+    """Run the integration's incoming actions on one payload."""
+    integration: models.Integration = g.integration
     session = get_session()
-    integration = integrations.get_integration(session, caller.workspace.id, integration_id)
-    if integration is None:
-        raise NotFound("Integration does not exist.", code="integration_not_found")
-    if caller.integration is None or caller.integration.public_id != integration.public_id:
-        raise Forbidden(
-            "Events must be sent with this integration's own API key.", code="access_denied"
-        )
-    if not integration.enabled:
-        raise Forbidden("The integration is disabled.", code="integration_disabled")
-    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        payload: Any = request.form.to_dict()
-    else:
-        payload = json_body()
     context = ingestion.build_context(
-        payload,
+        body.root,
         integration_type=integration.type,
         headers=dict(request.headers),
         query=request.args.to_dict(),
     )
     result = ingestion.ingest(
-        session, caller, integration, context, source_ip=request.remote_addr or ""
+        session, g.principal, integration, context, source_ip=request.remote_addr or ""
     )
     session.commit()  # the request is durable before the caller hears 202
     took = round(time.perf_counter() - g.get("started", time.perf_counter()), 3)
-    return {
-        "result": "Request will be processed",
-        "requestId": result.request.public_id,
-        "took": took,
-    }, 202
+    return EventAccepted(
+        result="Request will be processed", request_id=result.request.public_id, took=took
+    )
