@@ -108,7 +108,7 @@ def _create_demo_data(settings: Settings, client_key: str) -> dict[str, str]:
     from provider.ops.components import service as components
     from provider.ops.components.schemas import ComponentCreate
     from provider.ops.integrations import service as integrations
-    from provider.ops.integrations.schemas import IntegrationInput
+    from provider.ops.integrations.schemas import IntegrationCreate
     from provider.ops.workspaces import linking
     from provider.ops.workspaces import service as workspaces
 
@@ -127,7 +127,7 @@ def _create_demo_data(settings: Settings, client_key: str) -> dict[str, str]:
             integration, integration_key = integrations.create_integration(
                 session,
                 workspace.id,
-                IntegrationInput.from_json({"name": "Prometheus", "type": "API"}, partial=False),
+                IntegrationCreate(name="Prometheus", type="API"),
             )
             linking.link_workspace(session, installation, link_code=link_code)
             return {

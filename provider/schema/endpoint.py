@@ -23,6 +23,7 @@ from flask import Response
 from flask import request
 from pydantic import BaseModel
 
+from provider.schema.parsing import check_storable
 from provider.schema.parsing import decode_json
 from provider.schema.parsing import parse_model
 from provider.schema.parsing import parse_query
@@ -32,6 +33,8 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 JSON = "application/json"
+FORM = "application/x-www-form-urlencoded"
+FORM_TYPES = (FORM, "multipart/form-data")
 # A response declared as text is described, not modelled (e.g. "Done; no body.").
 ResponseSpec = type[BaseModel] | str
 
@@ -53,6 +56,7 @@ class Operation:
     responses: Mapping[int, ResponseSpec]
     body: type[BaseModel] | None = None
     body_required: bool = True
+    form: bool = False
     query: type[QueryModel] | None = None
     errors: frozenset[int] = frozenset()
     description: str | None = None
@@ -87,6 +91,7 @@ def endpoint(
     responses: Mapping[int, ResponseSpec],
     body: type[BaseModel] | None = None,
     body_required: bool = True,
+    form: bool = False,
     query: type[QueryModel] | None = None,
     errors: Iterable[int] = (),
     description: str | None = None,
@@ -94,13 +99,17 @@ def endpoint(
     path_parameters: Mapping[str, Mapping[str, Any]] | None = None,
     public: bool = False,
 ) -> Callable[[Callable[P, R]], Callable[P, Response]]:
-    """Declare an operation; the view gets ``body=`` and ``query=`` when they are declared."""
+    """Declare an operation; the view gets ``body=`` and ``query=`` when they are declared.
+
+    With ``form``, a form-encoded body is read as its fields (strings) and validated like JSON.
+    """
     op = Operation(
         summary=summary,
         tag=tag,
         responses=dict(responses),
         body=body,
         body_required=body_required,
+        form=form,
         query=query,
         errors=frozenset(errors),
         description=description,
@@ -120,14 +129,23 @@ def endpoint(
                 strict = bool(getattr(parsed_query, "strict_validation", False))
                 kwargs["query"] = parsed_query
             if op.body is not None:
-                raw = decode_json(request.get_data(cache=True), optional=not op.body_required)
-                kwargs["body"] = parse_model(op.body, raw, strict=strict, query=parsed_query)
+                kwargs["body"] = parse_model(
+                    op.body, _raw_body(op), strict=strict, query=parsed_query
+                )
             return render(view(*args, **kwargs), success)
 
         setattr(wrapper, OPERATION_ATTR, op)
         return wrapper
 
     return decorator
+
+
+def _raw_body(op: Operation) -> Any:
+    if op.form and request.mimetype in FORM_TYPES:
+        fields = request.form.to_dict()
+        check_storable(fields)
+        return fields
+    return decode_json(request.get_data(cache=True), optional=not op.body_required)
 
 
 def render(result: Any, status: int = 200) -> Response:

@@ -22,6 +22,7 @@ from pydantic.json_schema import GenerateJsonSchema
 from pydantic.json_schema import JsonSchemaMode
 from pydantic.json_schema import models_json_schema
 
+from provider.schema.endpoint import FORM
 from provider.schema.endpoint import JSON
 from provider.schema.endpoint import Operation
 from provider.schema.endpoint import auth_of
@@ -51,6 +52,9 @@ STATUS_TEXT = {
     201: "Created",
     202: "Accepted: the request is stored durably and will be processed; poll its status.",
 }
+
+# What a form-encoded body is: fields with text values.
+FORM_FIELDS: Schema = {"type": "object", "additionalProperties": {"type": "string"}}
 
 # Path segments name objects by id; a segment is never empty and never holds a slash.
 PATH_SEGMENT: Schema = {"type": "string", "minLength": 1, "maxLength": 512, "pattern": "^[^/]+$"}
@@ -238,10 +242,10 @@ def build_document(
             out["parameters"] = params
         codes = set(op.errors)
         if op.body is not None:
-            out["requestBody"] = {
-                "required": op.body_required,
-                **_content(refs[(op.body, "validation")]),
-            }
+            body = _content(refs[(op.body, "validation")])
+            if op.form:
+                body["content"][FORM] = {"schema": FORM_FIELDS}
+            out["requestBody"] = {"required": op.body_required, **body}
             codes |= {400, 413, 422}
         if op.query is not None and params:
             codes.add(422)

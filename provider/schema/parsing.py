@@ -13,6 +13,7 @@ from typing import Any
 from typing import TypeVar
 
 from pydantic import BaseModel
+from pydantic import RootModel
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
@@ -156,10 +157,12 @@ def parse_model(
 ) -> M:
     """Validate ``raw`` (decoded JSON) against ``model``; ``query`` is the request's parsed query.
 
-    :raises BadRequest: when ``raw`` is not an object.
+    A :class:`~pydantic.RootModel` takes whatever JSON value its root type accepts.
+
+    :raises BadRequest: when ``raw`` is not an object and ``model`` is not a root model.
     :raises ValidationFailed: for field errors.
     """
-    if not isinstance(raw, Mapping):
+    if not isinstance(raw, Mapping) and not issubclass(model, RootModel):
         raise BadRequest(f"The {what} must be a JSON object.", code="invalid_json")
     limits = Limits(strict=strict, query=query)
     try:

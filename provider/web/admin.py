@@ -30,12 +30,13 @@ from provider.db import get_session
 from provider.errors import Forbidden
 from provider.extension import SETTINGS
 from provider.ops.integrations import service as integrations
-from provider.ops.integrations.schemas import IntegrationInput
+from provider.ops.integrations.schemas import IntegrationCreate
 from provider.ops.sync import service as sync
 from provider.ops.sync.links import links_of
 from provider.ops.workspaces import linking
 from provider.ops.workspaces import service as workspaces
 from provider.outbox import admin as outbox_admin
+from provider.schema.parsing import parse_model
 from provider.validation import Fields
 from provider.web import admin_views as views
 
@@ -211,7 +212,7 @@ def create_integration(workspace_id: str) -> Json:
     f.raise_if_errors()
     session = get_session()
     workspace = views.require_linked_workspace(session, installation, workspace_id)
-    data = IntegrationInput.from_json({"name": name, "type": kind}, partial=False)
+    data = parse_model(IntegrationCreate, {"name": name, "type": kind})
     integration, key = integrations.create_integration(session, workspace.id, data)
     session.commit()
     return {

@@ -118,6 +118,20 @@ def authenticate() -> ApiPrincipal:
     return principal
 
 
+def take_rate_limit(principal: ApiPrincipal) -> None:
+    """Count a request against its key's rate limit.
+
+    :raises TooManyRequests: when the key has none left, with the seconds to wait.
+    """
+    limiter: TokenBucketLimiter = current_app.extensions[LIMITER]
+    wait = limiter.take(principal.key_id or f"workspace:{principal.workspace.id}")
+    if wait > 0:
+        raise TooManyRequests(
+            "Rate limit exceeded for this API key; retry later.",
+            headers={"Retry-After": str(max(1, math.ceil(wait)))},
+        )
+
+
 def api_key_required(action: str = READ) -> Callable[[F], F]:
     """Authenticate with a workspace or integration key, rate-limit it, check ``action``.
 
@@ -130,13 +144,7 @@ def api_key_required(action: str = READ) -> Callable[[F], F]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             _reject_nul_in_url()
             principal = authenticate()
-            limiter: TokenBucketLimiter = current_app.extensions[LIMITER]
-            wait = limiter.take(principal.key_id or f"workspace:{principal.workspace.id}")
-            if wait > 0:
-                raise TooManyRequests(
-                    "Rate limit exceeded for this API key; retry later.",
-                    headers={"Retry-After": str(max(1, math.ceil(wait)))},
-                )
+            take_rate_limit(principal)
             if not principal.can(action):
                 raise Forbidden(f"This API key may not {action} here.", code="access_denied")
             g.principal = principal

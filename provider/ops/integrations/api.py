@@ -2,59 +2,67 @@
 
 from __future__ import annotations
 
-import math
 import time
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
+from typing import TypeVar
+from typing import cast
 
 from flask import Blueprint
-from flask import Response
-from flask import current_app
 from flask import g
 from flask import request
 
 from provider import netguard
-from provider.config import Settings
 from provider.db import get_session
 from provider.errors import Forbidden
-from provider.errors import NotFound
-from provider.errors import TooManyRequests
-from provider.errors import ValidationFailed
 from provider.extension import SETTINGS
-from provider.ops.access.http import LIMITER
+from provider.ops.access.http import API_KEY_AUTH
 from provider.ops.access.http import api_key_required
 from provider.ops.access.http import authenticate
-from provider.ops.access.http import json_body
-from provider.ops.access.http import paginated
-from provider.ops.access.http import parse_page
+from provider.ops.access.http import take_rate_limit
 from provider.ops.access.principal import CONFIGURE
 from provider.ops.integrations import ingestion
+from provider.ops.integrations import models
 from provider.ops.integrations import service as integrations
-from provider.ops.integrations.models import Integration
-from provider.ops.integrations.schemas import ActionInput
-from provider.ops.integrations.schemas import IntegrationInput
-from provider.ops.integrations.schemas import action_summary_json
-from provider.ops.integrations.schemas import action_to_json
-from provider.ops.integrations.schemas import integration_to_json
+from provider.ops.integrations.event_schemas import DryRun
+from provider.ops.integrations.event_schemas import DryRunBody
+from provider.ops.integrations.event_schemas import EventAccepted
+from provider.ops.integrations.event_schemas import EventPayload
+from provider.ops.integrations.schemas import ActionQuery
+from provider.ops.integrations.schemas import Integration
+from provider.ops.integrations.schemas import IntegrationAction
+from provider.ops.integrations.schemas import IntegrationActionCreate
+from provider.ops.integrations.schemas import IntegrationActionSummary
+from provider.ops.integrations.schemas import IntegrationActionUpdate
+from provider.ops.integrations.schemas import IntegrationCreate
+from provider.ops.integrations.schemas import IntegrationUpdate
+from provider.ops.integrations.schemas import IntegrationWithKey
+from provider.ops.integrations.schemas import KeyRotation
+from provider.ops.integrations.schemas import ReorderBody
+from provider.schema.endpoint import endpoint
+from provider.schema.endpoint import mark_auth
+from provider.schema.pages import Page
+from provider.schema.pages import PageQuery
+from provider.schema.pages import page_of
 
 bp = Blueprint("ops_integrations", __name__, url_prefix="/v1/integrations")
 
-Json = tuple[dict[str, Any], int]
-
-
-def _settings() -> Settings:
-    return SETTINGS.get()
+TAG = "Integrations"
+DONE = "Done; no body."
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _url_check(url: str) -> None:
-    netguard.check_url(url, allow_private=_settings().allow_private_outbound)
+    netguard.check_url(url, allow_private=SETTINGS.get().allow_private_outbound)
 
 
-def _integration(integration_id: str) -> Integration:
+def _integration(integration_id: str) -> models.Integration:
     return integrations.require_integration(get_session(), g.workspace.id, integration_id)
 
 
-def _empty() -> Response:
-    return Response(status=200)
+def _action(integration_id: str, action_id: str) -> models.IntegrationAction:
+    return integrations.require_action(get_session(), _integration(integration_id), action_id)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -63,60 +71,77 @@ def _empty() -> Response:
 
 @bp.get("")
 @api_key_required(CONFIGURE)
-def list_integrations() -> Json:
-    page = parse_page()
+@endpoint("List integrations", tag=TAG, query=PageQuery, responses={200: Page[Integration]})
+def list_integrations(query: PageQuery) -> Page[Integration]:
     rows, total = integrations.list_integrations(
-        get_session(), g.workspace.id, offset=page.offset, size=page.size
+        get_session(), g.workspace.id, offset=query.offset, size=query.size
     )
-    return paginated([integration_to_json(i) for i in rows], total, page), 200
+    return Page[Integration](**page_of([Integration.of(i) for i in rows], total, query))
 
 
 @bp.post("")
 @api_key_required(CONFIGURE)
-def create_integration() -> Json:
-    data = IntegrationInput.from_json(json_body(), partial=False)
+@endpoint(
+    "Create an integration (its key is shown once)",
+    tag=TAG,
+    body=IntegrationCreate,
+    responses={201: IntegrationWithKey},
+    errors=[409],
+)
+def create_integration(body: IntegrationCreate) -> IntegrationWithKey:
     session = get_session()
-    integration, key = integrations.create_integration(session, g.workspace.id, data)
+    integration, key = integrations.create_integration(session, g.workspace.id, body)
     session.commit()
     # The key is shown this once; only its hash is stored.
-    return {**integration_to_json(integration), "apiKey": key}, 201
+    return IntegrationWithKey.of(integration, api_key=key)
 
 
 @bp.get("/<integration_id>")
 @api_key_required(CONFIGURE)
-def get_integration(integration_id: str) -> Json:
-    return integration_to_json(_integration(integration_id)), 200
+@endpoint("Get an integration", tag=TAG, responses={200: Integration})
+def get_integration(integration_id: str) -> Integration:
+    return Integration.of(_integration(integration_id))
 
 
 @bp.patch("/<integration_id>")
 @api_key_required(CONFIGURE)
-def update_integration(integration_id: str) -> Json:
+@endpoint(
+    "Update an integration",
+    tag=TAG,
+    body=IntegrationUpdate,
+    responses={200: Integration},
+    errors=[409],
+)
+def update_integration(integration_id: str, body: IntegrationUpdate) -> Integration:
     integration = _integration(integration_id)
-    data = IntegrationInput.from_json(json_body(), partial=True)
     session = get_session()
-    integrations.update_integration(session, integration, data)
+    integrations.update_integration(session, integration, body)
     session.commit()
-    return integration_to_json(integration), 200
+    return Integration.of(integration)
 
 
 @bp.delete("/<integration_id>")
 @api_key_required(CONFIGURE)
-def delete_integration(integration_id: str) -> Response:
-    integration = _integration(integration_id)
+@endpoint("Delete an integration and its actions", tag=TAG, responses={200: DONE})
+def delete_integration(integration_id: str) -> None:
     session = get_session()
-    integrations.delete_integration(session, integration)
+    integrations.delete_integration(session, _integration(integration_id))
     session.commit()
-    return _empty()
 
 
 @bp.post("/<integration_id>/rotate-api-key")
 @api_key_required(CONFIGURE)
-def rotate_key(integration_id: str) -> Json:
+@endpoint(
+    "Replace the integration's key (the old one stops at once)",
+    tag=TAG,
+    responses={200: KeyRotation},
+)
+def rotate_integration_key(integration_id: str) -> KeyRotation:
     integration = _integration(integration_id)
     session = get_session()
     key = integrations.rotate_key(session, integration)
     session.commit()
-    return {"id": integration.public_id, "apiKey": key}, 200
+    return KeyRotation(id=integration.public_id, api_key=key)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -125,138 +150,173 @@ def rotate_key(integration_id: str) -> Json:
 
 @bp.get("/<integration_id>/actions")
 @api_key_required(CONFIGURE)
-def list_actions(integration_id: str) -> Json:
-    integration = _integration(integration_id)
-    page = parse_page()
-    args = {k: request.args.get(k) or None for k in ("type", "direction", "domain", "name")}
-    rows = integrations.list_actions(get_session(), integration, **args)
-    window = rows[page.offset : page.offset + page.size]
-    return paginated([action_summary_json(a) for a in window], len(rows), page), 200
+@endpoint(
+    "List actions in evaluation order",
+    tag=TAG,
+    query=ActionQuery,
+    responses={200: Page[IntegrationActionSummary]},
+)
+def list_integration_actions(
+    integration_id: str, query: ActionQuery
+) -> Page[IntegrationActionSummary]:
+    rows = integrations.list_actions(
+        get_session(),
+        _integration(integration_id),
+        type=query.type or None,
+        direction=query.direction or None,
+        domain=query.domain or None,
+        name=query.name or None,
+    )
+    window = rows[query.offset : query.offset + query.size]
+    values = [IntegrationActionSummary.of(a) for a in window]
+    return Page[IntegrationActionSummary](**page_of(values, len(rows), query))
 
 
 @bp.post("/<integration_id>/actions")
 @api_key_required(CONFIGURE)
-def create_action(integration_id: str) -> Json:
+@endpoint(
+    "Create an action (200, as JSM)",
+    tag=TAG,
+    body=IntegrationActionCreate,
+    responses={200: IntegrationAction},
+)
+def create_integration_action(
+    integration_id: str, body: IntegrationActionCreate
+) -> IntegrationAction:
     integration = _integration(integration_id)
-    data = ActionInput.for_create(json_body(), url_check=_url_check)
     session = get_session()
-    action = integrations.create_action(session, integration, data)
+    action = integrations.create_action(session, integration, body, url_check=_url_check)
     session.commit()
-    return action_to_json(action), 200
+    return IntegrationAction.of(action)
 
 
 @bp.post("/<integration_id>/actions/test")
 @api_key_required(CONFIGURE)
-def test_actions(integration_id: str) -> Json:
-    """Dry run: which action a sample payload would trigger and why; nothing is created."""
+@endpoint(
+    "Dry run: which action a sample payload triggers, and why; writes nothing",
+    tag=TAG,
+    body=DryRunBody,
+    responses={200: DryRun},
+    operation_id="testIntegrationActions",
+)
+def dry_run(integration_id: str, body: DryRunBody) -> DryRun:
     integration = _integration(integration_id)
-    body = json_body()
-    sample = body.get("payload", body) if isinstance(body, dict) else body
-    headers = body.get("headers") if isinstance(body, dict) else None
     context = ingestion.build_context(
-        sample,
-        integration_type=integration.type,
-        headers=headers if isinstance(headers, dict) else None,
+        body.payload, integration_type=integration.type, headers=body.headers
     )
-    decision = ingestion.decide_for(get_session(), integration, context)
-    return {"integrationId": integration.public_id, **decision.to_json()}, 200
+    return DryRun.of(integration, ingestion.decide_for(get_session(), integration, context))
 
 
 @bp.get("/<integration_id>/actions/<action_id>")
 @api_key_required(CONFIGURE)
-def get_action(integration_id: str, action_id: str) -> Json:
-    integration = _integration(integration_id)
-    return action_to_json(integrations.require_action(get_session(), integration, action_id)), 200
+@endpoint("Get an action", tag=TAG, responses={200: IntegrationAction})
+def get_integration_action(integration_id: str, action_id: str) -> IntegrationAction:
+    return IntegrationAction.of(_action(integration_id, action_id))
 
 
 @bp.patch("/<integration_id>/actions/<action_id>")
 @api_key_required(CONFIGURE)
-def update_action(integration_id: str, action_id: str) -> Json:
-    integration = _integration(integration_id)
+@endpoint(
+    "Update an action", tag=TAG, body=IntegrationActionUpdate, responses={200: IntegrationAction}
+)
+def update_integration_action(
+    integration_id: str, action_id: str, body: IntegrationActionUpdate
+) -> IntegrationAction:
+    action = _action(integration_id, action_id)
     session = get_session()
-    action = integrations.require_action(session, integration, action_id)
-    data = ActionInput.for_update(json_body(), action, url_check=_url_check)
-    integrations.update_action(session, action, data)
+    integrations.update_action(session, action, body, url_check=_url_check)
     session.commit()
-    return action_to_json(action), 200
+    return IntegrationAction.of(action)
 
 
 @bp.delete("/<integration_id>/actions/<action_id>")
 @api_key_required(CONFIGURE)
-def delete_action(integration_id: str, action_id: str) -> Response:
-    integration = _integration(integration_id)
+@endpoint("Delete an action", tag=TAG, responses={200: DONE})
+def delete_integration_action(integration_id: str, action_id: str) -> None:
     session = get_session()
-    integrations.delete_action(
-        session, integrations.require_action(session, integration, action_id)
-    )
+    integrations.delete_action(session, _action(integration_id, action_id))
     session.commit()
-    return _empty()
 
 
 @bp.patch("/<integration_id>/actions/<action_id>/order")
 @api_key_required(CONFIGURE)
-def reorder_action(integration_id: str, action_id: str) -> Response:
+@endpoint(
+    "Move an action before its new successor",
+    tag=TAG,
+    body=ReorderBody,
+    body_required=False,
+    responses={200: DONE},
+)
+def reorder_integration_action(integration_id: str, action_id: str, body: ReorderBody) -> None:
     integration = _integration(integration_id)
     session = get_session()
     action = integrations.require_action(session, integration, action_id)
-    body = json_body(optional=True)
-    if not isinstance(body, dict):
-        raise ValidationFailed("The request body must be a JSON object.")
-    successor = body.get("successorId")
-    if successor is not None and (not isinstance(successor, str) or len(successor) > 64):
-        raise ValidationFailed(
-            "successorId must be an action id", details={"source": {"pointer": "/successorId"}}
-        )
-    integrations.reorder_action(session, integration, action, successor or None)
+    successor = body.root.successor_id or None
+    integrations.reorder_action(session, integration, action, successor)
     session.commit()
-    return _empty()
 
 
 # ---------------------------------------------------------------------------------------------
 # Events
 
 
-@bp.post("/<integration_id>/events")
-def receive_event(integration_id: str) -> Json:
-    """Take any JSON (or form-encoded mail) payload and run the integration's incoming actions.
+def own_key_required(view: F) -> F:
+    """Authenticate an event: only the integration's own key, rate-limited like every key.
 
-    Only the integration's own key is accepted: a key of another workspace sees 404, a workspace
-    key or another integration's key 403.
+    A key of another workspace sees 404 (the integration is not in its workspace), a workspace
+    key or another integration's key 403, and the key of a disabled integration 403.
     """
-    caller = authenticate()
-    wait = current_app.extensions[LIMITER].take(caller.key_id or f"workspace:{caller.workspace.id}")
-    if wait > 0:
-        raise TooManyRequests(
-            "Rate limit exceeded for this API key; retry later.",
-            headers={"Retry-After": str(max(1, math.ceil(wait)))},
-        )
+
+    @wraps(view)
+    def wrapper(integration_id: str, **kwargs: Any) -> Any:
+        caller = authenticate()
+        take_rate_limit(caller)
+        session = get_session()
+        integration = integrations.require_integration(session, caller.workspace.id, integration_id)
+        if caller.integration is None or caller.integration.public_id != integration.public_id:
+            raise Forbidden(
+                "Events must be sent with this integration's own API key.", code="access_denied"
+            )
+        if not integration.enabled:
+            raise Forbidden("The integration is disabled.", code="integration_disabled")
+        g.principal = caller
+        g.workspace = caller.workspace
+        g.integration = integration
+        return view(integration_id=integration_id, **kwargs)
+
+    mark_auth(wrapper, API_KEY_AUTH)
+    return cast(F, wrapper)
+
+
+@bp.post("/<integration_id>/events")
+@own_key_required
+@endpoint(
+    "Send any payload to the integration's incoming actions",
+    tag=TAG,
+    body=EventPayload,
+    form=True,
+    responses={202: EventAccepted},
+    description=(
+        "Needs the integration's own key. Any JSON value is accepted; "
+        "form-encoded bodies are read as fields (e-mail)."
+    ),
+    operation_id="sendIntegrationEvent",
+)
+def receive_event(integration_id: str, body: EventPayload) -> EventAccepted:
+    """Run the integration's incoming actions on one payload."""
+    integration: models.Integration = g.integration
     session = get_session()
-    integration = integrations.get_integration(session, caller.workspace.id, integration_id)
-    if integration is None:
-        raise NotFound("Integration does not exist.", code="integration_not_found")
-    if caller.integration is None or caller.integration.public_id != integration.public_id:
-        raise Forbidden(
-            "Events must be sent with this integration's own API key.", code="access_denied"
-        )
-    if not integration.enabled:
-        raise Forbidden("The integration is disabled.", code="integration_disabled")
-    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        payload: Any = request.form.to_dict()
-    else:
-        payload = json_body()
     context = ingestion.build_context(
-        payload,
+        body.root,
         integration_type=integration.type,
         headers=dict(request.headers),
         query=request.args.to_dict(),
     )
     result = ingestion.ingest(
-        session, caller, integration, context, source_ip=request.remote_addr or ""
+        session, g.principal, integration, context, source_ip=request.remote_addr or ""
     )
     session.commit()  # the request is durable before the caller hears 202
     took = round(time.perf_counter() - g.get("started", time.perf_counter()), 3)
-    return {
-        "result": "Request will be processed",
-        "requestId": result.request.public_id,
-        "took": took,
-    }, 202
+    return EventAccepted(
+        result="Request will be processed", request_id=result.request.public_id, took=took
+    )

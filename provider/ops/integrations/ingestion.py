@@ -44,12 +44,13 @@ from provider.ops.integrations.service import find_by_key
 from provider.ops.integrations.service import list_actions
 from provider.ops.lang import filters
 from provider.ops.workspaces.models import Workspace
+from provider.outbox.kinds import Kind
+from provider.outbox.kinds import Operation
 from provider.outbox.queue import enqueue
 from provider.times import utcnow
 
 logger = logging.getLogger(__name__)
 
-WEBHOOK_KIND = "webhook"
 _HIDDEN_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "x-api-key"})
 _HIDDEN_QUERY = frozenset({"apikey", "api_key", "key", "token"})
 
@@ -335,8 +336,8 @@ def on_alert_change(session: Session, alert: Alert, event: AlertEvent) -> None:
         enqueue(
             session,
             installation_id=None,
-            kind=WEBHOOK_KIND,
-            operation="send",
+            kind=Kind.WEBHOOK,
+            operation=Operation.SEND,
             # One message per change: coalescing two changes would lose the first one.
             entity_id=f"{action.public_id}:{uuid.uuid4()}",
             group_key=str(alert.workspace_id),

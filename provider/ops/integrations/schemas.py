@@ -1,413 +1,469 @@
-"""Wire format of integrations and integration actions: parse request bodies, render responses."""
+"""``/v1/integrations`` bodies: what integrations and their actions take and look like.
+
+The bodies read a null field as an absent one, as this API always has (the exceptions say so).
+Rules that depend on an action's type or direction are checked with a create body, which states
+them; an update body is checked against the stored action's by
+:meth:`IntegrationActionUpdate.changes_for`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import Annotated
 from typing import Any
+from typing import ClassVar
+from typing import Literal
+from typing import Self
+from typing import get_args
 
-from provider import netguard
-from provider.errors import ValidationFailed
+from pydantic import BeforeValidator
+from pydantic import ConfigDict
+from pydantic import Field
+from pydantic import RootModel
+from pydantic import ValidationError
+from pydantic import ValidationInfo
+from pydantic import field_validator
+from pydantic import model_validator
+from pydantic.alias_generators import to_camel
+
+from provider.ops.integrations import models
+from provider.ops.integrations.action_inputs import OUTGOING_TRIGGERS as OUTGOING_TRIGGERS
+from provider.ops.integrations.action_inputs import POST_TO_URL
+from provider.ops.integrations.action_inputs import TYPE_MAX
+from provider.ops.integrations.action_inputs import ActionMappingInput
+from provider.ops.integrations.action_inputs import ActionProperties
+from provider.ops.integrations.action_inputs import FieldMappings
+from provider.ops.integrations.action_inputs import OpenObject
+from provider.ops.integrations.action_inputs import UrlCheck
+from provider.ops.integrations.action_inputs import choice
+from provider.ops.integrations.action_inputs import error_at
+from provider.ops.integrations.action_inputs import null_as
+from provider.ops.integrations.action_inputs import worded
 from provider.ops.integrations.engine import KEEP_FLAG_DEFAULTS
-from provider.ops.integrations.engine import PRIORITIES
-from provider.ops.integrations.engine import RESPONDER_TYPES
 from provider.ops.integrations.engine import IncomingType
-from provider.ops.integrations.models import Integration
-from provider.ops.integrations.models import IntegrationAction
 from provider.ops.lang import filters
-from provider.ops.lang import templates
-from provider.times import iso
-from provider.validation import Fields
+from provider.ops.lang.filters import FilterInput
+from provider.ops.lang.filters import FilterOutput
+from provider.schema.fields import RequestModel
+from provider.schema.fields import ResponseModel
+from provider.schema.fields import Text
+from provider.schema.fields import Timestamp
+from provider.schema.fields import problem
+from provider.schema.pages import PageQuery
+from provider.schema.parsing import to_validation_failed
 
 NAME_MAX = 250
+TEAM_ID_MAX = 64
+SHORT_MAX = 20
+EXTRA_FIELD_MAX = 500
+ACTION_ID_MAX = 64
+
+Direction = Literal["incoming", "outgoing"]
+DIRECTIONS: tuple[Direction, ...] = get_args(Direction)
 INCOMING_TYPES = tuple(t.value for t in IncomingType)
-OUTGOING_TYPES = ("postToUrl",)
-DIRECTIONS = ("incoming", "outgoing")
+OUTGOING_TYPES = (POST_TO_URL,)
 GROUP_TYPES = ("forwarding", "updating", "checkbox")
-#: Alert actions an outgoing action can be mapped to (``actionMapping.type``).
-OUTGOING_TRIGGERS = (
-    "create",
-    "acknowledge",
-    "unacknowledge",
-    "close",
-    "delete",
-    "addNote",
-    "addTags",
-    "removeTags",
-    "addResponder",
-    "assignOwnership",
-    "escalate",
-    "snooze",
-    "updatePriority",
-    "updateMessage",
-    "updateDescription",
-    "addExtraProperties",
+#: The integration attributes a key's permissions come from (camelCase on the wire).
+ACCESS_FLAGS = (
+    "allow_read_access",
+    "allow_write_access",
+    "allow_delete_access",
+    "allow_configuration_access",
+    "suppress_notifications",
 )
-ACCESS_FLAGS = {
-    "allowReadAccess": "allow_read_access",
-    "allowWriteAccess": "allow_write_access",
-    "allowDeleteAccess": "allow_delete_access",
-    "allowConfigurationAccess": "allow_configuration_access",
-    "suppressNotifications": "suppress_notifications",
-}
-MAX_PROPERTIES_CHARS = 20_000
-MAX_HEADERS = 20
 
 
-def _fail(pointer: str, title: str) -> Any:
-    raise ValidationFailed(title, details={"source": {"pointer": pointer}})
+def _named(row: Any, *names: str) -> dict[str, Any]:
+    """A row's public id, and its attributes named as the response's fields are."""
+    return {"id": row.public_id, **{name: getattr(row, name) for name in names}}
+
+
+class Body(RequestModel):
+    """A request body in which a null field is the same as an absent one."""
+
+    # Fields (by Python name) whose null means something else, said on each.
+    NULL_KEPT: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_absent(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        dropped = {
+            spelling
+            for name, info in cls.model_fields.items()
+            if name not in cls.NULL_KEPT
+            for spelling in (name, info.alias)
+        }
+        return {k: v for k, v in data.items() if v is not None or k not in dropped}
 
 
 # ---------------------------------------------------------------------------------------------
 # Integrations
 
 
-@dataclass(frozen=True, slots=True)
-class IntegrationInput:
-    name: str | None
-    type: str | None
-    enabled: bool | None
+class AccessFlags(Body):
+    """What requests made with the integration's key may do."""
+
+    allow_read_access: bool | None = Field(default=None, description="Default true.")
+    allow_write_access: bool | None = Field(default=None, description="Default true.")
+    allow_delete_access: bool | None = Field(default=None, description="Default true.")
+    allow_configuration_access: bool | None = Field(
+        default=None, description="Default false: the /v1/integrations family."
+    )
+    suppress_notifications: bool | None = Field(default=None, description="Default false.")
+
+    def flags(self) -> dict[str, bool]:
+        """The flags sent, by attribute name."""
+        return {name: value for name in ACCESS_FLAGS if (value := getattr(self, name)) is not None}
+
+
+class IntegrationPropertiesInput(AccessFlags, OpenObject):
+    """The access flags (as JSM clients send them) and any other property, kept as given."""
+
+    def stored(self) -> dict[str, Any]:
+        """The properties other than the access flags (those are columns of their own)."""
+        return dict(self.model_extra or {})
+
+
+class IntegrationCreate(AccessFlags):
+    """A new integration; the access flags may also be sent at the top level (Opsgenie clients
+    do), where they win over the same flags in `typeSpecificProperties`."""
+
+    name: Text(NAME_MAX, nonempty=True) = Field(description="Unique in the workspace.")
+    type: Text(TYPE_MAX) = Field(
+        default="API", description="`API`, `Email`, `Webhook`, …: it chooses the first actions."
+    )
+    enabled: bool = True
+    team_id: Text(TEAM_ID_MAX) | None = None
+    type_specific_properties: IntegrationPropertiesInput = Field(
+        default_factory=IntegrationPropertiesInput
+    )
+
+    def flags(self) -> dict[str, bool]:
+        inner = self.type_specific_properties
+        return {**(inner.flags() if inner is not None else {}), **super().flags()}
+
+    def attributes(self) -> dict[str, Any]:
+        """The new integration's attributes."""
+        return {
+            "name": self.name,
+            "type": self.type or "API",
+            "enabled": self.enabled,
+            "team_id": self.team_id,
+            "properties": self.type_specific_properties.stored(),
+            **self.flags(),
+        }
+
+
+class IntegrationUpdate(IntegrationCreate):
+    """Only what is sent changes. A null `typeSpecificProperties` clears the custom ones."""
+
+    NULL_KEPT = frozenset({"type_specific_properties"})
+
+    name: Text(NAME_MAX) = Field(default=None, description="Unique in the workspace.")
+    type: Text(TYPE_MAX) = Field(default=None, description="Empty leaves it unchanged.")
+    enabled: bool | None = None
+    team_id: Text(TEAM_ID_MAX) | None = Field(default=None, description="Empty clears it.")
+    type_specific_properties: Annotated[
+        IntegrationPropertiesInput | None, null_as(IntegrationPropertiesInput)
+    ] = None
+
+    def changes(self) -> dict[str, Any]:
+        """The attributes to change."""
+        out: dict[str, Any] = self.flags()
+        if self.name is not None:
+            out["name"] = self.name
+        if self.type:
+            out["type"] = self.type
+        if self.enabled is not None:
+            out["enabled"] = self.enabled
+        if self.team_id is not None:
+            out["team_id"] = self.team_id or None
+        if self.type_specific_properties is not None:
+            out["properties"] = self.type_specific_properties.stored()
+        return out
+
+
+class IntegrationProperties(ResponseModel):
+    """The access flags and any other property as it was given."""
+
+    model_config = ConfigDict(extra="allow", validate_by_name=False)
+
+    allow_read_access: bool
+    allow_write_access: bool
+    allow_delete_access: bool
+    allow_configuration_access: bool
+    suppress_notifications: bool
+
+
+class Integration(ResponseModel):
+    """A named source of alerts with its own key."""
+
+    id: str
+    name: str
+    type: str
+    enabled: bool
     team_id: str | None
-    flags: dict[str, bool]
-    properties: dict[str, Any] | None
+    advanced: bool
+    maintenance_sources: list[Any]
+    directions: list[Direction]
+    domains: list[str]
+    type_specific_properties: IntegrationProperties
+    created_at: Timestamp
+    updated_at: Timestamp
 
     @classmethod
-    def from_json(cls, raw: object, *, partial: bool) -> IntegrationInput:
-        """:raises ValidationFailed: naming the first bad field."""
-        f = Fields(raw)
-        name = (
-            f.optional_str("name", max_len=NAME_MAX)
-            if partial
-            else f.required_str("name", max_len=NAME_MAX)
+    def of(cls, row: models.Integration, **extra: Any) -> Self:
+        flags = {to_camel(name): bool(getattr(row, name)) for name in ACCESS_FLAGS}
+        return cls(
+            **_named(row, "name", "type", "enabled", "team_id", "created_at", "updated_at"),
+            advanced=False,
+            maintenance_sources=[],
+            directions=list(DIRECTIONS),
+            domains=["alert"],
+            type_specific_properties=IntegrationProperties.model_validate(
+                {**(row.properties or {}), **flags}
+            ),
+            **extra,
         )
-        kind = f.optional_str("type", max_len=50)
-        if not partial and not kind:
-            kind = "API"
-        enabled = f.optional_bool("enabled")
-        team_id = f.optional_str("teamId", max_len=64)
-        f.raise_if_errors()
-        tsp = f.raw.get("typeSpecificProperties")
-        if tsp is not None and not isinstance(tsp, Mapping):
-            _fail("/typeSpecificProperties", "typeSpecificProperties must be an object")
-        tsp = dict(tsp or {})
-        flags: dict[str, bool] = {}
-        # Opsgenie clients send the flags at the top level, JSM ones inside typeSpecificProperties.
-        for wire in ACCESS_FLAGS:
-            for source, pointer in ((tsp, f"/typeSpecificProperties/{wire}"), (f.raw, f"/{wire}")):
-                if wire in source and source[wire] is not None:
-                    if not isinstance(source[wire], bool):
-                        _fail(pointer, f"{wire} must be true or false")
-                    flags[wire] = source[wire]
-            tsp.pop(wire, None)
-        if len(str(tsp)) > MAX_PROPERTIES_CHARS:
-            _fail("/typeSpecificProperties", "typeSpecificProperties is too large")
-        properties = tsp if ("typeSpecificProperties" in f.raw or not partial) else None
-        return cls(name, kind, enabled, team_id, flags, properties)
 
 
-def integration_to_json(
-    integration: Integration, *, directions: list[str] | None = None
-) -> dict[str, Any]:
-    tsp = dict(integration.properties or {})
-    for wire, attr in ACCESS_FLAGS.items():
-        tsp[wire] = bool(getattr(integration, attr))
-    return {
-        "id": integration.public_id,
-        "name": integration.name,
-        "type": integration.type,
-        "enabled": integration.enabled,
-        "teamId": integration.team_id,
-        "advanced": False,
-        "maintenanceSources": [],
-        "directions": directions if directions is not None else ["incoming", "outgoing"],
-        "domains": ["alert"],
-        "typeSpecificProperties": tsp,
-        "createdAt": iso(integration.created_at),
-        "updatedAt": iso(integration.updated_at),
-    }
+class IntegrationWithKey(Integration):
+    api_key: str = Field(description="Shown once; stored hashed.")
+
+
+class KeyRotation(ResponseModel):
+    id: str
+    api_key: str = Field(description="The new key; the old one stops working at once.")
 
 
 # ---------------------------------------------------------------------------------------------
-# Integration actions
+# Actions
 
 
-@dataclass(frozen=True, slots=True)
-class ActionInput:
-    """A validated create or update body; ``None`` means "not given" (updates leave it)."""
+class IntegrationActionCreate(Body):
+    """A new action. A null `filter` is match-all; leaving it out is an error."""
 
-    type: str | None = None
-    name: str | None = None
-    domain: str | None = None
-    direction: str | None = None
-    group_type: str | None = None
-    extra_field: str | None = None
+    NULL_KEPT = frozenset({"filter"})
+
+    direction: choice(DIRECTIONS, SHORT_MAX)
+    type: Text(TYPE_MAX, nonempty=True) = Field(
+        json_schema_extra={"enum": [*INCOMING_TYPES, *OUTGOING_TYPES]},
+        description="Incoming: ignore, create, close, acknowledge, addNote; outgoing: postToUrl.",
+    )
+    name: Text(NAME_MAX, nonempty=True)
+    domain: choice(("alert",), SHORT_MAX, message="must be alert")
+    group_type: choice(GROUP_TYPES, SHORT_MAX, blank=True) = Field(
+        default="", description="Empty is forwarding for outgoing actions."
+    )
+    extra_field: Text(EXTRA_FIELD_MAX) = ""
+    enabled: bool = True
+    filter: FilterInput | None
+    field_mappings: FieldMappings = Field(default_factory=FieldMappings)
+    type_specific_properties: ActionProperties = Field(
+        default_factory=ActionProperties,
+        description="postToUrl: `url` (required) and `headers`; create: keep…FromPayload flags.",
+    )
+    action_mapping: ActionMappingInput | None = Field(
+        default=None, description="Required for outgoing actions."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _properties_always_checked(cls, data: Any) -> Any:
+        # Absent properties are empty ones, held to the type's rules all the same.
+        if isinstance(data, Mapping) and not any(
+            data.get(key) is not None
+            for key in ("typeSpecificProperties", "type_specific_properties")
+        ):
+            return {**data, "typeSpecificProperties": {}}
+        return data
+
+    @field_validator("type")
+    @classmethod
+    def _type_fits_the_direction(cls, kind: str, info: ValidationInfo) -> str:
+        direction = info.data.get("direction")
+        allowed = {"incoming": INCOMING_TYPES, "outgoing": OUTGOING_TYPES}.get(direction or "")
+        if allowed is not None and kind not in allowed:
+            raise problem(f"must be one of {', '.join(allowed)} for {direction} actions")
+        return kind
+
+    @field_validator("type_specific_properties")
+    @classmethod
+    def _properties_fit_the_type(
+        cls, properties: ActionProperties, info: ValidationInfo
+    ) -> ActionProperties:
+        return properties.for_type(info.data.get("type", ""), info.context)
+
+    @field_validator("action_mapping")
+    @classmethod
+    def _mapping_fits_the_direction(
+        cls, mapping: ActionMappingInput | None, info: ValidationInfo
+    ) -> ActionMappingInput | None:
+        return None if mapping is None else mapping.for_direction(info.data.get("direction", ""))
+
+    @model_validator(mode="after")
+    def _outgoing_has_a_mapping(self) -> Self:
+        if self.direction == "outgoing" and self.action_mapping is None:
+            raise error_at(("actionMapping",), "is required for outgoing actions", None)
+        return self
+
+    def attributes(self, url_check: UrlCheck) -> dict[str, Any]:
+        """The new action's attributes.
+
+        :raises ValidationFailed: when the deployment's guard refuses a postToUrl destination.
+        """
+        self.type_specific_properties.check_destination(url_check)
+        outgoing = self.direction == "outgoing"
+        return {
+            "type": self.type,
+            "name": self.name,
+            "domain": self.domain,
+            "direction": self.direction,
+            "group_type": self.group_type or ("forwarding" if outgoing else ""),
+            "extra_field": self.extra_field,
+            "enabled": self.enabled,
+            "filter": (self.filter.to_filter() if self.filter else filters.MATCH_ALL).to_json(),
+            "field_mappings": self.field_mappings.stored(),
+            "type_specific_properties": self.type_specific_properties.stored(),
+            "action_mapping": self.action_mapping.stored() if self.action_mapping else None,
+        }
+
+
+class IntegrationActionUpdate(Body):
+    """Only what is sent changes; a null `name` is refused rather than ignored."""
+
+    NULL_KEPT = frozenset({"name"})
+
+    name: Annotated[Text(NAME_MAX, nonempty=True), null_as(str)] = Field(default=None)
     enabled: bool | None = None
-    filter: dict[str, Any] | None = None
-    field_mappings: dict[str, Any] | None = None
-    type_specific_properties: dict[str, Any] | None = None
-    action_mapping: dict[str, Any] | None = None
+    filter: FilterInput | None = Field(
+        default=None, description="System conditions of the current filter must stay."
+    )
+    field_mappings: FieldMappings | None = None
+    type_specific_properties: ActionProperties | None = Field(
+        default=None, description="Held to the rules of the action's type."
+    )
+    action_mapping: ActionMappingInput | None = Field(
+        default=None, description="Held to the rules of the action's direction."
+    )
 
-    @classmethod
-    def for_create(cls, raw: object, *, url_check: Callable[[str], None]) -> ActionInput:
-        """:raises ValidationFailed: naming the first bad field, with a useful title."""
-        f = Fields(raw)
-        kind = f.required_str("type", max_len=50)
-        name = f.required_str("name", max_len=NAME_MAX)
-        domain = f.required_str("domain", max_len=20)
-        direction = f.required_str("direction", max_len=20)
-        group_type = f.optional_str("groupType", max_len=20) or ""
-        extra_field = f.optional_str("extraField", max_len=500) or ""
-        enabled = f.optional_bool("enabled", default=True)
-        f.raise_if_errors()
-        if domain != "alert":
-            _fail("/domain", "domain must be alert")
-        if direction not in DIRECTIONS:
-            _fail("/direction", "direction must be one of: incoming, outgoing")
-        if direction == "incoming" and kind not in INCOMING_TYPES:
-            _fail("/type", f"type must be one of {', '.join(INCOMING_TYPES)} for incoming actions")
-        if direction == "outgoing":
-            if kind not in OUTGOING_TYPES:
-                _fail(
-                    "/type", f"type must be one of {', '.join(OUTGOING_TYPES)} for outgoing actions"
-                )
-            group_type = group_type or "forwarding"
-        if group_type and group_type not in GROUP_TYPES:
-            _fail("/groupType", f"groupType must be one of: {', '.join(GROUP_TYPES)}")
-        if "filter" not in f.raw:
-            _fail("/filter", "filter is required")
-        return cls(
-            type=kind,
-            name=name,
-            domain=domain,
-            direction=direction,
-            group_type=group_type,
-            extra_field=extra_field,
-            enabled=enabled,
-            filter=filters.parse_filter(f.raw.get("filter")).to_json(),
-            field_mappings=parse_field_mappings(f.raw.get("fieldMappings"), direction),
-            type_specific_properties=parse_type_specific(
-                f.raw.get("typeSpecificProperties"), kind, url_check
-            ),
-            action_mapping=parse_action_mapping(f.raw.get("actionMapping"), direction),
-        )
+    def changes_for(self, kind: str, direction: str, url_check: UrlCheck) -> dict[str, Any]:
+        """The attributes to change of an action of type ``kind`` and ``direction``.
 
-    @classmethod
-    def for_update(
-        cls, raw: object, action: IntegrationAction, *, url_check: Callable[[str], None]
-    ) -> ActionInput:
-        f = Fields(raw)
-        name = f.optional_str("name", max_len=NAME_MAX)
-        enabled = f.optional_bool("enabled")
-        f.raise_if_errors()
-        if "name" in f.raw and not name:
-            _fail("/name", "name must not be empty")
-        flt = None
-        if f.raw.get("filter") is not None:
-            flt = filters.parse_filter(f.raw["filter"]).to_json()
-            _keep_system_conditions(action.filter, flt)
-        return cls(
-            name=name,
-            enabled=enabled,
-            filter=flt,
-            field_mappings=None
-            if f.raw.get("fieldMappings") is None
-            else parse_field_mappings(f.raw["fieldMappings"], action.direction),
-            type_specific_properties=None
-            if f.raw.get("typeSpecificProperties") is None
-            else parse_type_specific(f.raw["typeSpecificProperties"], action.type, url_check),
-            action_mapping=None
-            if f.raw.get("actionMapping") is None
-            else parse_action_mapping(f.raw["actionMapping"], action.direction),
-        )
-
-
-def _keep_system_conditions(old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
-    """A PATCH may not drop system conditions (they keep default actions working)."""
-    for cond in old.get("conditions") or []:
-        if not cond.get("systemCondition"):
-            continue
-        if not any(
-            c.get("field") == cond.get("field") and c.get("operation") == cond.get("operation")
-            for c in new.get("conditions") or []
-        ):
-            _fail(
-                "/filter/conditions", f"system condition on {cond.get('field')} cannot be removed"
-            )
-
-
-_TEXT_MAPPINGS = ("message", "alias", "description", "source", "entity", "user", "note", "priority")
-
-
-def parse_field_mappings(raw: object, direction: str | None) -> dict[str, Any]:
-    """Check types and templates of ``fieldMappings``; unknown keys are kept as given."""
-    if raw is None:
-        return {}
-    if not isinstance(raw, Mapping):
-        _fail("/fieldMappings", "fieldMappings must be an object")
-    out: dict[str, Any] = {}
-    for key, value in raw.items():
-        pointer = f"/fieldMappings/{key}"
-        if key in _TEXT_MAPPINGS:
-            if value is None:
-                value = ""
-            if not isinstance(value, str):
-                _fail(pointer, f"fieldMappings.{key} must be a string")
-            _check_template(pointer, f"fieldMappings.{key}", value)
-            if (
-                key == "priority"
-                and "{{" not in value
-                and value
-                and value.upper() not in PRIORITIES
-            ):
-                _fail(pointer, "fieldMappings.priority must be P1..P5 or a template")
-        elif key in ("tags", "actions"):
-            if value is None:
-                value = []
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                _fail(pointer, f"fieldMappings.{key} must be a list of strings")
-            for i, item in enumerate(value):
-                _check_template(f"{pointer}/{i}", f"fieldMappings.{key}[{i}]", item)
-        elif key in ("details", "extraProperties"):
-            if value is None:
-                value = {}
-            if not isinstance(value, Mapping) or not all(
-                isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-            ):
-                _fail(pointer, f"fieldMappings.{key} must be an object of strings")
-            for k, v in value.items():
-                _check_template(f"{pointer}/{k}", f"fieldMappings.{key}.{k}", v)
-        elif key == "responders":
-            if value is None:
-                value = []
-            if not isinstance(value, list):
-                _fail(pointer, "fieldMappings.responders must be a list")
-            for i, item in enumerate(value):
-                if (
-                    not isinstance(item, Mapping)
-                    or item.get("type") not in RESPONDER_TYPES
-                    or not isinstance(item.get("id") or item.get("name"), str)
-                ):
-                    _fail(
-                        f"{pointer}/{i}",
-                        f"fieldMappings.responders[{i}] must be {{type: team|user|escalation|schedule, id}}",
-                    )
-        out[str(key)] = value
-    if len(str(out)) > MAX_PROPERTIES_CHARS:
-        _fail("/fieldMappings", "fieldMappings is too large")
-    return out
-
-
-def _check_template(pointer: str, label: str, template: str) -> None:
-    problems = templates.check_template(template)
-    if problems:
-        _fail(pointer, f"{label}: {problems[0]}")
-
-
-def parse_type_specific(raw: object, kind: str, url_check: Callable[[str], None]) -> dict[str, Any]:
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, Mapping):
-        _fail("/typeSpecificProperties", "typeSpecificProperties must be an object")
-    out = dict(raw)
-    for key, value in out.items():
-        if key.startswith("keep") and key.endswith("FromPayload") and not isinstance(value, bool):
-            _fail(
-                f"/typeSpecificProperties/{key}",
-                f"typeSpecificProperties.{key} must be true or false",
-            )
-    if kind == "postToUrl":
-        url = out.get("url")
-        if not isinstance(url, str) or not url.strip():
-            _fail(
-                "/typeSpecificProperties/url",
-                "typeSpecificProperties.url is required for postToUrl",
-            )
+        :raises ValidationFailed: when a part does not fit the action, or the deployment's guard
+            refuses a postToUrl destination.
+        """
+        out: dict[str, Any] = {}
+        if self.name is not None:
+            out["name"] = self.name
+        if self.enabled is not None:
+            out["enabled"] = self.enabled
+        if self.filter is not None:
+            out["filter"] = self.filter.to_filter().to_json()
+        if self.field_mappings is not None:
+            out["field_mappings"] = self.field_mappings.stored()
         try:
-            url_check(url.strip())
-        except netguard.UnsafeDestination as e:
-            _fail("/typeSpecificProperties/url", f"typeSpecificProperties.url is not allowed: {e}")
-        out["url"] = url.strip()
-        headers = out.get("headers", {})
-        if headers is None:
-            headers = {}
-        if (
-            not isinstance(headers, Mapping)
-            or len(headers) > MAX_HEADERS
-            or not all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items())
-        ):
-            _fail(
-                "/typeSpecificProperties/headers",
-                f"typeSpecificProperties.headers must be an object of at most {MAX_HEADERS} strings",
-            )
-        if any("\n" in k + v or "\r" in k + v for k, v in headers.items()):
-            _fail(
-                "/typeSpecificProperties/headers",
-                "typeSpecificProperties.headers must be one line each",
-            )
-        out["headers"] = dict(headers)
-    if len(str(out)) > MAX_PROPERTIES_CHARS:
-        _fail("/typeSpecificProperties", "typeSpecificProperties is too large")
-    return out
+            if self.type_specific_properties is not None:
+                properties = self.type_specific_properties.for_type(kind)
+                properties.check_destination(url_check)
+                out["type_specific_properties"] = properties.stored()
+        except ValidationError as e:
+            raise to_validation_failed(e, prefix=("typeSpecificProperties",)) from None
+        try:
+            if self.action_mapping is not None:
+                out["action_mapping"] = self.action_mapping.for_direction(direction).stored()
+        except ValidationError as e:
+            raise to_validation_failed(e, prefix=("actionMapping",)) from None
+        return out
 
 
-def parse_action_mapping(raw: object, direction: str | None) -> dict[str, Any] | None:
-    if raw is None:
-        if direction == "outgoing":
-            _fail("/actionMapping", "actionMapping is required for outgoing actions")
-        return None
-    if not isinstance(raw, Mapping):
-        _fail("/actionMapping", "actionMapping must be an object")
-    kind = raw.get("type")
-    parameter = raw.get("parameter") or {}
-    if not isinstance(parameter, Mapping):
-        _fail("/actionMapping/parameter", "actionMapping.parameter must be an object")
-    if direction == "outgoing" and kind not in OUTGOING_TRIGGERS:
-        _fail(
-            "/actionMapping/type",
-            f"actionMapping.type must be one of: {', '.join(OUTGOING_TRIGGERS)}",
+def _an_object(value: Any) -> Any:
+    # A reorder has always answered a body that is not an object with 422, not 400.
+    if not isinstance(value, Mapping):
+        raise problem("The request body must be a JSON object.")
+    return value
+
+
+class Successor(RequestModel):
+    successor_id: Annotated[
+        Text(ACTION_ID_MAX, strip=False) | None, worded("must be an action id")
+    ] = Field(
+        default=None, description="The action to come right after; null, empty or absent: last."
+    )
+
+
+class ReorderBody(RootModel[Annotated[Successor, BeforeValidator(_an_object)]]):
+    """Where to move the action: right before its new successor, or last of its type."""
+
+
+class ActionQuery(PageQuery):
+    type: str = Field(default="", description="Only actions of this type.")
+    direction: str = Field(default="", description="Only actions of this direction.")
+    domain: str = Field(default="", description="Only actions of this domain.")
+    name: str = Field(default="", description="Only the action of this name.")
+
+
+_SUMMARY_COLUMNS = ("name", "type", "direction", "domain", "group_type", "enabled")
+
+
+class ActionMapping(ResponseModel):
+    type: str | None
+    parameter: dict[str, Any]
+
+
+class IntegrationAction(ResponseModel):
+    """An incoming action (what a payload does to alerts) or an outgoing one (postToUrl)."""
+
+    id: str
+    type: str
+    name: str
+    domain: str
+    direction: Direction
+    group_type: str
+    extra_field: str
+    enabled: bool
+    filter: FilterOutput
+    type_specific_properties: dict[str, Any] = Field(
+        description="As given; create actions show the keep…FromPayload defaults."
+    )
+    field_mappings: dict[str, Any]
+    action_mapping: ActionMapping | None = Field(
+        default=None, exclude_if=lambda value: value is None, description="When one was given."
+    )
+
+    @classmethod
+    def of(cls, row: models.IntegrationAction) -> IntegrationAction:
+        properties = dict(row.type_specific_properties or {})
+        if row.direction == "incoming" and row.type == IncomingType.CREATE:
+            properties = {**KEEP_FLAG_DEFAULTS, **properties}
+        return cls(
+            **_named(row, *_SUMMARY_COLUMNS, "extra_field"),
+            filter=FilterOutput.of(row.filter),
+            type_specific_properties=properties,
+            field_mappings=row.field_mappings or {},
+            action_mapping=None
+            if row.action_mapping is None
+            else ActionMapping.model_validate(row.action_mapping),
         )
-    if not isinstance(kind, str) or len(kind) > 50:
-        _fail("/actionMapping/type", "actionMapping.type must be a string")
-    return {"type": kind, "parameter": dict(parameter)}
 
 
-def action_to_json(action: IntegrationAction) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "id": action.public_id,
-        "type": action.type,
-        "name": action.name,
-        "domain": action.domain,
-        "direction": action.direction,
-        "groupType": action.group_type,
-        "extraField": action.extra_field,
-        "enabled": action.enabled,
-        "filter": action.filter or filters.MATCH_ALL.to_json(),
-        "typeSpecificProperties": _with_keep_defaults(action),
-        "fieldMappings": action.field_mappings or {},
-    }
-    if action.action_mapping is not None:
-        out["actionMapping"] = action.action_mapping
-    return out
+class IntegrationActionSummary(ResponseModel):
+    """An action in a list."""
 
+    id: str
+    name: str
+    type: str
+    direction: Direction
+    domain: str
+    action_mapping_type: str | None
+    group_type: str
+    enabled: bool
 
-def _with_keep_defaults(action: IntegrationAction) -> dict[str, Any]:
-    tsp = dict(action.type_specific_properties or {})
-    if action.direction == "incoming" and action.type == IncomingType.CREATE:
-        for key, default in KEEP_FLAG_DEFAULTS.items():
-            tsp.setdefault(key, default)
-    return tsp
-
-
-def action_summary_json(action: IntegrationAction) -> dict[str, Any]:
-    """The list item shape (``ActionDetail``)."""
-    return {
-        "id": action.public_id,
-        "name": action.name,
-        "type": action.type,
-        "direction": action.direction,
-        "domain": action.domain,
-        "actionMappingType": (action.action_mapping or {}).get("type"),
-        "groupType": action.group_type,
-        "enabled": action.enabled,
-    }
+    @classmethod
+    def of(cls, row: models.IntegrationAction) -> IntegrationActionSummary:
+        return cls(
+            **_named(row, *_SUMMARY_COLUMNS),
+            action_mapping_type=(row.action_mapping or {}).get("type"),
+        )

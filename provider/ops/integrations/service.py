@@ -7,6 +7,7 @@ workspace, so an id of another workspace is simply "not found".
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import func
@@ -18,13 +19,15 @@ from provider.crypto import new_key
 from provider.errors import Conflict
 from provider.errors import NotFound
 from provider.errors import ValidationFailed
+from provider.ops.integrations.action_inputs import UrlCheck
 from provider.ops.integrations.engine import EVALUATION_ORDER
 from provider.ops.integrations.engine import ActionSpec
 from provider.ops.integrations.models import Integration
 from provider.ops.integrations.models import IntegrationAction
-from provider.ops.integrations.schemas import ACCESS_FLAGS
-from provider.ops.integrations.schemas import ActionInput
-from provider.ops.integrations.schemas import IntegrationInput
+from provider.ops.integrations.schemas import IntegrationActionCreate
+from provider.ops.integrations.schemas import IntegrationActionUpdate
+from provider.ops.integrations.schemas import IntegrationCreate
+from provider.ops.integrations.schemas import IntegrationUpdate
 from provider.ops.lang import filters
 from provider.times import utcnow
 
@@ -98,26 +101,16 @@ def require_integration(session: Session, workspace_id: int, public_id: str) -> 
 
 
 def create_integration(
-    session: Session, workspace_id: int, data: IntegrationInput
+    session: Session, workspace_id: int, data: IntegrationCreate
 ) -> tuple[Integration, str]:
     """Create an integration with its default actions; returns it and its key (shown once).
 
     :raises Conflict: when the workspace already has an integration of that name.
     """
-    name = data.name or ""
-    _ensure_unique_name(session, workspace_id, name)
+    attributes = data.attributes()
+    _ensure_unique_name(session, workspace_id, attributes["name"])
     key = new_key(KEY_PREFIX)
-    integration = Integration(
-        workspace_id=workspace_id,
-        name=name,
-        type=data.type or "API",
-        enabled=True if data.enabled is None else data.enabled,
-        team_id=data.team_id,
-        api_key_hash=hash_key(key),
-        properties=data.properties or {},
-    )
-    for wire, value in data.flags.items():
-        setattr(integration, ACCESS_FLAGS[wire], value)
+    integration = Integration(workspace_id=workspace_id, api_key_hash=hash_key(key), **attributes)
     session.add(integration)
     session.flush()
     for rank, spec in enumerate(DEFAULT_ACTIONS.get(integration.type, [])):
@@ -139,21 +132,14 @@ def create_integration(
     return integration, key
 
 
-def update_integration(session: Session, integration: Integration, data: IntegrationInput) -> None:
+def update_integration(session: Session, integration: Integration, data: IntegrationUpdate) -> None:
     """:raises Conflict: when renaming onto another integration's name."""
-    if data.name is not None and data.name != integration.name:
-        _ensure_unique_name(session, integration.workspace_id, data.name)
-        integration.name = data.name
-    if data.type:
-        integration.type = data.type
-    if data.enabled is not None:
-        integration.enabled = data.enabled
-    if data.team_id is not None:
-        integration.team_id = data.team_id or None
-    if data.properties is not None:
-        integration.properties = data.properties
-    for wire, value in data.flags.items():
-        setattr(integration, ACCESS_FLAGS[wire], value)
+    changes = data.changes()
+    name = changes.get("name")
+    if name is not None and name != integration.name:
+        _ensure_unique_name(session, integration.workspace_id, name)
+    for attribute, value in changes.items():
+        setattr(integration, attribute, value)
     integration.updated_at = utcnow()
     session.flush()
 
@@ -246,12 +232,18 @@ def require_action(session: Session, integration: Integration, public_id: str) -
 
 
 def create_action(
-    session: Session, integration: Integration, data: ActionInput
+    session: Session,
+    integration: Integration,
+    data: IntegrationActionCreate,
+    *,
+    url_check: UrlCheck,
 ) -> IntegrationAction:
     """Add an action at the end of its type's order.
 
-    :raises ValidationFailed: when the integration already has the maximum number of actions.
+    :raises ValidationFailed: when ``url_check`` refuses a postToUrl destination, or the
+        integration already has the maximum number of actions.
     """
+    attributes = data.attributes(url_check)
     count = session.scalar(
         select(func.count()).where(IntegrationAction.integration_id == integration.id)
     )
@@ -267,40 +259,44 @@ def create_action(
         )
     )
     action = IntegrationAction(
-        integration_id=integration.id,
-        type=data.type,
-        name=data.name,
-        domain=data.domain or "alert",
-        direction=data.direction,
-        group_type=data.group_type or "",
-        extra_field=data.extra_field or "",
-        rank=(last or 0.0) + 1.0,
-        enabled=True if data.enabled is None else data.enabled,
-        filter=data.filter or filters.MATCH_ALL.to_json(),
-        field_mappings=data.field_mappings or {},
-        type_specific_properties=data.type_specific_properties or {},
-        action_mapping=data.action_mapping,
+        integration_id=integration.id, rank=(last or 0.0) + 1.0, **attributes
     )
     session.add(action)
     session.flush()
     return action
 
 
-def update_action(session: Session, action: IntegrationAction, data: ActionInput) -> None:
-    if data.name is not None:
-        action.name = data.name
-    if data.enabled is not None:
-        action.enabled = data.enabled
-    if data.filter is not None:
-        action.filter = data.filter
-    if data.field_mappings is not None:
-        action.field_mappings = data.field_mappings
-    if data.type_specific_properties is not None:
-        action.type_specific_properties = data.type_specific_properties
-    if data.action_mapping is not None:
-        action.action_mapping = data.action_mapping
+def update_action(
+    session: Session,
+    action: IntegrationAction,
+    data: IntegrationActionUpdate,
+    *,
+    url_check: UrlCheck,
+) -> None:
+    """:raises ValidationFailed: when a change does not fit the action (its type, direction or
+    system conditions), or ``url_check`` refuses a postToUrl destination."""
+    changes = data.changes_for(action.type, action.direction, url_check)
+    if "filter" in changes:
+        _keep_system_conditions(action.filter, changes["filter"])
+    for attribute, value in changes.items():
+        setattr(action, attribute, value)
     action.updated_at = utcnow()
     session.flush()
+
+
+def _keep_system_conditions(old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
+    """An update may not drop system conditions (they keep default actions working)."""
+    for cond in old.get("conditions") or []:
+        if not cond.get("systemCondition"):
+            continue
+        if not any(
+            c.get("field") == cond.get("field") and c.get("operation") == cond.get("operation")
+            for c in new.get("conditions") or []
+        ):
+            raise ValidationFailed(
+                f"system condition on {cond.get('field')} cannot be removed",
+                details={"source": {"pointer": "/filter/conditions"}},
+            )
 
 
 def delete_action(session: Session, action: IntegrationAction) -> None:
