@@ -183,6 +183,9 @@ def claim_cases(site: Site, method: str, target: str, body: bytes | None) -> Ite
         "qsh upper-cased": {"qsh": qsh_for_url(method, target, site.stack.base_url).upper()},
         "qsh as list": {"qsh": [qsh_for_url(method, target, site.stack.base_url)]},
     }
+    # A token that claims to live for ages is one someone minted to keep (lifetime_too_long).
+    denied["exp a huge float"] = {"exp": 1e308}
+    denied["exp in ten years"] = {"exp": now + 10 * 365 * 86400}
     for label, claims in denied.items():
         token = site.sign(method, target, claims=claims)
         yield _case(site, f"claim: {label}", method, target, body, DENIED, token=token)
@@ -193,7 +196,6 @@ def claim_cases(site: Site, method: str, target: str, body: bytes | None) -> Ite
         "unknown claim": {"context": {"user": {"accountId": "x"}}},
         "aud set": {"aud": "https://elsewhere.example"},
         "exp in an hour": {"exp": now + 3600},
-        "exp a huge float": {"exp": 1e308},
     }
     for label, claims in benign.items():
         token = site.sign(method, target, claims=claims)
