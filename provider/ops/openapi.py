@@ -63,25 +63,11 @@ class OpenApiDocument(ResponseModel):
 
 
 def ops_document(app: Flask) -> dict[str, Any]:
-    """The ``/v1`` document of ``app``, with the app's base URL as its server."""
-    return _with_legacy(
-        build_document(app, OPS_API, server_url=SETTINGS.of(app).base_url, skip_undocumented=True)
-    )
+    """The ``/v1`` document of ``app``, with the app's base URL as its server.
 
-
-def _with_legacy(document: dict[str, Any]) -> dict[str, Any]:
-    # Transitional: operations not yet declared with @endpoint keep their hand-written entries.
-    from provider.ops.spec import build_document as legacy_document
-
-    legacy = legacy_document()
-    for path, item in legacy["paths"].items():
-        if path not in document["paths"]:
-            document["paths"][path] = item
-    for section in ("schemas", "responses", "parameters"):
-        merged = dict(legacy["components"].get(section, {}))
-        merged.update(document["components"].get(section, {}))
-        document["components"][section] = merged
-    return document
+    :raises UndocumentedRoute: when a ``/v1`` route has no ``@endpoint`` declaration.
+    """
+    return build_document(app, OPS_API, server_url=SETTINGS.of(app).base_url)
 
 
 def _document_bytes() -> tuple[bytes, str]:

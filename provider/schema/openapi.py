@@ -119,7 +119,7 @@ class _Route:
     endpoint: str
 
 
-def _routes(app: Flask, prefixes: Iterable[str], *, skip_undocumented: bool) -> list[_Route]:
+def _routes(app: Flask, prefixes: Iterable[str]) -> list[_Route]:
     found: list[_Route] = []
     prefixes = tuple(prefixes)
     for rule in app.url_map.iter_rules():
@@ -128,8 +128,6 @@ def _routes(app: Flask, prefixes: Iterable[str], *, skip_undocumented: bool) -> 
         view = app.view_functions[rule.endpoint]
         op = operation_of(view)
         if op is None:
-            if skip_undocumented:
-                continue
             raise UndocumentedRoute(f"{rule.rule} ({rule.endpoint}) has no @endpoint declaration")
         auth = auth_of(view)
         arguments = re.findall(r"<(?:[^:<>]+:)?([^<>]+)>", rule.rule)
@@ -209,13 +207,12 @@ def build_document(
     info: DocumentInfo,
     *,
     server_url: str | None = None,
-    skip_undocumented: bool = False,
 ) -> Schema:
     """The document of every route under ``info.prefixes``.
 
     :raises UndocumentedRoute: for a route there without a declaration.
     """
-    routes = _routes(app, info.prefixes, skip_undocumented=skip_undocumented)
+    routes = _routes(app, info.prefixes)
     pairs = _model_pairs(routes, info.error_body)
     refs, defs = models_json_schema(pairs, ref_template=REF_TEMPLATE, schema_generator=_Names)
     schemas: Schema = dict(defs.get("$defs", {}))

@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Annotated
 from typing import Any
 from typing import Literal
-from typing import get_args
 
 from pydantic import ConfigDict
 from pydantic import Field
@@ -61,8 +60,6 @@ from provider.times import utcnow
 
 ResponderType = Literal["team", "user", "escalation", "schedule"]
 VisibleToType = Literal["team", "user"]
-RESPONDER_TYPES: tuple[str, ...] = get_args(ResponderType)
-VISIBLE_TO_TYPES: tuple[str, ...] = get_args(VisibleToType)
 AlertState = Literal["open", "acked", "snoozed", "closed"]
 SORT_FIELDS = (
     "createdAt",

@@ -27,7 +27,6 @@ from pydantic import model_validator
 from pydantic.alias_generators import to_camel
 
 from provider.ops.integrations import models
-from provider.ops.integrations.action_inputs import OUTGOING_TRIGGERS as OUTGOING_TRIGGERS
 from provider.ops.integrations.action_inputs import POST_TO_URL
 from provider.ops.integrations.action_inputs import TYPE_MAX
 from provider.ops.integrations.action_inputs import ActionMappingInput
