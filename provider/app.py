@@ -101,10 +101,11 @@ def _register_packages(app: Flask, settings: Settings, install_keys: Any | None)
     from provider.ops.access.principal import KeyResolvers
     from provider.ops.alerts import api as alerts_api
     from provider.ops.components import api as components_api
-    from provider.ops.components import jira as jira_actions
+    from provider.ops.components import jira as component_actions
     from provider.ops.incidents import api as incidents_api
     from provider.ops.integrations import api as integrations_api
     from provider.ops.integrations import ingestion
+    from provider.ops.workspaces import jira as workspace_actions
     from provider.ops.workspaces.service import resolve_workspace_key
     from provider.web import admin as admin_page
     from provider.web import pages as object_pages
@@ -116,7 +117,8 @@ def _register_packages(app: Flask, settings: Settings, install_keys: Any | None)
         install_keys=install_keys,
         hooks=connect_api.LifecycleHooks(installed=[_backfill_on_reinstall()]),
     )
-    app.register_blueprint(jira_actions.bp)
+    app.register_blueprint(workspace_actions.bp)
+    app.register_blueprint(component_actions.bp)
     init_api(
         app,
         settings.api_rate_limit_per_minute,

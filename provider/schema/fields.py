@@ -8,6 +8,7 @@ sent. Field types carry their own limits: a limit written here is the limit ever
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
@@ -114,6 +115,8 @@ class TextRule:
     ellipsis: bool = False
     strip: bool = True
     nonempty: bool = False
+    # A name people read: control characters (a newline, an escape) only confuse them.
+    printable: bool = False
 
     def __get_pydantic_core_schema__(
         self, source: Any, handler: GetCoreSchemaHandler
@@ -145,6 +148,8 @@ class TextRule:
             value = value.strip()
         if self.nonempty and not value.strip():
             raise problem("must not be empty")
+        if self.printable and any(unicodedata.category(ch) == "Cc" for ch in value):
+            raise problem("must not contain control characters")
         if self.max_length is None or len(value) <= self.max_length:
             return value
         limits = _limits(info)
@@ -165,9 +170,11 @@ def Text(  # noqa: N802 - a type factory, used like a type
     ellipsis: bool = False,
     strip: bool = True,
     nonempty: bool = False,
+    printable: bool = False,
 ) -> Any:
     """A strict string with the given limits (see :class:`TextRule`)."""
-    return Annotated[str, Strict(), TextRule(max_length, truncate, ellipsis, strip, nonempty)]
+    rule = TextRule(max_length, truncate, ellipsis, strip, nonempty, printable)
+    return Annotated[str, Strict(), rule]
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ from typing import Annotated
 from typing import Any
 
 from pydantic import AfterValidator
+from pydantic import AliasChoices
 from pydantic import Field
 from pydantic import Strict
 from pydantic import model_validator
@@ -109,3 +110,99 @@ class Component(ResponseModel):
             created_at=row.created_at,
             updated_at=row.updated_at,
         )
+
+
+# ── Jira's calls: searchContainers and the component actions ──────────────────────────────────
+
+ID_MAX = 255
+REF_MAX = 2000
+
+
+class ContainerCard(ResponseModel):
+    """A component as Jira's connection manager lists it (a "container")."""
+
+    id: str
+    name: str
+    url: str
+    avatar_url: str
+    last_updated_date: Timestamp | None
+
+
+class Containers(ResponseModel):
+    containers: list[ContainerCard]
+
+
+class EntityRef(RequestModel):
+    """The component an action names: by the id the provider gave it, or by its url."""
+
+    id: Text(ID_MAX) | None = None
+    url: Text(REF_MAX) | None = None
+    ari: Text(REF_MAX) | None = None
+
+    @model_validator(mode="after")
+    def _names_something(self) -> EntityRef:
+        if not self.id and not self.url:
+            raise ValueError("must have an id or a url")
+        return self
+
+
+class JiraEntity(RequestModel):
+    """The Jira entity (normally a project) a component is associated with."""
+
+    ati: Text(REF_MAX) | None = None
+    ari: Text(REF_MAX) | None = None
+    cloud_id: Text(REF_MAX) | None = None
+    id: Text(REF_MAX) | None = None
+
+    @model_validator(mode="after")
+    def _names_something(self) -> JiraEntity:
+        if not self.ari and not self.id:
+            raise ValueError("must have an ari or an id")
+        return self
+
+    def values(self) -> dict[str, str]:
+        return {
+            key: value
+            for key, value in (
+                ("ati", self.ati),
+                ("ari", self.ari),
+                ("cloudId", self.cloud_id),
+                ("id", self.id),
+            )
+            if value
+        }
+
+
+class JiraUser(RequestModel):
+    id: Text(ID_MAX) | None = None
+
+
+class _ComponentAction(RequestModel):
+    entity: EntityRef
+    user: JiraUser | None = None
+
+
+class AssociateAction(_ComponentAction):
+    """``associate``: Jira asks for the component a project is about to be connected to."""
+
+    target: JiraEntity | None = Field(
+        default=None, validation_alias=AliasChoices("associateWith", "associatedWith")
+    )
+
+
+class DisassociateAction(_ComponentAction):
+    target: JiraEntity | None = Field(
+        default=None, validation_alias=AliasChoices("disassociateFrom", "disassociatedFrom")
+    )
+
+
+class EntityAssociated(_ComponentAction):
+    """``onEntityAssociated``: Jira tells that a project was connected to the component."""
+
+    target: JiraEntity = Field(validation_alias=AliasChoices("associatedWith", "associateWith"))
+
+
+class EntityDisassociated(_ComponentAction):
+    target: JiraEntity = Field(
+        validation_alias=AliasChoices("disassociatedFrom", "disassociateFrom")
+    )

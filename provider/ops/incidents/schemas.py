@@ -27,8 +27,8 @@ from sqlalchemy.orm import Session
 
 from provider.jira.schemas import MAX_DESCRIPTION
 from provider.jira.schemas import MAX_SUMMARY
-from provider.ops.alerts.models import Alert
-from provider.ops.components.models import Component
+from provider.ops.alerts.service import Alert
+from provider.ops.components.service import Component
 from provider.ops.incidents import models
 from provider.ops.incidents.facts import PRIORITIES
 from provider.ops.incidents.mapping import MatchType

@@ -129,7 +129,9 @@ class IntegrationCreate(AccessFlags):
     """A new integration; the access flags may also be sent at the top level (Opsgenie clients
     do), where they win over the same flags in `typeSpecificProperties`."""
 
-    name: Text(NAME_MAX, nonempty=True) = Field(description="Unique in the workspace.")
+    name: Text(NAME_MAX, nonempty=True, printable=True) = Field(
+        description="Unique in the workspace."
+    )
     type: Text(TYPE_MAX) = Field(
         default="API", description="`API`, `Email`, `Webhook`, …: it chooses the first actions."
     )
