@@ -13,6 +13,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Annotated
 from urllib.parse import urlsplit
 
 from sqlalchemy import delete
@@ -76,15 +77,15 @@ def _url_error(value: str) -> str | None:
 class LifecycleBody(RequestModel):
     """A lifecycle callback's body as Jira sends it (Forge adds ``installationId``)."""
 
-    event_type: Text(50, nonempty=True)
-    client_key: Text(255, nonempty=True)
-    shared_secret: Text(1000, nonempty=True, strip=False)
-    base_url: Text(2000, nonempty=True)
-    display_url: Text(2000) | None = None
-    cloud_id: Text(255) | None = None
-    product_type: Text(50) | None = None
-    description: Text(1000) | None = None
-    installation_id: Text(255) | None = None
+    event_type: Annotated[str, Text(50, nonempty=True)]
+    client_key: Annotated[str, Text(255, nonempty=True)]
+    shared_secret: Annotated[str, Text(1000, nonempty=True, strip=False)]
+    base_url: Annotated[str, Text(2000, nonempty=True)]
+    display_url: Annotated[str, Text(2000)] | None = None
+    cloud_id: Annotated[str, Text(255)] | None = None
+    product_type: Annotated[str, Text(50)] | None = None
+    description: Annotated[str, Text(1000)] | None = None
+    installation_id: Annotated[str, Text(255)] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,6 @@ from pydantic import GetCoreSchemaHandler
 from pydantic import GetJsonSchemaHandler
 from pydantic import PlainSerializer
 from pydantic import PrivateAttr
-from pydantic import Strict
 from pydantic import WithJsonSchema
 from pydantic.alias_generators import to_camel
 from pydantic.json_schema import JsonSchemaValue
@@ -121,7 +120,10 @@ class TextRule:
     def __get_pydantic_core_schema__(
         self, source: Any, handler: GetCoreSchemaHandler
     ) -> core_schema.CoreSchema:
-        return core_schema.with_info_after_validator_function(self.check, handler(source))
+        # Text is text: never a number coerced to one, whatever the model's own strictness.
+        return core_schema.with_info_after_validator_function(
+            self.check, core_schema.str_schema(strict=True)
+        )
 
     def __get_pydantic_json_schema__(
         self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
@@ -163,7 +165,7 @@ class TextRule:
         return value[: self.max_length]
 
 
-def Text(  # noqa: N802 - a type factory, used like a type
+def Text(  # noqa: N802 - named like the field it describes
     max_length: int | None = None,
     *,
     truncate: bool = False,
@@ -171,10 +173,9 @@ def Text(  # noqa: N802 - a type factory, used like a type
     strip: bool = True,
     nonempty: bool = False,
     printable: bool = False,
-) -> Any:
-    """A strict string with the given limits (see :class:`TextRule`)."""
-    rule = TextRule(max_length, truncate, ellipsis, strip, nonempty, printable)
-    return Annotated[str, Strict(), rule]
+) -> TextRule:
+    """The limits of a text field: ``name: Annotated[str, Text(255, nonempty=True)]``."""
+    return TextRule(max_length, truncate, ellipsis, strip, nonempty, printable)
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,11 +223,11 @@ class ItemsRule:
         return values[: self.max_items]
 
 
-def Items(  # noqa: N802 - a type factory, used like a type
-    item: Any, max_items: int, *, truncate: bool = False, unique: bool = False
-) -> Any:
-    """A list of ``item`` with at most ``max_items`` entries (see :class:`ItemsRule`)."""
-    return Annotated[list[item], ItemsRule(max_items, truncate, unique)]
+def Items(  # noqa: N802 - named like the field it describes
+    max_items: int, *, truncate: bool = False, unique: bool = False
+) -> ItemsRule:
+    """At most ``max_items`` entries: ``tags: Annotated[list[Tag], Items(20, unique=True)]``."""
+    return ItemsRule(max_items, truncate, unique)
 
 
 def _finite(value: Any) -> bool:

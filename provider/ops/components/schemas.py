@@ -32,7 +32,7 @@ def _is_http_url(value: str) -> bool:
 
 # An http(s) URL; empty or null clears it.
 Url = Annotated[
-    Text(URL_MAX),
+    Annotated[str, Text(URL_MAX)],
     AfterValidator(predicate(_is_http_url, "must be an http(s) URL")),
     Field(description="An http(s) URL; null clears it."),
 ]
@@ -41,8 +41,10 @@ TypeChoice = Annotated[ComponentType, Strict(False)]
 
 
 class ComponentCreate(RequestModel):
-    name: Text(NAME_MAX, nonempty=True) = Field(description="Unique in the workspace.")
-    description: Text(DESCRIPTION_MAX) | None = None
+    name: Annotated[str, Text(NAME_MAX, nonempty=True)] = Field(
+        description="Unique in the workspace."
+    )
+    description: Annotated[str, Text(DESCRIPTION_MAX)] | None = None
     url: Url | None = None
     avatar_url: Url | None = None
     tier: TierChoice = Tier.TIER_3
@@ -65,7 +67,7 @@ class ComponentUpdate(ComponentCreate):
     """At least one field."""
 
     # Absent means unchanged; these three cannot be cleared, so null is refused.
-    name: Text(NAME_MAX, nonempty=True) = Field(default=None)
+    name: Annotated[str, Text(NAME_MAX, nonempty=True)] = Field(default=None)
     tier: TierChoice = Field(default=None)
     component_type: TypeChoice = Field(default=None)
 
@@ -135,9 +137,9 @@ class Containers(ResponseModel):
 class EntityRef(RequestModel):
     """The component an action names: by the id the provider gave it, or by its url."""
 
-    id: Text(ID_MAX) | None = None
-    url: Text(REF_MAX) | None = None
-    ari: Text(REF_MAX) | None = None
+    id: Annotated[str, Text(ID_MAX)] | None = None
+    url: Annotated[str, Text(REF_MAX)] | None = None
+    ari: Annotated[str, Text(REF_MAX)] | None = None
 
     @model_validator(mode="after")
     def _names_something(self) -> EntityRef:
@@ -149,10 +151,10 @@ class EntityRef(RequestModel):
 class JiraEntity(RequestModel):
     """The Jira entity (normally a project) a component is associated with."""
 
-    ati: Text(REF_MAX) | None = None
-    ari: Text(REF_MAX) | None = None
-    cloud_id: Text(REF_MAX) | None = None
-    id: Text(REF_MAX) | None = None
+    ati: Annotated[str, Text(REF_MAX)] | None = None
+    ari: Annotated[str, Text(REF_MAX)] | None = None
+    cloud_id: Annotated[str, Text(REF_MAX)] | None = None
+    id: Annotated[str, Text(REF_MAX)] | None = None
 
     @model_validator(mode="after")
     def _names_something(self) -> JiraEntity:
@@ -174,7 +176,7 @@ class JiraEntity(RequestModel):
 
 
 class JiraUser(RequestModel):
-    id: Text(ID_MAX) | None = None
+    id: Annotated[str, Text(ID_MAX)] | None = None
 
 
 class _ComponentAction(RequestModel):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field
 
 from provider.ops.sync.links import Links
@@ -21,7 +23,7 @@ MAX_FETCHED = 1000
 class FetchWorkspaces(RequestModel):
     """Jira asks which of these workspace ids the calling site may show."""
 
-    ids: Items(Text(ID_MAX, strip=False), MAX_FETCHED)
+    ids: Annotated[list[Annotated[str, Text(ID_MAX, strip=False)]], Items(MAX_FETCHED)]
 
 
 class WorkspaceCard(ResponseModel):
@@ -45,11 +47,11 @@ class Workspaces(ResponseModel):
 
 
 class WorkspaceCreate(RequestModel):
-    name: Text(NAME_MAX, nonempty=True, printable=True)
+    name: Annotated[str, Text(NAME_MAX, nonempty=True, printable=True)]
 
 
 class LinkWorkspace(RequestModel):
     """Proof of ownership: a link code, and optionally the workspace it is meant for."""
 
-    link_code: Text(LINK_CODE_MAX, nonempty=True)
-    workspace_id: Text(64) | None = Field(default=None)
+    link_code: Annotated[str, Text(LINK_CODE_MAX, nonempty=True)]
+    workspace_id: Annotated[str, Text(64)] | None = Field(default=None)
