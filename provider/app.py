@@ -61,7 +61,7 @@ def create_app(
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
         JSON_SORT_KEYS=False,
     )
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json.sort_keys = False
     SETTINGS.install(app, settings)
     SECRET_BOX.install(app, SecretBox(settings.secret_key))
     RATE_LIMITER.install(app, RateLimiter(settings.rate_limit_storage_url))

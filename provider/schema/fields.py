@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from pydantic import ConfigDict
+from pydantic import Field
 from pydantic import GetCoreSchemaHandler
 from pydantic import GetJsonSchemaHandler
 from pydantic import PlainSerializer
@@ -272,6 +273,14 @@ Timestamp = Annotated[
         {"type": "string", "format": "date-time", "description": "ISO 8601 UTC with milliseconds."}
     ),
 ]
+
+
+def unset() -> Any:
+    """The default of a field an update may leave out but may not set to null.
+
+    Typed as anything, so a field declared ``Annotated[str, …]`` can default to "not sent".
+    """
+    return Field(default=None)
 
 
 def predicate(check: Callable[[Any], bool], message: str) -> Any:

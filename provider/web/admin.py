@@ -244,11 +244,12 @@ def resync() -> Json:
     """Enqueue everything this site should have, family by family, in Jira's dependency order."""
     installation = current_installation()
     session = get_session()
-    steps = [
-        {"label": label, "count": sync.run_backfill_step(session, installation, step)}
+    counts = {
+        label: sync.run_backfill_step(session, installation, step)
         for label, step in sync.BACKFILL_STEPS
-    ]
+    }
     session.commit()
-    total = sum(s["count"] for s in steps)
+    steps = [{"label": label, "count": count} for label, count in counts.items()]
+    total = sum(counts.values())
     logger.info("admin resync enqueued %s messages client_key=%s", total, installation.client_key)
     return {"steps": steps, "total": total}, 200

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Annotated
 from typing import Any
 from typing import Literal
+from typing import cast
 
 from pydantic import AfterValidator
 from pydantic import BeforeValidator
@@ -286,7 +287,7 @@ def normaliser(rewrite: Callable[[Any], Any]) -> Any:
     def normalise(cls: type[RequestModel], data: Any) -> Any:
         return rewrite(data)
 
-    return model_validator(mode="before")(classmethod(normalise))
+    return model_validator(mode="before")(cast(Any, classmethod(normalise)))
 
 
 def from_query(name: str) -> Any:
@@ -301,7 +302,7 @@ def from_query(name: str) -> Any:
             return {**data, name: given}
         return data
 
-    return model_validator(mode="before")(classmethod(normalise))
+    return model_validator(mode="before")(cast(Any, classmethod(normalise)))
 
 
 def _given(data: Any, absent: object) -> Any:

@@ -57,7 +57,7 @@ MAX_QUERY_LENGTH = 255
 MAX_ID_LENGTH = 255
 
 
-def _visible_components(installation: Installation) -> Select[tuple[Component, Workspace]]:
+def _visible_components(installation: Installation) -> Select[Component, Workspace]:
     return _VISIBLE_COMPONENTS.params(installation_id=installation.id)
 
 
@@ -73,7 +73,7 @@ _VISIBLE_COMPONENTS = (
 
 
 @functools.cache
-def _search_statement(*, in_workspace: bool, matching: bool) -> Select[tuple[Component, Workspace]]:
+def _search_statement(*, in_workspace: bool, matching: bool) -> Select[Component, Workspace]:
     query = _VISIBLE_COMPONENTS
     if in_workspace:
         query = query.where(Workspace.public_id == bindparam("workspace_id"))
@@ -106,7 +106,7 @@ def _escape_like(value: str) -> str:
 
 def search_containers_query(
     installation: Installation, search: str, workspace_id: str | None
-) -> tuple[Select[tuple[Component, Workspace]], dict[str, Any]]:
+) -> tuple[Select[Component, Workspace], dict[str, Any]]:
     """Components visible to ``installation`` whose name contains ``search``, best first.
 
     Returns the statement and its parameters, to be passed together to ``execute``.
@@ -175,7 +175,8 @@ def find_component(
     row = session.execute(query.order_by(Component.id).limit(1)).first()
     if row is None:
         raise NotFound("No such component.", code="component_not_found")
-    return row[0], row[1]
+    component, workspace = row
+    return component, workspace
 
 
 def _component_action(model: type[AssociateAction | DisassociateAction]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from provider.schema.fields import ResponseModel
 from provider.schema.fields import Text
 from provider.schema.fields import Timestamp
 from provider.schema.fields import predicate
+from provider.schema.fields import unset
 from provider.schema.pages import PageQuery
 
 NAME_MAX = 255
@@ -67,9 +68,9 @@ class ComponentUpdate(ComponentCreate):
     """At least one field."""
 
     # Absent means unchanged; these three cannot be cleared, so null is refused.
-    name: Annotated[str, Text(NAME_MAX, nonempty=True)] = Field(default=None)
-    tier: TierChoice = Field(default=None)
-    component_type: TypeChoice = Field(default=None)
+    name: Annotated[str, Text(NAME_MAX, nonempty=True)] = unset()
+    tier: TierChoice = unset()
+    component_type: TypeChoice = unset()
 
     @model_validator(mode="after")
     def _something_to_change(self) -> ComponentUpdate:

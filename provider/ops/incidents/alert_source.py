@@ -93,8 +93,9 @@ def _responder_name(value: Any) -> str | None:
         return value
     if isinstance(value, dict):
         for key in ("name", "username", "id"):
-            if isinstance(value.get(key), str):
-                return value[key]
+            name = value.get(key)
+            if isinstance(name, str):
+                return name
     return None
 
 

@@ -48,6 +48,7 @@ from provider.schema.fields import ResponseModel
 from provider.schema.fields import Text
 from provider.schema.fields import Timestamp
 from provider.schema.fields import problem
+from provider.schema.fields import unset
 from provider.schema.pages import PageQuery
 from provider.schema.parsing import to_validation_failed
 
@@ -162,19 +163,15 @@ class IntegrationUpdate(IntegrationCreate):
 
     NULL_KEPT = frozenset({"type_specific_properties"})
 
-    name: Annotated[str, Text(NAME_MAX)] = Field(
-        default=None, description="Unique in the workspace."
-    )
-    type: Annotated[str, Text(TYPE_MAX)] = Field(
-        default=None, description="Empty leaves it unchanged."
-    )
-    enabled: bool | None = None
+    name: Annotated[str, Text(NAME_MAX), Field(description="Unique in the workspace.")] = unset()
+    type: Annotated[str, Text(TYPE_MAX), Field(description="Empty leaves it unchanged.")] = unset()
+    enabled: bool = unset()
     team_id: Annotated[str, Text(TEAM_ID_MAX)] | None = Field(
         default=None, description="Empty clears it."
     )
     type_specific_properties: Annotated[
-        IntegrationPropertiesInput | None, null_as(IntegrationPropertiesInput)
-    ] = None
+        IntegrationPropertiesInput, null_as(IntegrationPropertiesInput)
+    ] = unset()
 
     def changes(self) -> dict[str, Any]:
         """The attributes to change."""
@@ -345,9 +342,7 @@ class IntegrationActionUpdate(Body):
 
     NULL_KEPT = frozenset({"name"})
 
-    name: Annotated[Annotated[str, Text(NAME_MAX, nonempty=True)], null_as(str)] = Field(
-        default=None
-    )
+    name: Annotated[Annotated[str, Text(NAME_MAX, nonempty=True)], null_as(str)] = unset()
     enabled: bool | None = None
     filter: FilterInput | None = Field(
         default=None, description="System conditions of the current filter must stay."

@@ -7,6 +7,7 @@ answers exactly like an unknown one.
 from __future__ import annotations
 
 from flask import Blueprint
+from flask import Response
 from flask import request
 from sqlalchemy import bindparam
 from sqlalchemy import select
@@ -43,7 +44,7 @@ _LINKED_WORKSPACES_BY_ID = (
 @bp.post("/workspaces/list")
 @read_only
 @jira_jwt_required(qsh="request")
-def fetch_workspaces() -> object:
+def fetch_workspaces() -> Response:
     body = parse_malformed_as_400(FetchWorkspaces, decode_json(request.get_data(cache=True)))
     wanted = list(dict.fromkeys(body.ids))
     if not wanted:
