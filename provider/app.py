@@ -64,7 +64,9 @@ def create_app(
     app.json.sort_keys = False
     SETTINGS.install(app, settings)
     SECRET_BOX.install(app, SecretBox(settings.secret_key))
-    RATE_LIMITER.install(app, RateLimiter(settings.rate_limit_storage_url))
+    RATE_LIMITER.install(
+        app, RateLimiter(settings.rate_limit_storage_url, namespace=settings.app_key)
+    )
     if settings.proxy_hops:
         # request.remote_addr becomes the address the outermost trusted proxy saw, so limits
         # keyed on it are per client, not per router (werkzeug's ProxyFix, X-Forwarded-For).

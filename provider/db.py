@@ -24,7 +24,6 @@ from typing import TypeVar
 
 import sqlalchemy as sa
 from flask import Flask
-from flask import current_app
 from flask import g
 from sqlalchemy import MetaData
 from sqlalchemy import event
@@ -36,6 +35,7 @@ from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import sessionmaker
 
 from provider.config import Settings
+from provider.extension import Extension
 from provider.times import utcnow
 
 NAMING = {
@@ -251,8 +251,12 @@ def make_session_factory(settings_or_engine: Settings | Engine) -> sessionmaker[
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
+SESSIONS: Extension[sessionmaker[Session]] = Extension("session_factory")
+READ_ONLY_SESSIONS: Extension[sessionmaker[Session]] = Extension("read_only_session_factory")
+
+
 def init_app(app: Flask, session_factory: sessionmaker[Session]) -> None:
-    app.extensions["provider.session_factory"] = session_factory
+    SESSIONS.install(app, session_factory)
     bind = session_factory.kw["bind"]
     if isinstance(bind, Engine):
         options: dict[str, Any] = {READ_ONLY: True}
@@ -263,9 +267,7 @@ def init_app(app: Flask, session_factory: sessionmaker[Session]) -> None:
         bind = bind.execution_options(**options)
     # else a connection inside a caller's transaction (tests): reads share it as they are
     kw = {**session_factory.kw, "bind": bind}
-    app.extensions["provider.read_only_session_factory"] = sessionmaker(
-        class_=ReadOnlySession, **kw
-    )
+    READ_ONLY_SESSIONS.install(app, sessionmaker(class_=ReadOnlySession, **kw))
     app.teardown_appcontext(_close_session)
 
 
@@ -292,9 +294,9 @@ def get_session() -> Session:
     """Return this request's session, opening it on first use."""
     if "db_session" not in g:
         if g.get("db_read_only"):
-            g.db_session = current_app.extensions["provider.read_only_session_factory"]()
+            g.db_session = READ_ONLY_SESSIONS.get()()
         else:
-            g.db_session = current_app.extensions["provider.session_factory"]()
+            g.db_session = SESSIONS.get()()
     session: Session = g.db_session
     return session
 

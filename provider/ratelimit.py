@@ -3,7 +3,8 @@
 ``RATE_LIMIT_STORAGE_URL`` picks the store: ``memory://`` (the default) counts in each process,
 which is right for one process and lets N processes allow N times a limit; ``redis://…`` counts
 in Redis, so a limit holds across every web process of a deployment. The counting is the
-``limits`` library's moving window, atomic in both stores.
+``limits`` library's sliding-window counter: two counters per key, atomic in both stores and
+constant in cost whatever the limit (a moving window keeps every hit).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from limits import RateLimitItem
 from limits import parse
 from limits.storage import Storage
 from limits.storage import storage_from_string
-from limits.strategies import MovingWindowRateLimiter
+from limits.strategies import SlidingWindowCounterRateLimiter
 
 logger = logging.getLogger(__name__)
 
@@ -37,13 +38,14 @@ class Limit:
 class RateLimiter:
     """Count hits of named limits per identifier in one store."""
 
-    def __init__(self, storage_url: str = "memory://") -> None:
+    def __init__(self, storage_url: str = "memory://", *, namespace: str = "provider") -> None:
+        """:param namespace: keeps apart the counters of deployments that share one Redis."""
         self.storage_url = storage_url
-        storage = storage_from_string(storage_url)
+        storage = storage_from_string(storage_url, key_prefix=f"LIMITS:{namespace}")
         if not isinstance(storage, Storage):
             raise ValueError(f"{storage_url!r} names an asynchronous store")
         self.storage = storage
-        self._strategy = MovingWindowRateLimiter(self.storage)
+        self._strategy = SlidingWindowCounterRateLimiter(self.storage)
         self._items: dict[str, RateLimitItem] = {}
 
     def _item(self, limit: Limit) -> RateLimitItem:
