@@ -105,6 +105,14 @@ def _security_headers(response: Response) -> Response:
     return response
 
 
+def _actor() -> str:
+    """The audit log's name for the site admin making this request (the token's subject)."""
+    claims = g.get("jwt_claims") or {}
+    subject = claims.get("sub")
+    who = subject if isinstance(subject, str) and subject else "unknown user"
+    return f"site admin {who[:100]} on {current_installation().client_key}"
+
+
 def _json() -> Any:
     return decode_json(request.get_data(cache=True))
 
@@ -150,8 +158,9 @@ def create_workspace() -> Json:
     installation = current_installation()
     body = parse_model(WorkspaceCreate, _json())
     session = get_session()
-    workspace, api_key, link_code = workspaces.create_workspace(session, body.name)
-    linking.link_workspace(session, installation, link_code=link_code)
+    actor = _actor()
+    workspace, api_key, link_code = workspaces.create_workspace(session, body.name, actor=actor)
+    linking.link_created_workspace(session, installation, workspace, actor=actor)
     session.commit()
     return {
         "workspace": views.workspace_json(session, installation, workspace),
@@ -168,13 +177,13 @@ def link_workspace() -> Json:
     body = parse_model(LinkWorkspace, _json())
     code, expected = body.link_code, body.workspace_id
     session = get_session()
-    found = linking.find_workspace_by_proof(session, link_code=code)
+    found = linking.workspace_of_link_code(session, code)
     if expected and (found is None or found.public_id != expected):
         # A code for another workspace than the one named proves nothing about that one.
         raise Forbidden(
             "The link code does not belong to that workspace.", code="invalid_workspace_proof"
         )
-    workspace = linking.link_workspace(session, installation, link_code=code)
+    workspace = linking.link_workspace(session, installation, link_code=code, actor=_actor())
     session.commit()
     return {"workspace": views.workspace_json(session, installation, workspace)}, 200
 
@@ -184,7 +193,7 @@ def link_workspace() -> Json:
 def unlink_workspace(workspace_id: str) -> Json:
     installation = current_installation()
     session = get_session()
-    workspace = linking.unlink_workspace(session, installation, workspace_id[:64])
+    workspace = linking.unlink_workspace(session, installation, workspace_id[:64], actor=_actor())
     session.commit()
     return {"unlinked": workspace.public_id, "name": workspace.name}, 200
 
@@ -197,7 +206,7 @@ def create_integration(workspace_id: str) -> Json:
     data = parse_model(IntegrationCreate, _json())
     session = get_session()
     workspace = views.require_linked_workspace(session, installation, workspace_id)
-    integration, key = integrations.create_integration(session, workspace.id, data)
+    integration, key = integrations.create_integration(session, workspace.id, data, actor=_actor())
     session.commit()
     return {
         "integration": views.integration_json(integration, links_of(get_session()).base_url),
@@ -212,11 +221,39 @@ def rotate_integration_key(workspace_id: str, integration_id: str) -> Json:
     session = get_session()
     workspace = views.require_linked_workspace(session, installation, workspace_id)
     integration = integrations.require_integration(session, workspace.id, integration_id)
-    key = integrations.rotate_key(session, integration)
+    key = integrations.rotate_key(session, integration, actor=_actor())
     session.commit()
     return {
         "integration": views.integration_json(integration, links_of(get_session()).base_url),
         "apiKey": key,
+    }, 200
+
+
+@bp.post("/api/workspaces/<workspace_id>/link-code")
+@jira_jwt_required(qsh="context")
+def issue_link_code(workspace_id: str) -> Json:
+    """A new one-time link code for a linked workspace (shown once; earlier unused ones end)."""
+    installation = current_installation()
+    session = get_session()
+    workspace = views.require_linked_workspace(session, installation, workspace_id)
+    code = workspaces.issue_link_code(
+        session, workspace, actor=_actor(), client_key=installation.client_key
+    )
+    session.commit()
+    return {
+        "linkCode": code,
+        "expiresIn": int(workspaces.LINK_CODE_LIFETIME.total_seconds()),
+    }, 201
+
+
+@bp.get("/api/workspaces/<workspace_id>/audit")
+@jira_jwt_required(qsh="context")
+def audit_log(workspace_id: str) -> Json:
+    """Who linked, unlinked, rotated keys and changed integrations of a linked workspace."""
+    session = get_session()
+    workspace = views.require_linked_workspace(session, current_installation(), workspace_id)
+    return {
+        "events": [views.audit_json(e) for e in workspaces.audit_events(session, workspace.id)]
     }, 200
 
 

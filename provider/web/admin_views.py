@@ -22,6 +22,7 @@ from provider.ops.integrations.models import Integration
 from provider.ops.sync.links import links_of
 from provider.ops.workspaces.models import Workspace
 from provider.ops.workspaces.models import WorkspaceLink
+from provider.ops.workspaces.service import AuditEvent
 from provider.outbox.models import DeliveryState
 from provider.outbox.models import MessageStatus
 from provider.outbox.models import OutboxMessage
@@ -118,6 +119,16 @@ def workspace_json(
             for c in components
         ],
         "integrations": [integration_json(i, links_of(session).base_url) for i in integrations],
+    }
+
+
+def audit_json(event: AuditEvent) -> dict[str, Any]:
+    return {
+        "at": iso(event.at),
+        "action": event.action,
+        "actor": event.actor,
+        "site": event.client_key,
+        "detail": event.detail,
     }
 
 

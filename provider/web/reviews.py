@@ -26,7 +26,7 @@ from provider.ops.components.models import Component
 from provider.ops.incidents import reviews
 from provider.ops.incidents.models import Incident
 from provider.ops.incidents.models import ReviewStatus
-from provider.ops.workspaces.linking import find_workspace_by_proof
+from provider.ops.workspaces.linking import find_workspace_by_key
 from provider.web import session as web_session
 from provider.web.session import MAX_KEY_LENGTH
 from provider.web.session import page as _page
@@ -111,9 +111,7 @@ def sign_in() -> Response:
     web_session.check_csrf()
     session = get_session()
     key = request.form.get("workspace_key", "").strip()
-    workspace = (
-        find_workspace_by_proof(session, api_key=key) if 0 < len(key) <= MAX_KEY_LENGTH else None
-    )
+    workspace = find_workspace_by_key(session, key) if 0 < len(key) <= MAX_KEY_LENGTH else None
     next_url = _safe_next(request.form.get("next"))
     if workspace is None:
         web_session.refuse_when_locked_out()

@@ -240,7 +240,6 @@ def _workspace_with_components(session: Session, inst: Installation, n: int) -> 
     ws = Workspace(
         name="Payments",
         api_key_hash=hash_key(f"k-{inst.id}"),
-        link_code_hash=hash_key(f"l-{inst.id}"),
     )
     session.add(ws)
     session.flush()

@@ -18,7 +18,6 @@ def make_workspace(session: Session, name: str = "Payments", **overrides: Any) -
     values: dict[str, Any] = {
         "name": name,
         "api_key_hash": hash_key(new_key("opk")),
-        "link_code_hash": hash_key(new_key("olc")),
     }
     values.update(overrides)
     workspace = Workspace(**values)

@@ -10,10 +10,9 @@ from sqlalchemy.orm import Session
 
 from provider.connect.models import Installation
 from provider.crypto import SecretBox
-from provider.crypto import hash_key
-from provider.crypto import new_key
 from provider.ops.components.models import Component
 from provider.ops.workspaces.models import Workspace
+from provider.ops.workspaces.service import create_workspace
 from provider.outbox.models import OutboxMessage
 from tests.conftest import TEST_SECRET_KEY
 
@@ -41,11 +40,7 @@ def make_installation(session: Session, **overrides: object) -> Installation:
 
 
 def make_workspace(session: Session, name: str = "Payments team") -> MadeWorkspace:
-    api_key = new_key("ws")
-    link_code = new_key("link")
-    ws = Workspace(name=name, api_key_hash=hash_key(api_key), link_code_hash=hash_key(link_code))
-    session.add(ws)
-    session.flush()
+    ws, api_key, link_code = create_workspace(session, name)
     return MadeWorkspace(ws, api_key, link_code)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -56,7 +57,8 @@ def test_link_and_unlink_from_the_command_line(fresh_database_url: str) -> None:
     with factory() as session:
         assert session.scalars(select(WorkspaceLink)).all() != []
         kinds = [m.kind for m in session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))]
-        assert kinds == ["linked_workspace", "component"]
+        # the link, then the workspace's fallback component and the one made above
+        assert kinds == ["linked_workspace", "component", "component"]
 
     missing = _run(fresh_database_url, "unlink", "--client-key", "nobody", "--workspace", ws_id)
     assert missing.returncode == 1
@@ -66,3 +68,30 @@ def test_link_and_unlink_from_the_command_line(fresh_database_url: str) -> None:
     with factory() as session:
         assert session.scalars(select(WorkspaceLink)).all() == []
     engine.dispose()
+
+
+def test_link_codes_rotate_and_the_audit_log_tells_from_the_command_line(
+    fresh_database_url: str,
+) -> None:
+    made = json.loads(_run(fresh_database_url, "create", "--name", "Ops").stdout)
+    fresh = _run(fresh_database_url, "link-code", "--workspace", made["id"], "--hours", "2")
+    assert fresh.returncode == 0, fresh.stderr
+    new_code = json.loads(fresh.stdout)["linkCode"]
+    assert new_code != made["linkCode"]
+    assert new_code.startswith("wlc_")
+
+    rotated = _run(fresh_database_url, "rotate-key", "--workspace", made["id"], "--revoke-links")
+    assert rotated.returncode == 0, rotated.stderr
+    assert json.loads(rotated.stdout)["unlinkedSites"] == 0
+
+    log = [
+        json.loads(line)
+        for line in _run(fresh_database_url, "audit", "--workspace", made["id"]).stdout.splitlines()
+    ]
+    assert [e["action"] for e in log] == [
+        "key.rotated",
+        "link_code.issued",
+        "link_code.issued",
+        "workspace.created",
+    ]
+    assert "1 unused link codes revoked" in log[0]["detail"]

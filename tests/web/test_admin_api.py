@@ -244,6 +244,53 @@ def test_another_site_cannot_see_or_touch_a_workspace_by_id(
     assert mine[0]["integrations"][0]["keyRotatedAt"] is None
 
 
+def test_a_new_link_code_links_one_more_site_once_and_the_audit_log_says_who(
+    acme: Site, globex: Site, client: FlaskClient, session: Session, settings: Settings
+) -> None:
+    created = acme.create("Shared")
+    ws_id = created["workspace"]["id"]
+    issued = acme.call("POST", f"/workspaces/{ws_id}/link-code")
+    assert issued.status_code == 201, issued.get_json()
+    code = issued.get_json()["linkCode"]
+    assert code.startswith("wlc_")
+    assert code != created["linkCode"]
+    assert issued.get_json()["expiresIn"] == 24 * 3600
+    # The code from creation ended when a new one was issued.
+    stale = globex.call("POST", "/workspaces/link", json={"linkCode": created["linkCode"]})
+    assert stale.status_code == 403
+
+    assert globex.call("POST", "/workspaces/link", json={"linkCode": code}).status_code == 200
+    initech = _site(client, session, settings, "initech")
+    again = initech.call("POST", "/workspaces/link", json={"linkCode": code})
+    assert again.status_code == 403
+    assert _error_code(again) == "invalid_workspace_proof"
+    assert initech.overview()["workspaces"] == []
+
+    events = acme.call("GET", f"/workspaces/{ws_id}/audit").get_json()["events"]
+    actions = [e["action"] for e in events]
+    assert actions[0] == "workspace.linked"
+    assert {"workspace.created", "link_code.issued", "workspace.linked"} <= set(actions)
+    linked = events[0]
+    assert linked["site"] == globex.installation.client_key
+    assert globex.installation.client_key in linked["actor"]
+    assert code not in str(events)
+    # Neither the codes nor the key are in the log.
+    assert created["apiKey"] not in str(events)
+    assert created["linkCode"] not in str(events)
+
+
+def test_a_site_without_the_workspace_cannot_issue_codes_or_read_its_audit_log(
+    acme: Site, globex: Site
+) -> None:
+    ws_id = acme.create("Private")["workspace"]["id"]
+    assert globex.call("POST", f"/workspaces/{ws_id}/link-code").status_code == 404
+    assert globex.call("GET", f"/workspaces/{ws_id}/audit").status_code == 404
+    # A page token or a token for another URL does not reach them either.
+    page = acme.signer.request_token("GET", "/admin")
+    response = acme.call("POST", f"/workspaces/{ws_id}/link-code", headers=acme.headers(page))
+    assert response.status_code == 401
+
+
 @pytest.mark.parametrize(
     "body",
     [

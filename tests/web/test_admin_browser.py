@@ -184,19 +184,34 @@ def test_create_link_integrations_and_unlink(
     assert frame.locator("#integration-key").input_value() != first_key
     _shot(page, tmp_path, "04-rotated")
 
+    # A fresh one-time link code, and the activity that records who did what.
+    card.get_by_role("button", name="New link code").click()
+    frame.get_by_text("Link code for “Payments”").wait_for()
+    fresh = frame.locator("#issued-link-code").input_value()
+    assert fresh.startswith("wlc_")
+    assert fresh != link_code
+    card.get_by_text("Activity").click()
+    card.get_by_role("cell", name="Integration key rotated").wait_for()
+    # One code at creation, one just now; the newest first.
+    assert card.get_by_role("cell", name="Link code issued").count() == 2
+    assert card.locator("tbody tr").last.get_by_role("cell").nth(1).inner_text() == (
+        "Workspace created"
+    )
+    _shot(page, tmp_path, "04b-activity")
+
     # Link an existing workspace with its link code.
     with live.session_factory.begin() as session:
         _ws, _key, code = create_workspace(session, "Search")
-    frame.get_by_label("Link code").fill(code)
+    frame.get_by_role("textbox", name="Link code", exact=True).fill(code)
     frame.get_by_role("button", name="Link workspace").click()
     frame.get_by_role("heading", name="Search").wait_for()
     frame.get_by_text("Workspace linked").wait_for()
     _shot(page, tmp_path, "05-linked")
 
     # A wrong code is an error on the field; nothing is linked.
-    frame.get_by_label("Link code").fill("wlc_not-a-real-code")
+    frame.get_by_role("textbox", name="Link code", exact=True).fill("wlc_not-a-real-code")
     frame.get_by_role("button", name="Link workspace").click()
-    frame.get_by_text("The link code or workspace key is not valid.").wait_for()
+    frame.get_by_text("The link code or workspace key is not valid").wait_for()
     _shot(page, tmp_path, "06-link-error")
 
     # Unlink asks first and says what Jira will do; Escape cancels.
@@ -238,7 +253,7 @@ def test_requeue_and_resync_with_progress(page: Any, site: Any, live: Live, tmp_
                 )
             )
     frame = _frame(page, site)
-    frame.get_by_label("Link code").fill(code)
+    frame.get_by_role("textbox", name="Link code", exact=True).fill(code)
     frame.get_by_role("button", name="Link workspace").click()
     frame.get_by_role("heading", name="Checkout").wait_for()
     frame.get_by_role("cell", name="projectKey 'OPS' does not exist").wait_for()
@@ -282,7 +297,7 @@ def test_narrow_width_and_error_state(browser: Any, site: Any, live: Live, tmp_p
         with live.session_factory.begin() as session:
             _ws, _key, code = create_workspace(session, "Mobile")
         frame = _frame(page, site)
-        frame.get_by_label("Link code").fill(code)
+        frame.get_by_role("textbox", name="Link code", exact=True).fill(code)
         frame.get_by_role("button", name="Link workspace").click()
         frame.get_by_role("heading", name="Mobile").wait_for()
         width = frame.locator("body").evaluate("b => b.scrollWidth")
@@ -294,7 +309,7 @@ def test_narrow_width_and_error_state(browser: Any, site: Any, live: Live, tmp_p
 
         with live.session_factory.begin() as session:
             session.get(Installation, site.installation_id).installed = False
-        frame.get_by_label("Link code").fill(code)
+        frame.get_by_role("textbox", name="Link code", exact=True).fill(code)
         frame.get_by_role("button", name="Link workspace").click()
         frame.locator(".field-error").wait_for()
         _shot(page, tmp_path, "14-error")

@@ -20,6 +20,7 @@ from provider.extension import SETTINGS
 from provider.ops.access.http import API_KEY_AUTH
 from provider.ops.access.http import api_key_required
 from provider.ops.access.http import authenticate
+from provider.ops.access.http import principal
 from provider.ops.access.http import take_rate_limit
 from provider.ops.access.principal import CONFIGURE
 from provider.ops.integrations import ingestion
@@ -90,7 +91,9 @@ def list_integrations(query: PageQuery) -> Page[Integration]:
 )
 def create_integration(body: IntegrationCreate) -> IntegrationWithKey:
     session = get_session()
-    integration, key = integrations.create_integration(session, g.workspace.id, body)
+    integration, key = integrations.create_integration(
+        session, g.workspace.id, body, actor=principal().actor
+    )
     session.commit()
     # The key is shown this once; only its hash is stored.
     return IntegrationWithKey.of(integration, api_key=key)
@@ -115,7 +118,7 @@ def get_integration(integration_id: str) -> Integration:
 def update_integration(integration_id: str, body: IntegrationUpdate) -> Integration:
     integration = _integration(integration_id)
     session = get_session()
-    integrations.update_integration(session, integration, body)
+    integrations.update_integration(session, integration, body, actor=principal().actor)
     session.commit()
     return Integration.of(integration)
 
@@ -125,7 +128,7 @@ def update_integration(integration_id: str, body: IntegrationUpdate) -> Integrat
 @endpoint("Delete an integration and its actions", tag=TAG, responses={200: DONE})
 def delete_integration(integration_id: str) -> None:
     session = get_session()
-    integrations.delete_integration(session, _integration(integration_id))
+    integrations.delete_integration(session, _integration(integration_id), actor=principal().actor)
     session.commit()
 
 
@@ -139,7 +142,7 @@ def delete_integration(integration_id: str) -> None:
 def rotate_integration_key(integration_id: str) -> KeyRotation:
     integration = _integration(integration_id)
     session = get_session()
-    key = integrations.rotate_key(session, integration)
+    key = integrations.rotate_key(session, integration, actor=principal().actor)
     session.commit()
     return KeyRotation(id=integration.public_id, api_key=key)
 

@@ -29,6 +29,7 @@ from provider.ops.integrations.schemas import IntegrationActionUpdate
 from provider.ops.integrations.schemas import IntegrationCreate
 from provider.ops.integrations.schemas import IntegrationUpdate
 from provider.ops.lang import filters
+from provider.ops.workspaces import service as workspaces
 from provider.times import utcnow
 
 logger = logging.getLogger(__name__)
@@ -101,10 +102,11 @@ def require_integration(session: Session, workspace_id: int, public_id: str) -> 
 
 
 def create_integration(
-    session: Session, workspace_id: int, data: IntegrationCreate
+    session: Session, workspace_id: int, data: IntegrationCreate, *, actor: str = "api-key"
 ) -> tuple[Integration, str]:
     """Create an integration with its default actions; returns it and its key (shown once).
 
+    :param actor: who creates it, for the workspace's audit log.
     :raises Conflict: when the workspace already has an integration of that name.
     """
     attributes = data.attributes()
@@ -128,11 +130,14 @@ def create_integration(
             )
         )
     session.flush()
+    _audit(session, integration, "integration.created", actor)
     logger.info("integration created id=%s type=%s", integration.public_id, integration.type)
     return integration, key
 
 
-def update_integration(session: Session, integration: Integration, data: IntegrationUpdate) -> None:
+def update_integration(
+    session: Session, integration: Integration, data: IntegrationUpdate, *, actor: str = "api-key"
+) -> None:
     """:raises Conflict: when renaming onto another integration's name."""
     changes = data.changes()
     name = changes.get("name")
@@ -142,21 +147,39 @@ def update_integration(session: Session, integration: Integration, data: Integra
         setattr(integration, attribute, value)
     integration.updated_at = utcnow()
     session.flush()
+    _audit(session, integration, "integration.updated", actor, ", ".join(sorted(changes)))
 
 
-def delete_integration(session: Session, integration: Integration) -> None:
+def delete_integration(
+    session: Session, integration: Integration, *, actor: str = "api-key"
+) -> None:
+    _audit(session, integration, "integration.deleted", actor)
     session.delete(integration)
     session.flush()
 
 
-def rotate_key(session: Session, integration: Integration) -> str:
+def rotate_key(session: Session, integration: Integration, *, actor: str = "api-key") -> str:
     """Replace the integration's key; the old one stops working at once."""
     key = new_key(KEY_PREFIX)
     integration.api_key_hash = hash_key(key)
     integration.key_rotated_at = utcnow()
     session.flush()
+    _audit(session, integration, "integration.key_rotated", actor)
     logger.info("integration key rotated id=%s", integration.public_id)
     return key
+
+
+def _audit(
+    session: Session, integration: Integration, action: str, actor: str, detail: str = ""
+) -> None:
+    label = f"{integration.name} ({integration.public_id})"
+    workspaces.record(
+        session,
+        integration.workspace_id,
+        action,
+        actor,
+        detail=f"{label}: {detail}" if detail else label,
+    )
 
 
 def find_by_key(session: Session, key: str) -> Integration | None:

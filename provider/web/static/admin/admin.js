@@ -140,7 +140,54 @@
       componentsTable(ws),
       el("h4", {}, "Integrations"),
       integrationsTable(ws),
-      integrationForm(ws));
+      integrationForm(ws),
+      el("div", { class: "link-code-row" },
+        el("button", { class: "button default", type: "button", "data-link-code": ws.id,
+          onclick: (e) => newLinkCode(ws, e.currentTarget) }, "New link code"),
+        el("span", { class: "subtle small" }, " A one-time code another Jira site can use to link this workspace.")),
+      activity(ws));
+  }
+
+  // The audit log loads when opened: most visits never look at it.
+  function activity(ws) {
+    const body = el("div", { "aria-live": "polite" });
+    const details = el("details", { class: "activity", "data-activity": ws.id },
+      el("summary", {}, "Activity"), body);
+    details.addEventListener("toggle", async () => {
+      if (!details.open) return;
+      body.replaceChildren(el("p", { class: "subtle" }, "Loading…"));
+      try {
+        const data = await api("GET", "/workspaces/" + encodeURIComponent(ws.id) + "/audit");
+        body.replaceChildren(auditTable(data.events));
+      } catch (err) {
+        body.replaceChildren(message("error", "Could not load the activity", el("p", {}, err.message)));
+      }
+    });
+    return details;
+  }
+
+  const ACTIONS = {
+    "workspace.created": "Workspace created",
+    "workspace.linked": "Linked to a site",
+    "workspace.unlinked": "Unlinked from a site",
+    "link_code.issued": "Link code issued",
+    "key.rotated": "Workspace key rotated",
+    "integration.created": "Integration created",
+    "integration.updated": "Integration changed",
+    "integration.deleted": "Integration deleted",
+    "integration.key_rotated": "Integration key rotated",
+  };
+
+  function auditTable(events) {
+    if (!events.length) return el("p", { class: "empty-inline" }, "Nothing recorded yet.");
+    return el("div", { class: "table-wrap" }, el("table", {},
+      el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "When"), el("th", { scope: "col" }, "What"),
+        el("th", { scope: "col" }, "Who"), el("th", { scope: "col", class: "hide-narrow" }, "Detail"))),
+      el("tbody", {}, events.map((e) => el("tr", {},
+        el("td", { class: "subtle" }, when(e.at)),
+        el("td", {}, ACTIONS[e.action] || e.action),
+        el("td", {}, e.actor),
+        el("td", { class: "hide-narrow subtle" }, e.detail || ""))))));
   }
 
   function componentsTable(ws) {
@@ -335,6 +382,21 @@
         await load();
         document.getElementById("integration-key").focus();
       } catch (err) { flag("error", "Could not rotate the key", err.message); }
+    });
+  }
+
+  async function newLinkCode(ws, button) {
+    await busy(button, async () => {
+      try {
+        const data = await api("POST", "/workspaces/" + encodeURIComponent(ws.id) + "/link-code");
+        const hours = Math.round(data.expiresIn / 3600);
+        revealed = message("success", "Link code for “" + ws.name + "”",
+          el("p", {}, "It links this workspace to one more Jira site, once, within " + hours + " hour" + (hours === 1 ? "" : "s") +
+            ". Earlier unused codes stopped working. Copy it now: it is shown only this once."),
+          secret("One-time link code", data.linkCode, "issued-link-code"));
+        await load();
+        document.getElementById("issued-link-code").focus();
+      } catch (err) { flag("error", "Could not make a link code", err.message); }
     });
   }
 
