@@ -5,10 +5,13 @@ import os
 # A PaaS routes to $PORT on every interface; `provider run` sets HOST=127.0.0.1 for a laptop.
 bind = f"{os.environ.get('HOST') or '0.0.0.0'}:{os.environ.get('PORT') or '8000'}"  # noqa: S104
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-worker_class = "gthread"
+# gthread with a shutdown that ends even with slow clients and doubled signals: see the module.
+worker_class = "provider.webserver.ThreadWorker"
 threads = int(os.environ.get("WEB_THREADS", "4"))
 timeout = 30
-graceful_timeout = 20
+# How long a SIGTERM lets requests in flight finish before the workers go: below the 10 s after
+# which `docker stop` kills.
+graceful_timeout = 8
 keepalive = 5
 accesslog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(L)ss request_id=%({x-request-id}o)s'
@@ -23,26 +26,14 @@ reuse_port = True
 
 
 def on_starting(server):  # type: ignore[no-untyped-def]
-    """Refuse to start when something already listens on the port.
-
-    With ``reuse_port`` a second server of the same user would otherwise share the port silently
-    and receive half of the connections.
-    """
-    import socket
+    """Refuse to start when something already listens on the port (see ``port_in_use``)."""
+    from provider.webserver import port_in_use
 
     for address in server.cfg.address:
         if not isinstance(address, tuple):
             continue  # a Unix socket or an inherited descriptor
-        family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
-        with socket.socket(family, socket.SOCK_STREAM) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                probe.bind(address[:2])
-            except OSError as e:
-                raise SystemExit(
-                    f"cannot listen on {address[0]}:{address[1]}: {e.strerror}"
-                    " (is another server running on this port?)"
-                ) from None
+        if problem := port_in_use(address[0], address[1]):
+            raise SystemExit(f"{problem}; stop it or set PORT to a free port")
 
 
 def when_ready(server):  # type: ignore[no-untyped-def]

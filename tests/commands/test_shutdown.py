@@ -1,0 +1,95 @@
+"""Stopping gunicorn: every process gone in time, the port free, whatever signals arrive.
+
+gunicorn runs as a process session of its own (a free port, SQLite under a tmp dir) with
+requests in flight, slow clients among them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.commands.sessions import STALLED_HEADERS
+from tests.commands.sessions import Session
+from tests.commands.sessions import Traffic
+from tests.commands.sessions import base_env
+from tests.commands.sessions import free_port
+from tests.commands.sessions import session
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+
+GRACEFUL_TIMEOUT = 8.0  # gunicorn.conf.py
+SIGNAL_GAP = 0.3  # between the SIGINT and the SIGTERM
+
+
+def _stop_with_sigint_then_sigterm(running: Session, everyone: bool) -> float:
+    send = running.signal_every_process if everyone else running.signal_group
+    started = time.monotonic()
+    send(signal.SIGINT)
+    time.sleep(SIGNAL_GAP)
+    send(signal.SIGTERM)
+    return running.wait_gone(started)
+
+
+@contextlib.contextmanager
+def _web(tmp_path: Path, name: str = "web", **extra: str) -> Iterator[tuple[Session, int]]:
+    """gunicorn as ``provider web`` starts it, serving on a free port."""
+    port = free_port()
+    env = {**base_env(tmp_path, port), "HOST": "127.0.0.1", **extra}
+    with session(["web", "--workers", "2"], env, tmp_path / f"{name}.log", [port]) as web:
+        web.wait_until_serving(port)
+        yield web, port
+
+
+def test_gunicorn_ends_at_once_on_sigint_and_sigterm_to_master_and_workers(
+    tmp_path: Path,
+) -> None:
+    """The review's hang: both signals reach every process; slow clients hold worker threads."""
+    with _web(tmp_path) as (web, port):
+        with Traffic(port, slow_clients=8):
+            time.sleep(0.5)  # the slow clients' bytes reach the worker threads
+            elapsed = _stop_with_sigint_then_sigterm(web, everyone=True)
+        web.assert_ports_free()
+    # Well under graceful_timeout: no process waited for the master's SIGKILL.
+    assert elapsed < GRACEFUL_TIMEOUT - 2, f"{elapsed:.1f} s"
+
+
+def test_sigterm_finishes_requests_in_flight_and_orphaned_workers_still_end(
+    tmp_path: Path,
+) -> None:
+    with _web(tmp_path) as (web, port):
+        with Traffic(port) as traffic:
+            in_flight = traffic.open(STALLED_HEADERS)
+            time.sleep(0.5)
+            started = time.monotonic()
+            web.signal_group(signal.SIGTERM)
+            time.sleep(0.5)
+            # A supervisor that gives up on the master: its workers must not live on, orphaned.
+            web.proc.kill()
+            in_flight.sendall(b"1\r\n\r\n")
+            answer = in_flight.recv(1024)
+            elapsed = web.wait_gone(started)
+        web.assert_ports_free()
+    assert answer.startswith(b"HTTP/1.1 200 "), answer
+    # The stalled clients kept their connections open: the workers left after the graceful timeout.
+    assert GRACEFUL_TIMEOUT - 1 < elapsed < GRACEFUL_TIMEOUT + 5, f"{elapsed:.1f} s"
+
+
+def test_a_taken_port_is_named_with_what_to_do(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {**base_env(tmp_path, port), "HOST": "127.0.0.1"}
+        with session(["web"], env, tmp_path / "out.log", []) as command:
+            command.proc.wait(60)
+    assert command.proc.returncode == 1, command.output()
+    assert f"port {port} on 127.0.0.1 is in use by another process" in command.output()
+    assert "stop it or set PORT to a free port" in command.output()
+    assert "Traceback" not in command.output()
