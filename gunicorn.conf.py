@@ -23,6 +23,12 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")
 # keep-alive connections (a PaaS router's, a load generator's) and keeps them for their lifetime,
 # leaving the other cores idle: measured, that halved the throughput of Jira's calls.
 reuse_port = True
+# gunicorn opens a control socket for `gunicornc` at one path per user (~/.gunicorn/gunicorn.ctl)
+# unless told otherwise, so every instance on a machine shares it: a starting instance unlinks
+# and takes over the other's socket, a stopping one deletes whichever socket is there now, and
+# `gunicornc` may scale or stop the wrong app. Off, unless a path of this instance's own is given.
+control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "")
+control_socket_disable = not control_socket
 
 
 def on_starting(server):  # type: ignore[no-untyped-def]

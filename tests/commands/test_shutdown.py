@@ -81,6 +81,27 @@ def test_sigterm_finishes_requests_in_flight_and_orphaned_workers_still_end(
     assert GRACEFUL_TIMEOUT - 1 < elapsed < GRACEFUL_TIMEOUT + 5, f"{elapsed:.1f} s"
 
 
+def test_two_gunicorn_instances_do_not_share_a_control_socket(tmp_path: Path) -> None:
+    own = tmp_path / "b.ctl"
+    (tmp_path / "runtime").mkdir()
+    shared = {"XDG_RUNTIME_DIR": str(tmp_path / "runtime")}
+    with (
+        _web(tmp_path, "a", **shared) as (a, _),
+        _web(tmp_path, "b", **shared, GUNICORN_CONTROL_SOCKET=str(own)) as (b, _),
+    ):
+        deadline = time.monotonic() + 30  # the master opens it once its workers are forked
+        while not own.is_socket() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert own.is_socket(), b.output()
+        a.signal_group(signal.SIGTERM)
+        a.wait_gone(time.monotonic())
+        assert own.is_socket(), "stopping one instance removed the other's control socket"
+        b.signal_group(signal.SIGTERM)
+        b.wait_gone(time.monotonic())
+    defaults = [tmp_path / "runtime" / "gunicorn.ctl", tmp_path / ".gunicorn" / "gunicorn.ctl"]
+    assert not any(path.exists() for path in defaults)
+
+
 def test_a_taken_port_is_named_with_what_to_do(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
