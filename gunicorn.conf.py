@@ -9,8 +9,8 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = "provider.webserver.ThreadWorker"
 threads = int(os.environ.get("WEB_THREADS", "4"))
 timeout = 30
-# How long a SIGTERM lets requests in flight finish before the workers go: below the 10 s after
-# which `docker stop` kills.
+# How long a SIGTERM lets requests in flight finish before the workers go. Below the 10 s after
+# which `docker stop` kills, and well below `provider run`'s own 12 s bound.
 graceful_timeout = 8
 keepalive = 5
 accesslog = "-"

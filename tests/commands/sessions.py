@@ -103,8 +103,9 @@ class Session:
             os.killpg(self.sid, signum)
 
     def signal_every_process(self, signum: int) -> None:
-        """As systemd (KillMode=control-group) and a PaaS's dyno manager do."""
-        for pid in session_pids(self.sid):
+        """As systemd (KillMode=control-group) and a PaaS's dyno manager do, in no set order:
+        here the command itself last."""
+        for pid in sorted(session_pids(self.sid), key=lambda pid: pid == self.sid):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signum)
 

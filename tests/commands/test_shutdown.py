@@ -1,7 +1,10 @@
-"""Stopping gunicorn: every process gone in time, the port free, whatever signals arrive.
+"""Stopping gunicorn, ``provider run`` and ``provider demo``: every process gone in time, ports free.
 
-gunicorn runs as a process session of its own (a free port, SQLite under a tmp dir) with
-requests in flight, slow clients among them.
+Each command runs as a process session of its own (free ports, SQLite under a tmp dir) with
+requests in flight, slow clients among them. The ``provider run`` and ``provider demo`` rounds
+send SIGINT and then SIGTERM and wait until no process of the session is left; they alternate
+between signalling the command's process group (a terminal, a supervisor) and every process of
+the session (systemd, a PaaS), so gunicorn's master and workers also receive both signals at once.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import contextlib
 import signal
 import socket
 import time
+from collections.abc import Callable
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -102,15 +106,97 @@ def test_two_gunicorn_instances_do_not_share_a_control_socket(tmp_path: Path) ->
     assert not any(path.exists() for path in defaults)
 
 
-def test_a_taken_port_is_named_with_what_to_do(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["run"], "stop it or set PORT=… to a free port"),
+        (["web"], "stop it or set PORT to a free port"),
+        (["demo", "--port", "{port}", "--instance", "{tmp}"], "or use --free-ports"),
+        (
+            ["demo", "--port", "{other}", "--sim-port", "{port}", "--instance", "{tmp}"],
+            "--sim-port",
+        ),
+    ],
+    ids=["run", "web", "demo", "demo-simulator"],
+)
+def test_a_taken_port_is_named_with_what_to_do(
+    tmp_path: Path, argv: list[str], message: str
+) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
+        other = free_port()
+        argv = [a.format(port=port, other=other, tmp=tmp_path) for a in argv]
         env = {**base_env(tmp_path, port), "HOST": "127.0.0.1"}
-        with session(["web"], env, tmp_path / "out.log", []) as command:
+        with session(argv, env, tmp_path / "out.log", []) as command:
             command.proc.wait(60)
     assert command.proc.returncode == 1, command.output()
     assert f"port {port} on 127.0.0.1 is in use by another process" in command.output()
-    assert "stop it or set PORT to a free port" in command.output()
+    assert message in command.output()
     assert "Traceback" not in command.output()
+
+
+def test_a_second_ctrl_c_kills_at_once(tmp_path: Path) -> None:
+    port = free_port()
+    with session(["run"], base_env(tmp_path, port), tmp_path / "run.log", [port]) as running:
+        running.wait_until_serving(port)
+        with Traffic(port):
+            time.sleep(0.5)
+            started = time.monotonic()
+            running.signal_group(signal.SIGTERM)  # graceful: the slow clients hold gunicorn
+            time.sleep(1)
+            running.signal_group(signal.SIGINT)
+            elapsed = running.wait_gone(started)
+        running.assert_ports_free()
+    assert running.proc.returncode == 3, running.output()
+    assert "killed web" in running.output()
+    assert elapsed < GRACEFUL_TIMEOUT - 2, f"{elapsed:.1f} s"
+
+
+def _run_round(tmp_path: Path, everyone: bool) -> float:
+    port = free_port()
+    env = base_env(tmp_path, port)
+    with session(["run"], env, tmp_path / "run.log", [port]) as running:
+        running.wait_until_serving(port)
+        with Traffic(port):
+            elapsed = _stop_with_sigint_then_sigterm(running, everyone)
+        assert running.proc.returncode == 0, running.output()
+        running.assert_ports_free()
+    return elapsed
+
+
+def _demo_round(tmp_path: Path, everyone: bool) -> float:
+    app, sim = free_port(), free_port()
+    env = base_env(tmp_path, app)
+    argv = ["demo", "--port", str(app), "--sim-port", str(sim), "--instance", str(tmp_path)]
+    with session(argv, env, tmp_path / "demo.log", [app, sim]) as running:
+        running.wait_until_serving(app)
+        running.wait_until_serving(sim, "/_sim/state")
+        # Half the rounds stop the demo while it is still setting up, half once it runs.
+        if not everyone:
+            running.wait_for_output("Press Ctrl-C")
+        with Traffic(app), Traffic(sim, slow_clients=2):
+            elapsed = _stop_with_sigint_then_sigterm(running, everyone)
+        assert running.proc.returncode == 0, running.output()
+        running.assert_ports_free()
+    return elapsed
+
+
+def _rounds(tmp_path: Path, rounds: int, one_round: Callable[[Path, bool], float]) -> None:
+    took = []
+    for i in range(rounds):
+        directory = tmp_path / f"round-{i}"
+        directory.mkdir()
+        took.append(one_round(directory, i % 2 == 1))
+    print(f"stopped in {', '.join(f'{t:.1f}' for t in took)} s; max {max(took):.1f} s")
+
+
+@pytest.mark.parametrize("rounds", [2, pytest.param(10, marks=pytest.mark.slow)])
+def test_provider_run_stops_within_the_bound(tmp_path: Path, rounds: int) -> None:
+    _rounds(tmp_path, rounds, _run_round)
+
+
+@pytest.mark.parametrize("rounds", [2, pytest.param(10, marks=pytest.mark.slow)])
+def test_provider_demo_stops_within_the_bound(tmp_path: Path, rounds: int) -> None:
+    _rounds(tmp_path, rounds, _demo_round)
