@@ -1,4 +1,4 @@
-"""Stopping gunicorn, ``provider run`` and ``provider demo``: every process gone in time, ports free.
+"""Stopping gunicorn, ``provider run`` and ``provider demo``: no process left, ports free.
 
 Each command runs as a process session of its own (free ports, SQLite under a tmp dir) with
 requests in flight, slow clients among them. The ``provider run`` and ``provider demo`` rounds
