@@ -9,10 +9,13 @@ from provider.logging import redact_url
 # A PaaS routes to $PORT on every interface; `provider run` sets HOST=127.0.0.1 for a laptop.
 bind = f"{os.environ.get('HOST') or '0.0.0.0'}:{os.environ.get('PORT') or '8000'}"  # noqa: S104
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-worker_class = "gthread"
+# gthread with a shutdown that ends even with slow clients and doubled signals: see the module.
+worker_class = "provider.webserver.ThreadWorker"
 threads = int(os.environ.get("WEB_THREADS", "4"))
 timeout = 30
-graceful_timeout = 20
+# How long a SIGTERM lets requests in flight finish before the workers go. Below the 10 s after
+# which `docker stop` kills, and well below `provider run`'s own 12 s bound.
+graceful_timeout = 8
 keepalive = 5
 accesslog = "-"
 
@@ -35,29 +38,23 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")
 # keep-alive connections (a PaaS router's, a load generator's) and keeps them for their lifetime,
 # leaving the other cores idle: measured, that halved the throughput of Jira's calls.
 reuse_port = True
+# gunicorn opens a control socket for `gunicornc` at one path per user (~/.gunicorn/gunicorn.ctl)
+# unless told otherwise, so every instance on a machine shares it: a starting instance unlinks
+# and takes over the other's socket, a stopping one deletes whichever socket is there now, and
+# `gunicornc` may scale or stop the wrong app. Off, unless a path of this instance's own is given.
+control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "")
+control_socket_disable = not control_socket
 
 
 def on_starting(server):  # type: ignore[no-untyped-def]
-    """Refuse to start when something already listens on the port.
-
-    With ``reuse_port`` a second server of the same user would otherwise share the port silently
-    and receive half of the connections.
-    """
-    import socket
+    """Refuse to start when something already listens on the port (see ``port_in_use``)."""
+    from provider.webserver import port_in_use
 
     for address in server.cfg.address:
         if not isinstance(address, tuple):
             continue  # a Unix socket or an inherited descriptor
-        family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
-        with socket.socket(family, socket.SOCK_STREAM) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                probe.bind(address[:2])
-            except OSError as e:
-                raise SystemExit(
-                    f"cannot listen on {address[0]}:{address[1]}: {e.strerror}"
-                    " (is another server running on this port?)"
-                ) from None
+        if problem := port_in_use(address[0], address[1]):
+            raise SystemExit(f"{problem}; stop it or set PORT to a free port")
 
 
 def when_ready(server):  # type: ignore[no-untyped-def]

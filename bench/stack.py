@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from collections.abc import Iterator
 from dataclasses import dataclass
 from dataclasses import field
@@ -66,19 +67,24 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
-def children(pid: int) -> list[int]:
+def processes(matching: Callable[[list[str]], bool]) -> list[int]:
+    """The processes whose ``/proc/<pid>/stat`` fields after the name (state, ppid, pgrp,
+    session, …) are ``matching``."""
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/stat") as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                if matching(f.read().rsplit(")", 1)[1].split()):
+                    found.append(int(entry))
         except (OSError, ValueError, IndexError):
             continue
-        if ppid == pid:
-            found.append(int(entry))
     return sorted(found)
+
+
+def children(pid: int) -> list[int]:
+    return processes(lambda fields: int(fields[1]) == pid)
 
 
 def stop_process(proc: subprocess.Popen[Any], timeout: float = 15) -> None:
@@ -88,7 +94,8 @@ def stop_process(proc: subprocess.Popen[Any], timeout: float = 15) -> None:
     try:
         proc.wait(timeout)
     except subprocess.TimeoutExpired:
-        proc.kill()
+        # The whole group (each process here starts one): gunicorn's workers go with the master.
+        os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(5)
 
 
@@ -245,6 +252,7 @@ class Stack:
                 cwd=ROOT,
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                process_group=0,
             )
         self._wait_healthy()
 
@@ -278,6 +286,7 @@ class Stack:
                 cwd=ROOT,
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                process_group=0,
             )
         self.workers.append(proc)
         return proc

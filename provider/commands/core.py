@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import sys
-import time
-from typing import Any
 
 import click
 from sqlalchemy import select
@@ -16,6 +12,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
 from provider import migrate
+from provider.commands.processes import Supervisor
+from provider.commands.processes import ensure_port_free
 from provider.config import Settings
 from provider.config import SettingsError
 from provider.db import make_session_factory
@@ -98,69 +96,33 @@ def _gunicorn_conf() -> str:
 
 def process_specs(settings: Settings) -> list[tuple[str, list[str]]]:
     """The processes ``provider run`` starts side by side."""
-    specs = [
+    return [
         ("web", [sys.executable, "-m", "provider.cli", "web", "--workers", "2"]),
         ("worker", [sys.executable, "-m", "provider.cli", "worker"]),
     ]
-    specs.extend(EXTRA_PROCESSES)
-    return specs
-
-
-# Other areas append (name, argv) here, e.g. the outbox worker.
-EXTRA_PROCESSES: list[tuple[str, list[str]]] = []
 
 
 @click.command("run")
 def run() -> None:
     """Migrate, then start the web app and the worker side by side (Ctrl-C stops both)."""
     settings = _settings()
-    migrate.upgrade(settings.database_url)
-    click.echo(
-        f"{settings.app_name} on {settings.base_url} "
-        f"(database {settings.database_url.split('://', 1)[0]}); "
-        f"descriptor at {settings.base_url}/atlassian-connect.json"
-    )
     env = dict(os.environ)
     env.setdefault("HOST", "127.0.0.1")
     env.setdefault("PORT", str(settings.port))
-    supervise(process_specs(settings), env=env)
-
-
-def supervise(specs: list[tuple[str, list[str]]], env: dict[str, str] | None = None) -> None:
-    """Run processes until one exits or a signal arrives, then stop them all."""
-    procs: dict[str, subprocess.Popen[Any]] = {}
-    stopping = False
-
-    def _stop(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
-    for name, argv in specs:
-        procs[name] = subprocess.Popen(argv, env=env)  # noqa: S603 - our own interpreter
-    exit_code = 0
-    try:
-        while not stopping:
-            for name, proc in procs.items():
-                code = proc.poll()
-                if code is not None:
-                    click.echo(f"{name} exited with {code}; stopping", err=True)
-                    exit_code = code or 1
-                    stopping = True
-                    break
-            time.sleep(0.2)
-    finally:
-        for proc in procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 20
-        for proc in procs.values():
-            try:
-                proc.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-    sys.exit(exit_code)
+    ensure_port_free(
+        env["HOST"], settings.port, "set PORT=… to a free port (and BASE_URL to match)"
+    )
+    with Supervisor(env) as supervisor:
+        migrate.upgrade(settings.database_url)
+        click.echo(
+            f"{settings.app_name} on {settings.base_url} "
+            f"(database {settings.database_url.split('://', 1)[0]}); "
+            f"descriptor at {settings.base_url}/atlassian-connect.json"
+        )
+        for name, argv in process_specs(settings):
+            supervisor.start(name, argv)
+        supervisor.watch()
+    sys.exit(supervisor.status)
 
 
 COMMANDS = [db_group, installations_group, web, run]

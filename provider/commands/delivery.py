@@ -72,11 +72,18 @@ def worker(
     def _stop(signum: int, _frame: object) -> None:
         logger.info("worker stopping after the current batch (signal %s)", signum)
         stop.set()
+        # A second Ctrl-C interrupts the batch: its messages keep their lease and go out again
+        # once it expires.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     logger.info("worker started id=%s batch_size=%s", worker.outbox.worker_id, batch_size)
-    worker.run(stop)
+    try:
+        worker.run(stop)
+    except KeyboardInterrupt:
+        logger.warning("worker interrupted during a batch")
+        raise SystemExit(1) from None
     logger.info("worker stopped")
 
 

@@ -12,9 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import socket
-import subprocess
 import sys
 import time
 import urllib.error
@@ -27,6 +25,8 @@ import click
 from sqlalchemy import select
 
 from provider import migrate
+from provider.commands.processes import Supervisor
+from provider.commands.processes import ensure_port_free
 from provider.config import Settings
 from provider.config import SettingsError
 
@@ -83,12 +83,10 @@ def _http(method: str, url: str, body: Any = None, headers: dict[str, str] | Non
     return json.loads(raw) if raw else None
 
 
-def _wait_for(url: str, what: str, procs: dict[str, subprocess.Popen[Any]], timeout: float) -> None:
+def _wait_for(url: str, what: str, supervisor: Supervisor, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for name, proc in procs.items():
-            if proc.poll() is not None:
-                raise click.ClickException(f"{name} exited with {proc.returncode} while starting")
+        supervisor.check()
         try:
             with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - loopback
                 return
@@ -141,23 +139,6 @@ def _create_demo_data(settings: Settings, client_key: str) -> dict[str, str]:
         factory.kw["bind"].dispose()
 
 
-def _interrupt(signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt
-
-
-def _stop(procs: dict[str, subprocess.Popen[Any]]) -> None:
-    for proc in procs.values():
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 15
-    for proc in procs.values():
-        try:
-            proc.wait(max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 @click.command("demo")
 @click.option("--port", type=int, default=8000, show_default=True, help="the app's port")
 @click.option("--sim-port", type=int, default=8001, show_default=True, help="the simulator's port")
@@ -181,6 +162,11 @@ def demo(
 ) -> None:
     """App + worker + local Jira simulator, installed and fed with demo data (Ctrl-C stops)."""
     ports = Ports(_free_port(), _free_port()) if free_ports else Ports(port, sim_port)
+    # Before the database is reset: a demo already running on these ports is using it.
+    for taken in (ports.app, ports.sim):
+        ensure_port_free(
+            "127.0.0.1", taken, "choose others with --port and --sim-port, or use --free-ports"
+        )
     instance = instance.resolve()
     instance.mkdir(parents=True, exist_ok=True)
     db_path = instance / "demo.sqlite3"
@@ -207,84 +193,79 @@ def demo(
         settings = Settings.from_env(env)
     except SettingsError as e:
         raise click.ClickException(str(e)) from None
+    with Supervisor(env) as supervisor:
+        _step(f"database {db_path} (fresh for this demo)")
+        migrate.upgrade(settings.database_url)
+        try:
+            _run_demo(supervisor, settings, ports, instance, timeout)
+        except (OSError, click.ClickException) as e:
+            # A stop signal or a process that exited explains a failed step better than the step.
+            supervisor.check()
+            if isinstance(e, click.ClickException):
+                raise
+            raise click.ClickException(f"a demo step failed: {e}") from None
+        if not exit_after_setup:
+            click.echo("Press Ctrl-C to stop.")
+            supervisor.watch()
+    sys.exit(supervisor.status)
 
-    _step(f"database {db_path} (fresh for this demo)")
-    migrate.upgrade(settings.database_url)
+
+def _run_demo(
+    supervisor: Supervisor, settings: Settings, ports: Ports, instance: Path, timeout: float
+) -> None:
+    """Start the three processes, install the app, create the data, send alerts, show them."""
+    app_url = settings.base_url
+    sim_url = f"http://127.0.0.1:{ports.sim}"
     python = sys.executable
-    procs: dict[str, subprocess.Popen[Any]] = {}
-    # A SIGTERM (a supervisor, `timeout`) stops the children the same way Ctrl-C does.
-    signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        _step(f"starting the Jira simulator on {sim_url}")
-        procs["simulator"] = subprocess.Popen(  # noqa: S603 - our own interpreter and command
-            [python, "-m", "provider.cli", "jira-sim", "--port", str(ports.sim), "--site", SITE],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        _step(f"starting the app on {app_url} and a worker")
-        procs["web"] = subprocess.Popen(  # noqa: S603
-            [python, "-m", "provider.cli", "web", "--workers", "1"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        procs["worker"] = subprocess.Popen(  # noqa: S603
-            [python, "-m", "provider.cli", "worker", "--idle-max", "0.5"], env=env
-        )
-        _wait_for(f"{sim_url}/_sim/state", "the simulator", procs, 30)
-        _wait_for(f"{app_url}/readyz", "the app", procs, 60)
+    _step(f"starting the Jira simulator on {sim_url}")
+    supervisor.start(
+        "simulator",
+        [python, "-m", "provider.cli", "jira-sim", "--port", str(ports.sim), "--site", SITE],
+        log=instance / "simulator.log",
+    )
+    _step(f"starting the app on {app_url} and a worker")
+    supervisor.start(
+        "web", [python, "-m", "provider.cli", "web", "--workers", "1"], log=instance / "web.log"
+    )
+    supervisor.start("worker", [python, "-m", "provider.cli", "worker", "--idle-max", "0.5"])
+    _wait_for(f"{sim_url}/_sim/state", "the simulator", supervisor, 30)
+    _wait_for(f"{app_url}/readyz", "the app", supervisor, 60)
 
-        _step(f"installing the app into the simulator's site {SITE!r}")
-        result = _http(
+    _step(f"installing the app into the simulator's site {SITE!r}")
+    result = _http(
+        "POST",
+        f"{sim_url}/_sim/sites/{SITE}/install",
+        {"descriptorUrl": f"{app_url}/atlassian-connect.json"},
+    )
+    if not result or not result.get("ok"):
+        raise click.ClickException(f"the install failed: {result}")
+    client_key = result["site"]["clientKey"]
+
+    _step("creating workspace 'Demo Shop' with 3 components and an integration; linking it")
+    secrets = _create_demo_data(settings, client_key)
+
+    _step(f"sending {len(ALERTS)} alerts (P1 and P2 open incidents at once)")
+    for alert in ALERTS:
+        _http(
             "POST",
-            f"{sim_url}/_sim/sites/{SITE}/install",
-            {"descriptorUrl": f"{app_url}/atlassian-connect.json"},
+            f"{app_url}/v1/alerts",
+            alert,
+            {"Authorization": f"GenieKey {secrets['apiKey']}"},
         )
-        if not result or not result.get("ok"):
-            raise click.ClickException(f"the install failed: {result}")
-        client_key = result["site"]["clientKey"]
 
-        _step("creating workspace 'Demo Shop' with 3 components and an integration; linking it")
-        secrets = _create_demo_data(settings, client_key)
-
-        _step(f"sending {len(ALERTS)} alerts (P1 and P2 open incidents at once)")
-        for alert in ALERTS:
-            _http(
-                "POST",
-                f"{app_url}/v1/alerts",
-                alert,
-                {"Authorization": f"GenieKey {secrets['apiKey']}"},
-            )
-
-        incidents = _wait_for_incidents(sim_url, procs, timeout)
-        _summary(app_url, sim_url, secrets, incidents)
-        if exit_after_setup:
-            return
-        click.echo("Press Ctrl-C to stop.")
-        while all(proc.poll() is None for proc in procs.values()):
-            time.sleep(0.5)
-        stopped = [name for name, proc in procs.items() if proc.poll() is not None]
-        raise click.ClickException(f"{', '.join(stopped)} stopped unexpectedly")
-    except KeyboardInterrupt:
-        click.echo("\nstopping…")
-    except urllib.error.URLError as e:
-        raise click.ClickException(f"a demo step failed: {e}") from None
-    finally:
-        _stop(procs)
+    incidents = _wait_for_incidents(sim_url, supervisor, timeout)
+    _summary(app_url, sim_url, secrets, incidents)
 
 
 def _wait_for_incidents(
-    sim_url: str, procs: dict[str, subprocess.Popen[Any]], timeout: float
+    sim_url: str, supervisor: Supervisor, timeout: float
 ) -> list[dict[str, Any]]:
     label = "waiting for the worker to deliver to Jira"
     deadline = time.monotonic() + timeout
     with click.progressbar(length=int(timeout), label=label, show_eta=False) as bar:
         waited = 0
         while time.monotonic() < deadline:
-            for name, proc in procs.items():
-                if proc.poll() is not None:
-                    raise click.ClickException(f"{name} exited with {proc.returncode}")
+            supervisor.check()
             state = _http("GET", f"{sim_url}/_sim/state/{SITE}")
             incidents = list((state or {}).get("incidents", {}).values())
             if len(incidents) >= 2 and state.get("components"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import signal
 
 import click
 
@@ -51,6 +52,8 @@ def jira_sim(
                 raise click.ClickException(str(e)) from None
             answers = ", ".join(f"{k} {r.status_code}" for k, r in result.responses.items())
             click.echo(f"installed on {name}: {answers}")
+    # A supervisor's SIGTERM stops the simulator as cleanly as Ctrl-C does.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     with contextlib.suppress(KeyboardInterrupt):
         sim.serve_forever()
 

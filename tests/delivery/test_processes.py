@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,34 +47,54 @@ def _wait_for(predicate, timeout: float, what: str) -> None:  # type: ignore[no-
         time.sleep(0.05)
 
 
+@contextlib.contextmanager
+def _running_worker(live: LiveApp, tmp_path: Path, *args: str) -> Iterator[subprocess.Popen[bytes]]:
+    worker = _start_worker(live, tmp_path, "--lease-seconds", "1.5", *args)
+    try:
+        yield worker
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait(10)
+
+
+def _slow_first_batch(live: LiveApp, sim: Simulator, messages: int, delay: float) -> dict[str, Any]:
+    """Enqueue ``messages`` incidents; Jira holds the first bulk request for ``delay`` seconds.
+
+    Returns the incidents Jira should end up with.
+    """
+    latest = _enqueue_versions(live, live.installation(sim, "acme"), "incident", messages, usn=1)
+    sim.faults.add("delay", site="acme", delay=delay, times=1)
+    return latest
+
+
+def _wait_for_a_batch_in_flight(sim: Simulator) -> None:
+    _wait_for(
+        lambda: sim.counters()["faults_injected"].get("delay", 0) >= 1, 20, "a batch in flight"
+    )
+
+
+def _drain_then_stop(live: LiveApp, tmp_path: Path, *args: str) -> None:
+    """A new worker delivers what is left, then stops cleanly on SIGTERM."""
+    with _running_worker(live, tmp_path, *args) as worker:
+        _wait_for(lambda: live.counts() == {}, 30, "the outbox to drain")
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(10) == 0
+
+
 def test_kill_9_mid_batch_loses_nothing_and_sigterm_stops_cleanly(
     installed: LiveApp, sim: Simulator, tmp_path: Path
 ) -> None:
-    acme = installed.installation(sim, "acme")
-    latest = _enqueue_versions(installed, acme, "incident", 300, usn=1)
     # The first bulk request hangs in the simulator long enough to kill the worker during it.
-    sim.faults.add("delay", site="acme", delay=2.0, times=1)
-
-    first = _start_worker(installed, tmp_path, "--lease-seconds", "1.5", "--batch-size", "100")
-    try:
-        _wait_for(
-            lambda: sim.counters()["faults_injected"].get("delay", 0) >= 1, 20, "a batch in flight"
-        )
+    latest = _slow_first_batch(installed, sim, 300, 2.0)
+    with _running_worker(installed, tmp_path, "--batch-size", "100") as first:
+        _wait_for_a_batch_in_flight(sim)
         assert installed.counts().get(MessageStatus.SENDING) == 100
-    finally:
         first.kill()  # SIGKILL: no cleanup, no chance to record anything
         first.wait(10)
     assert first.returncode == -signal.SIGKILL
 
-    second = _start_worker(installed, tmp_path, "--lease-seconds", "1.5", "--batch-size", "100")
-    try:
-        _wait_for(lambda: installed.counts() == {}, 30, "the outbox to drain")
-        second.send_signal(signal.SIGTERM)
-        assert second.wait(10) == 0
-    finally:
-        if second.poll() is None:
-            second.kill()
-            second.wait(10)
+    _drain_then_stop(installed, tmp_path, "--batch-size", "100")
 
     assert sim.state("acme")["incidents"] == latest
 
@@ -129,3 +152,20 @@ def test_two_workers_on_postgresql_never_send_a_message_twice(
     counters = sim.counters()
     assert counters["bulk_requests"]["incidents"] == 22, (counters["requests"], handled)
     assert counters["retry_after_violations"] == 0
+
+
+def test_a_second_ctrl_c_interrupts_the_batch_and_loses_nothing(
+    installed: LiveApp, sim: Simulator, tmp_path: Path
+) -> None:
+    # A Jira that hangs: finishing the batch would take 20 s.
+    latest = _slow_first_batch(installed, sim, 50, 20.0)
+    with _running_worker(installed, tmp_path) as first:
+        _wait_for_a_batch_in_flight(sim)
+        first.send_signal(signal.SIGINT)  # "after the current batch"
+        time.sleep(0.5)
+        assert first.poll() is None
+        first.send_signal(signal.SIGINT)
+        assert first.wait(10) == 1
+
+    _drain_then_stop(installed, tmp_path)
+    assert sim.state("acme")["incidents"] == latest
