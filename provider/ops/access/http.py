@@ -162,6 +162,11 @@ def principal() -> ApiPrincipal:
     return cast(ApiPrincipal, g.principal)
 
 
+def took() -> float:
+    """Seconds since the request started, as the ``took`` of JSM and Opsgenie bodies."""
+    return round(time.perf_counter() - g.get("started", time.perf_counter()), 3)
+
+
 def json_body(*, optional: bool = False) -> Any:
     """The decoded JSON body (any content type); ``{}`` for an empty body when ``optional``.
 
