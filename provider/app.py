@@ -108,6 +108,8 @@ def _register_packages(app: Flask, settings: Settings, install_keys: Any | None)
     from provider.ops.alerts import api_v2 as alerts_api_v2
     from provider.ops.components import api as components_api
     from provider.ops.components import jira as jira_actions
+    from provider.ops.heartbeats import api as heartbeats_api
+    from provider.ops.heartbeats import api_v2 as heartbeats_api_v2
     from provider.ops.incidents import api as incidents_api
     from provider.ops.integrations import api as integrations_api
     from provider.ops.integrations import ingestion
@@ -131,6 +133,8 @@ def _register_packages(app: Flask, settings: Settings, install_keys: Any | None)
     app.register_blueprint(components_api.bp)
     app.register_blueprint(alerts_api.bp)
     app.register_blueprint(alerts_api_v2.bp)
+    app.register_blueprint(heartbeats_api.bp)
+    app.register_blueprint(heartbeats_api_v2.bp)
     errors.register_error_format(app, OPSGENIE_PREFIX, opsgenie_error_body)
     app.register_blueprint(incidents_api.bp)
     app.register_blueprint(openapi.bp)

@@ -32,6 +32,7 @@ from tests.ops.openapi_doc import build_opsgenie_document
 
 MAX_EXAMPLES = 25
 SEEDED_ALIAS = "fuzz-alias"
+SEEDED_HEARTBEAT = "fuzz-heartbeat"
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -70,6 +71,8 @@ def seeded(api: Api) -> Seeded:
     api.process()
     note = api.get(f"/v1/alerts/{alert['id']}/notes").get_json()["values"][0]
     created = api.post("/v1/alerts", json={"message": "second"}).get_json()
+    heartbeat = {"name": SEEDED_HEARTBEAT, "interval": 5, "intervalUnit": "minutes"}
+    assert api.post("/v1/heartbeats", json=heartbeat).status_code == 201
     return Seeded(
         ids={
             "identifier": alert["id"],
@@ -78,6 +81,7 @@ def seeded(api: Api) -> Seeded:
             "integrationId": integration["id"],
             "actionId": actions["values"][0]["id"],
             "requestId": created["requestId"],
+            "name": SEEDED_HEARTBEAT,
         },
         integration_key=integration["apiKey"],
         turn=itertools.count(),
@@ -112,7 +116,8 @@ def _call(case: schemathesis.Case, api: Api, seeded: Seeded) -> None:
         headers={"Authorization": f"GenieKey {key}"},
         checks=CHECKS,
     )
-    if response.status_code == 202:
+    # Every 202 of the alerts is a request to process; a heartbeat's ping is answered at once.
+    if response.status_code == 202 and "/alerts" in case.path:
         _assert_processes_cleanly(api, response.json()["requestId"])
 
 
