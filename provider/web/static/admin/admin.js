@@ -140,7 +140,23 @@
       componentsTable(ws),
       el("h4", {}, "Integrations"),
       integrationsTable(ws),
-      integrationForm(ws));
+      integrationForm(ws),
+      el("h4", {}, "Heartbeats"),
+      heartbeatsTable(ws));
+  }
+
+  const HEARTBEAT_LOZENGE = { active: "success", expired: "removed", waiting: "inprogress", disabled: "" };
+
+  function heartbeatsTable(ws) {
+    if (!ws.heartbeats.length) return el("p", { class: "empty-inline" }, "No heartbeats yet. Create them with the API (docs/clients.md) and ping them from a monitoring tool.");
+    return el("div", { class: "table-wrap" }, el("table", { "data-heartbeats": ws.id },
+      el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Name"), el("th", { scope: "col", class: "hide-narrow" }, "Interval"),
+        el("th", { scope: "col" }, "Last ping"), el("th", { scope: "col" }, "State"))),
+      el("tbody", {}, ws.heartbeats.map((h) => el("tr", {},
+        el("td", {}, h.name),
+        el("td", { class: "hide-narrow" }, h.interval + " " + (h.interval === 1 ? h.intervalUnit.replace(/s$/, "") : h.intervalUnit)),
+        el("td", { class: "subtle" }, h.lastPingAt ? when(h.lastPingAt) : "Never"),
+        el("td", {}, el("span", { class: "lozenge " + HEARTBEAT_LOZENGE[h.state] }, h.state)))))));
   }
 
   function componentsTable(ws) {
