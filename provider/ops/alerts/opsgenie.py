@@ -150,7 +150,7 @@ class OpsgenieRequestStatus(RequestStatus):
     success: bool
 
     @classmethod
-    def of(cls, row: models.AlertRequest) -> OpsgenieRequestStatus:  # type: ignore[override]
+    def of(cls, row: models.AlertRequest) -> OpsgenieRequestStatus:
         status = RequestStatus.of(row)
         return cls(**status.model_dump(), success=bool(status.is_success))
 

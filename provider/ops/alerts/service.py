@@ -2,7 +2,9 @@
 
 This is the interface other parts call (the ``/v1/alerts`` handlers, integration ingestion):
 ``submit_create`` and ``submit_action`` add the row to the caller's session and never commit; the
-caller commits before answering 202, which is what makes the request durable.
+caller commits before answering 202, which is what makes the request durable. Other contexts
+reach alerts only through this module, which re-exports what they pass in (``AlertAction``,
+``AlertCreate``).
 """
 
 from __future__ import annotations
@@ -20,13 +22,13 @@ from provider.errors import NotFound
 from provider.errors import ValidationFailed
 from provider.ops.access.principal import ApiPrincipal
 from provider.ops.alerts.models import Alert
-from provider.ops.alerts.models import AlertAction
+from provider.ops.alerts.models import AlertAction as AlertAction
 from provider.ops.alerts.models import AlertLog
 from provider.ops.alerts.models import AlertNote
 from provider.ops.alerts.models import AlertRequest
 from provider.ops.alerts.models import AlertStatus
 from provider.ops.alerts.models import RequestState
-from provider.ops.alerts.schemas import AlertCreate
+from provider.ops.alerts.schemas import AlertCreate as AlertCreate
 from provider.ops.workspaces.models import new_public_id
 
 IDENTIFIER_TYPES = ("id", "alias", "tiny")
