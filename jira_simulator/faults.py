@@ -92,7 +92,7 @@ class Fault:
         """
         if not isinstance(raw, Mapping):
             raise FaultError("the body must be a JSON object")
-        names = {
+        names: dict[str, type | tuple[type, ...]] = {
             "kind": str,
             "site": str,
             "fraction": (int, float),

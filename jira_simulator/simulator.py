@@ -99,7 +99,7 @@ class Simulator:
             self.host, self.port, create_sim_app(self), threaded=True, request_handler=_QuietHandler
         )
         server.log_requests = self.log_requests  # type: ignore[attr-defined]
-        server.daemon_threads = True
+        server.daemon_threads = True  # type: ignore[attr-defined]
         self._server = server
         self.port = server.server_port
         for name in self._initial_sites:

@@ -290,7 +290,7 @@ class Counters:
                 return {k: plain(v) for k, v in value.items()}
             return value
 
-        out = plain(self._bucket(None))
+        out: dict[str, Any] = plain(self._bucket(None))
         out["sites"] = {site: plain(b) for site, b in self._data.items() if site is not None}
         return out
 

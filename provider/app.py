@@ -63,7 +63,7 @@ def create_app(
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
         JSON_SORT_KEYS=False,
     )
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json.sort_keys = False
     SETTINGS.install(app, settings)
     SECRET_BOX.install(app, SecretBox(settings.secret_key))
     RATE_LIMITER.install(app, RateLimiter(settings.rate_limit_storage_url))
@@ -107,12 +107,13 @@ def _register_packages(app: Flask, settings: Settings, install_keys: Any | None)
     from provider.ops.alerts import api as alerts_api
     from provider.ops.alerts import api_v2 as alerts_api_v2
     from provider.ops.components import api as components_api
-    from provider.ops.components import jira as jira_actions
+    from provider.ops.components import jira as component_actions
     from provider.ops.heartbeats import api as heartbeats_api
     from provider.ops.heartbeats import api_v2 as heartbeats_api_v2
     from provider.ops.incidents import api as incidents_api
     from provider.ops.integrations import api as integrations_api
     from provider.ops.integrations import ingestion
+    from provider.ops.workspaces import jira as workspace_actions
     from provider.ops.workspaces.service import resolve_workspace_key
     from provider.web import admin as admin_page
     from provider.web import pages as object_pages
@@ -124,7 +125,8 @@ def _register_packages(app: Flask, settings: Settings, install_keys: Any | None)
         install_keys=install_keys,
         hooks=connect_api.LifecycleHooks(installed=[_backfill_on_reinstall()]),
     )
-    app.register_blueprint(jira_actions.bp)
+    app.register_blueprint(workspace_actions.bp)
+    app.register_blueprint(component_actions.bp)
     init_api(
         app,
         settings.api_rate_limit_per_minute,

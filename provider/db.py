@@ -12,6 +12,7 @@ import functools
 import os
 import threading
 import time
+import uuid
 import weakref
 from collections.abc import Callable
 from datetime import UTC
@@ -71,6 +72,11 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
 
 
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
+
+
+def new_public_id() -> str:
+    """The id an entity is known by outside the database (a UUID): never the row number."""
+    return str(uuid.uuid4())
 
 
 class Base(DeclarativeBase):

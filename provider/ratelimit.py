@@ -39,7 +39,10 @@ class RateLimiter:
 
     def __init__(self, storage_url: str = "memory://") -> None:
         self.storage_url = storage_url
-        self.storage: Storage = storage_from_string(storage_url)
+        storage = storage_from_string(storage_url)
+        if not isinstance(storage, Storage):
+            raise ValueError(f"{storage_url!r} names an asynchronous store")
+        self.storage = storage
         self._strategy = MovingWindowRateLimiter(self.storage)
         self._items: dict[str, RateLimitItem] = {}
 

@@ -12,7 +12,6 @@ FOUNDATION = {
     "config",
     "db",
     "errors",
-    "validation",
     "logging",
     "times",
     "crypto",
@@ -300,3 +299,39 @@ def _adds_own_routes(node: ast.stmt) -> bool:
         )
         and not node.orelse
     )
+
+
+# ── bounded contexts meet at their service modules ────────────────────────────────────────────
+
+OPS = ROOT / "ops"
+CONTEXTS = {"alerts", "integrations", "incidents", "components", "workspaces"}
+
+
+def _context_of(path: Path) -> str | None:
+    parts = path.relative_to(OPS).parts
+    return parts[0] if len(parts) > 1 and parts[0] in CONTEXTS else None
+
+
+def test_a_context_reaches_another_only_through_its_service_module() -> None:
+    bad = []
+    for path in sorted(OPS.rglob("*.py")):
+        mine = _context_of(path)
+        if mine is None:
+            continue  # ops/access, ops/lang and ops/sync are shared by every context
+        for name, line in _imports(path):
+            parts = name.split(".")
+            if (
+                parts[:2] == ["provider", "ops"]
+                and len(parts) >= 4
+                and parts[2] in CONTEXTS
+                and parts[2] != mine
+                and parts[3] != "service"
+            ):
+                bad.append(f"{path.relative_to(ROOT)}:{line} {name}")
+    assert bad == []
+
+
+def test_every_context_has_the_same_roles() -> None:
+    for context in CONTEXTS:
+        files = {p.name for p in (OPS / context).glob("*.py")}
+        assert {"models.py", "schemas.py", "service.py"} <= files, context

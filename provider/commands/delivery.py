@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 from provider.commands.core import _settings
 from provider.commands.core import session_factory
 from provider.connect.models import Installation
-from provider.db import make_session_factory
 from provider.errors import NotFound
 from provider.logging import configure_logging
 from provider.ops.sync import service as sync
@@ -89,7 +88,7 @@ def outbox_group() -> None:
 @outbox_group.command("status")
 def outbox_status() -> None:
     """Print one JSON object per installation: counts by status, pause, throttle, last success."""
-    factory = make_session_factory(_settings())
+    factory = session_factory(_settings())
     with factory() as session:
         for entry in admin.outbox_status(session):
             click.echo(json.dumps(entry.to_json()))
@@ -100,7 +99,7 @@ def outbox_status() -> None:
 @click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
 def outbox_problems(client_key: str, limit: int) -> None:
     """Print the messages Jira rejected or that ran out of retries, with Jira's message."""
-    factory = make_session_factory(_settings())
+    factory = session_factory(_settings())
     with factory() as session:
         installation = _installation(session, client_key)
         for problem in admin.problems(session, installation, limit=limit):
@@ -114,7 +113,7 @@ def outbox_problems(client_key: str, limit: int) -> None:
 def outbox_requeue(client_key: str | None, which: str | None) -> None:
     """Send dead-lettered and/or rejected messages again."""
     statuses = (MessageStatus(which),) if which else (MessageStatus.DEAD, MessageStatus.FAILED)
-    factory = make_session_factory(_settings())
+    factory = session_factory(_settings())
     with factory.begin() as session:
         installation = _installation(session, client_key) if client_key else None
         count = admin.requeue(session, installation=installation, statuses=statuses)
@@ -125,7 +124,7 @@ def outbox_requeue(client_key: str | None, which: str | None) -> None:
 @click.option("--client-key", required=True)
 def outbox_resume(client_key: str) -> None:
     """Resume delivery to a site paused after Jira answered 401/403."""
-    factory = make_session_factory(_settings())
+    factory = session_factory(_settings())
     with factory.begin() as session:
         installation = _installation(session, client_key)
         admin.resume(session, installation)

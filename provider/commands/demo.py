@@ -301,20 +301,19 @@ def _wait_for_incidents(
 def _summary(
     app_url: str, sim_url: str, secrets: dict[str, str], incidents: list[dict[str, Any]]
 ) -> None:
-    bold = {"bold": True}
     click.echo()
-    click.secho(f"Jira holds {len(incidents)} incidents:", **bold)
+    click.secho(f"Jira holds {len(incidents)} incidents:", bold=True)
     for incident in incidents:
         click.echo(f"  - {incident.get('summary')}")
     click.echo()
-    click.secho("Open:", **bold)
+    click.secho("Open:", bold=True)
     click.echo(f"  What Jira holds (incidents, reviews, components): {sim_url}/")
     click.echo(
         f"  The app's admin page, framed as Jira does:        {sim_url}/_sim/sites/{SITE}/admin"
     )
     click.echo(f"  The operations API:                               {app_url}/v1/alerts")
     click.echo()
-    click.secho("Try it:", **bold)
+    click.secho("Try it:", bold=True)
     click.echo(
         f"  curl -X POST {app_url}/v1/alerts -H 'Authorization: GenieKey {secrets['apiKey']}' \\\n"
         "       -H 'Content-Type: application/json' \\\n"

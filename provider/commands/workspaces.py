@@ -8,7 +8,7 @@ import click
 from sqlalchemy import select
 
 from provider.commands.core import _settings
-from provider.db import make_session_factory
+from provider.commands.core import session_factory
 from provider.errors import NotFound
 from provider.ops.workspaces.models import Workspace
 from provider.ops.workspaces.service import create_workspace
@@ -29,7 +29,7 @@ def create(name: str) -> None:
     name = name.strip()
     if not name or len(name) > 255:
         raise click.BadParameter("must be 1 to 255 characters", param_hint="--name")
-    factory = make_session_factory(_settings())
+    factory = session_factory(_settings())
     with factory.begin() as session:
         workspace, api_key, link_code = create_workspace(session, name)
         out = {"id": workspace.public_id, "name": workspace.name}
@@ -40,7 +40,7 @@ def create(name: str) -> None:
 @click.option("--workspace", "ref", required=True, help="workspace id")
 def rotate_key(ref: str) -> None:
     """Replace the workspace's API key; the old key stops working at once."""
-    factory = make_session_factory(_settings())
+    factory = session_factory(_settings())
     with factory.begin() as session:
         try:
             workspace = require_workspace(session, ref)
@@ -54,7 +54,7 @@ def rotate_key(ref: str) -> None:
 @workspaces_group.command("list")
 def list_workspaces() -> None:
     """Print one JSON object per workspace (never a key)."""
-    factory = make_session_factory(_settings())
+    factory = session_factory(_settings())
     with factory() as session:
         for ws in session.scalars(select(Workspace).order_by(Workspace.id)):
             click.echo(

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Annotated
 from urllib.parse import urlsplit
 
 from sqlalchemy import delete
@@ -26,8 +27,10 @@ from provider.connect.models import UsedLifecycleToken
 from provider.crypto import SecretBox
 from provider.errors import BadRequest
 from provider.errors import ValidationFailed
+from provider.schema.fields import RequestModel
+from provider.schema.fields import Text
+from provider.schema.parsing import parse_model
 from provider.times import utcnow
-from provider.validation import Fields
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +74,20 @@ def _url_error(value: str) -> str | None:
     return None
 
 
+class LifecycleBody(RequestModel):
+    """A lifecycle callback's body as Jira sends it (Forge adds ``installationId``)."""
+
+    event_type: Annotated[str, Text(50, nonempty=True)]
+    client_key: Annotated[str, Text(255, nonempty=True)]
+    shared_secret: Annotated[str, Text(1000, nonempty=True, strip=False)]
+    base_url: Annotated[str, Text(2000, nonempty=True)]
+    display_url: Annotated[str, Text(2000)] | None = None
+    cloud_id: Annotated[str, Text(255)] | None = None
+    product_type: Annotated[str, Text(50)] | None = None
+    description: Annotated[str, Text(1000)] | None = None
+    installation_id: Annotated[str, Text(255)] | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class LifecyclePayload:
     event_type: LifecycleEvent
@@ -92,43 +109,39 @@ class LifecyclePayload:
         :raises BadRequest: naming every field that is missing or wrong, including a ``baseUrl``
             whose host is not in ``ALLOWED_JIRA_HOSTS`` and an ``eventType`` of another route.
         """
-        f = Fields(raw, what="lifecycle payload")
-        event_type = f.required_str("eventType", max_len=50)
-        client_key = f.required_str("clientKey", max_len=255)
-        shared_secret = f.required_str("sharedSecret", max_len=1000, strip=False)
-        base_url = f.required_str("baseUrl", max_len=2000)
-        display_url = f.optional_str("displayUrl", max_len=2000)
-        cloud_id = f.optional_str("cloudId", max_len=255)
-        product_type = f.optional_str("productType", max_len=50)
-        description = f.optional_str("description", max_len=1000)
-        forge_installation_id = f.optional_str("installationId", max_len=255)
-        if event_type and event_type != event.value:
-            f.error("eventType", f"must be '{event.value}' on this route")
-        if base_url:
-            problem = _url_error(base_url)
-            if problem:
-                f.error("baseUrl", problem)
-            elif not host_allowed(urlsplit(base_url).hostname or "", allowed_hosts):
-                f.error("baseUrl", "is not a Jira site this app serves (ALLOWED_JIRA_HOSTS)")
-        if display_url and (problem := _url_error(display_url)):
-            f.error("displayUrl", problem)
         try:
-            f.raise_if_errors()
+            body = parse_model(LifecycleBody, raw, what="lifecycle payload")
         except ValidationFailed as e:
             # Jira is the only legitimate sender: a body it would never send is a bad request.
             raise BadRequest(
                 e.message, code="invalid_lifecycle_payload", details=e.details
             ) from None
+        problems: dict[str, str] = {}
+        if body.event_type != event.value:
+            problems["eventType"] = f"must be '{event.value}' on this route"
+        if problem := _url_error(body.base_url):
+            problems["baseUrl"] = problem
+        elif not host_allowed(urlsplit(body.base_url).hostname or "", allowed_hosts):
+            problems["baseUrl"] = "is not a Jira site this app serves (ALLOWED_JIRA_HOSTS)"
+        if body.display_url and (problem := _url_error(body.display_url)):
+            problems["displayUrl"] = problem
+        if problems:
+            name, message = next(iter(problems.items()))
+            raise BadRequest(
+                f"{name} {message}",
+                code="invalid_lifecycle_payload",
+                details={"source": {"pointer": f"/{name}"}, "fields": problems},
+            )
         return cls(
             event_type=event,
-            client_key=client_key,
-            shared_secret=shared_secret,
-            base_url=base_url.rstrip("/"),
-            display_url=display_url.rstrip("/") if display_url else None,
-            cloud_id=cloud_id,
-            product_type=product_type,
-            description=description,
-            forge_installation_id=forge_installation_id,
+            client_key=body.client_key,
+            shared_secret=body.shared_secret,
+            base_url=body.base_url.rstrip("/"),
+            display_url=body.display_url.rstrip("/") if body.display_url else None,
+            cloud_id=body.cloud_id or None,
+            product_type=body.product_type or None,
+            description=body.description or None,
+            forge_installation_id=body.installation_id or None,
         )
 
 

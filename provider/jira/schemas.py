@@ -12,7 +12,7 @@ from typing import TypedDict
 MAX_ENTITIES_PER_REQUEST = 1000
 MAX_WORKSPACE_IDS_PER_REQUEST = 100
 MAX_PROPERTIES = 5
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION: Literal["1.0"] = "1.0"
 # Field limits of incidents and reviews (Jira refuses longer values).
 MAX_SUMMARY = 255
 MAX_DESCRIPTION = 5000

@@ -123,7 +123,8 @@ def _serve(version: str) -> Response:
     response.set_etag(etag)
     response.headers["Cache-Control"] = CACHE_CONTROL
     response.headers["Access-Control-Allow-Origin"] = "*"
-    return response.make_conditional(request)
+    response.make_conditional(request)
+    return response
 
 
 THIS_DOCUMENT = endpoint(

@@ -183,7 +183,7 @@ handle_incident = _entity_handler("submit_incidents", "delete_incident")
 handle_review = _entity_handler("submit_reviews", "delete_review")
 
 
-_BULK_LIMITS = {SUBMIT: MAX_ENTITIES_PER_REQUEST, DELETE: MAX_DELETES_PER_BATCH}
+_BULK_LIMITS: dict[str, int] = {SUBMIT: MAX_ENTITIES_PER_REQUEST, DELETE: MAX_DELETES_PER_BATCH}
 
 HANDLERS: dict[str, KindSpec] = {
     Kind.LINKED_WORKSPACE: KindSpec(

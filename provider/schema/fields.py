@@ -8,6 +8,7 @@ sent. Field types carry their own limits: a limit written here is the limit ever
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
@@ -17,11 +18,11 @@ from typing import Any
 
 from pydantic import BaseModel
 from pydantic import ConfigDict
+from pydantic import Field
 from pydantic import GetCoreSchemaHandler
 from pydantic import GetJsonSchemaHandler
 from pydantic import PlainSerializer
 from pydantic import PrivateAttr
-from pydantic import Strict
 from pydantic import WithJsonSchema
 from pydantic.alias_generators import to_camel
 from pydantic.json_schema import JsonSchemaValue
@@ -114,11 +115,16 @@ class TextRule:
     ellipsis: bool = False
     strip: bool = True
     nonempty: bool = False
+    # A name people read: control characters (a newline, an escape) only confuse them.
+    printable: bool = False
 
     def __get_pydantic_core_schema__(
         self, source: Any, handler: GetCoreSchemaHandler
     ) -> core_schema.CoreSchema:
-        return core_schema.with_info_after_validator_function(self.check, handler(source))
+        # Text is text: never a number coerced to one, whatever the model's own strictness.
+        return core_schema.with_info_after_validator_function(
+            self.check, core_schema.str_schema(strict=True)
+        )
 
     def __get_pydantic_json_schema__(
         self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
@@ -145,6 +151,8 @@ class TextRule:
             value = value.strip()
         if self.nonempty and not value.strip():
             raise problem("must not be empty")
+        if self.printable and any(unicodedata.category(ch) == "Cc" for ch in value):
+            raise problem("must not contain control characters")
         if self.max_length is None or len(value) <= self.max_length:
             return value
         limits = _limits(info)
@@ -158,16 +166,17 @@ class TextRule:
         return value[: self.max_length]
 
 
-def Text(  # noqa: N802 - a type factory, used like a type
+def Text(  # noqa: N802 - named like the field it describes
     max_length: int | None = None,
     *,
     truncate: bool = False,
     ellipsis: bool = False,
     strip: bool = True,
     nonempty: bool = False,
-) -> Any:
-    """A strict string with the given limits (see :class:`TextRule`)."""
-    return Annotated[str, Strict(), TextRule(max_length, truncate, ellipsis, strip, nonempty)]
+    printable: bool = False,
+) -> TextRule:
+    """The limits of a text field: ``name: Annotated[str, Text(255, nonempty=True)]``."""
+    return TextRule(max_length, truncate, ellipsis, strip, nonempty, printable)
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,11 +224,11 @@ class ItemsRule:
         return values[: self.max_items]
 
 
-def Items(  # noqa: N802 - a type factory, used like a type
-    item: Any, max_items: int, *, truncate: bool = False, unique: bool = False
-) -> Any:
-    """A list of ``item`` with at most ``max_items`` entries (see :class:`ItemsRule`)."""
-    return Annotated[list[item], ItemsRule(max_items, truncate, unique)]
+def Items(  # noqa: N802 - named like the field it describes
+    max_items: int, *, truncate: bool = False, unique: bool = False
+) -> ItemsRule:
+    """At most ``max_items`` entries: ``tags: Annotated[list[Tag], Items(20, unique=True)]``."""
+    return ItemsRule(max_items, truncate, unique)
 
 
 def _finite(value: Any) -> bool:
@@ -264,6 +273,14 @@ Timestamp = Annotated[
         {"type": "string", "format": "date-time", "description": "ISO 8601 UTC with milliseconds."}
     ),
 ]
+
+
+def unset() -> Any:
+    """The default of a field an update may leave out but may not set to null.
+
+    Typed as anything, so a field declared ``Annotated[str, …]`` can default to "not sent".
+    """
+    return Field(default=None)
 
 
 def predicate(check: Callable[[Any], bool], message: str) -> Any:

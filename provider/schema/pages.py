@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Annotated
 from typing import Any
 from typing import ClassVar
 from typing import Generic
@@ -24,8 +25,8 @@ MAX_SIZE = 100
 
 
 class PageQuery(QueryModel):
-    offset: Count() = Field(default=0, description="How many matches to skip.")
-    size: Count(1, MAX_SIZE, message=f"must be between 1 and {MAX_SIZE}") = Field(
+    offset: Annotated[int, Count()] = Field(default=0, description="How many matches to skip.")
+    size: Annotated[int, Count(1, MAX_SIZE, message=f"must be between 1 and {MAX_SIZE}")] = Field(
         default=20, description="How many to return."
     )
 

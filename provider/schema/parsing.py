@@ -186,3 +186,15 @@ def parse_query(model: type[M], args: Mapping[str, str]) -> M:
         return model.model_validate(dict(args))
     except ValidationError as e:
         raise to_validation_failed(e, where="query") from None
+
+
+def parse_malformed_as_400(model: type[M], raw: Any) -> M:
+    """Validate a body for a contract that answers every malformed body with 400 (Jira's
+    actions), not with the operations API's 422.
+
+    :raises BadRequest:
+    """
+    try:
+        return parse_model(model, raw)
+    except ValidationFailed as e:
+        raise BadRequest(e.message, code="invalid_body", details=e.details) from None

@@ -71,10 +71,11 @@ class WholeNumber:
         return number
 
 
-def Count(  # noqa: N802 - a type factory, used like a type
+def Count(  # noqa: N802 - named like the field it describes
     minimum: int = 0, maximum: int | None = None, *, message: str | None = None
-) -> Any:
-    return Annotated[int, WholeNumber(minimum, maximum, message)]
+) -> WholeNumber:
+    """A whole number in a query: ``size: Annotated[int, Count(1, 100)]``."""
+    return WholeNumber(minimum, maximum, message)
 
 
 @dataclass(frozen=True, slots=True)

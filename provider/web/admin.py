@@ -12,7 +12,6 @@ installation's ``baseUrl``/``displayUrl``, never from request parameters such as
 from __future__ import annotations
 
 import logging
-import unicodedata
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -35,9 +34,11 @@ from provider.ops.sync import service as sync
 from provider.ops.sync.links import links_of
 from provider.ops.workspaces import linking
 from provider.ops.workspaces import service as workspaces
+from provider.ops.workspaces.schemas import LinkWorkspace
+from provider.ops.workspaces.schemas import WorkspaceCreate
 from provider.outbox import admin as outbox_admin
+from provider.schema.parsing import decode_json
 from provider.schema.parsing import parse_model
-from provider.validation import Fields
 from provider.web import admin_views as views
 
 logger = logging.getLogger(__name__)
@@ -51,8 +52,6 @@ bp = Blueprint(
     static_url_path="/static",
 )
 
-NAME_MAX = 255
-CODE_MAX = 200
 Json = tuple[dict[str, Any], int]
 
 
@@ -106,15 +105,8 @@ def _security_headers(response: Response) -> Response:
     return response
 
 
-def _body() -> Fields:
-    return Fields(request.get_json(silent=True))
-
-
-def _clean_text(f: Fields, name: str, value: str) -> str:
-    # PostgreSQL text cannot hold NUL, and control characters in names only confuse people.
-    if any(unicodedata.category(ch) == "Cc" for ch in value):
-        f.error(name, "must not contain control characters")
-    return value
+def _json() -> Any:
+    return decode_json(request.get_data(cache=True))
 
 
 # ── the page ───────────────────────────────────────────────────────────────────────────────────
@@ -156,11 +148,9 @@ def overview() -> Json:
 def create_workspace() -> Json:
     """Create a workspace and link it to this site at once; its key and link code are shown once."""
     installation = current_installation()
-    f = _body()
-    name = _clean_text(f, "name", f.required_str("name", max_len=NAME_MAX))
-    f.raise_if_errors()
+    body = parse_model(WorkspaceCreate, _json())
     session = get_session()
-    workspace, api_key, link_code = workspaces.create_workspace(session, name)
+    workspace, api_key, link_code = workspaces.create_workspace(session, body.name)
     linking.link_workspace(session, installation, link_code=link_code)
     session.commit()
     return {
@@ -175,10 +165,8 @@ def create_workspace() -> Json:
 def link_workspace() -> Json:
     """Link an existing workspace with its link code (optionally naming the workspace meant)."""
     installation = current_installation()
-    f = _body()
-    code = f.required_str("linkCode", max_len=CODE_MAX)
-    expected = f.optional_str("workspaceId", max_len=64)
-    f.raise_if_errors()
+    body = parse_model(LinkWorkspace, _json())
+    code, expected = body.link_code, body.workspace_id
     session = get_session()
     found = linking.find_workspace_by_proof(session, link_code=code)
     if expected and (found is None or found.public_id != expected):
@@ -206,13 +194,9 @@ def unlink_workspace(workspace_id: str) -> Json:
 def create_integration(workspace_id: str) -> Json:
     """Create an integration of a linked workspace; its key is in this answer only."""
     installation = current_installation()
-    f = _body()
-    name = _clean_text(f, "name", f.required_str("name", max_len=NAME_MAX))
-    kind = _clean_text(f, "type", f.optional_str("type", max_len=50) or "API")
-    f.raise_if_errors()
+    data = parse_model(IntegrationCreate, _json())
     session = get_session()
     workspace = views.require_linked_workspace(session, installation, workspace_id)
-    data = parse_model(IntegrationCreate, {"name": name, "type": kind})
     integration, key = integrations.create_integration(session, workspace.id, data)
     session.commit()
     return {
@@ -260,11 +244,12 @@ def resync() -> Json:
     """Enqueue everything this site should have, family by family, in Jira's dependency order."""
     installation = current_installation()
     session = get_session()
-    steps = [
-        {"label": label, "count": sync.run_backfill_step(session, installation, step)}
+    counts = {
+        label: sync.run_backfill_step(session, installation, step)
         for label, step in sync.BACKFILL_STEPS
-    ]
+    }
     session.commit()
-    total = sum(s["count"] for s in steps)
+    steps = [{"label": label, "count": count} for label, count in counts.items()]
+    total = sum(counts.values())
     logger.info("admin resync enqueued %s messages client_key=%s", total, installation.client_key)
     return {"steps": steps, "total": total}, 200

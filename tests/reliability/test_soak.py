@@ -213,13 +213,19 @@ def wait_settled(stack: Stack, accepted_ids: list[str], timeout: float) -> None:
 def assert_latest_versions(stack: Stack, workspace_id: int) -> int:
     """The simulator holds every published component, each at exactly its latest version.
 
-    The components seeded straight into the table (sequence number 1) were never published.
+    The components seeded straight into the tables (sequence number 1, and the workspace's
+    fallback, numbered when it was created before the seed linked the workspace by hand) were
+    never published.
     """
     with stack.db.sessions() as session:
         rows = session.execute(
             select(
                 Component.public_id, Component.update_sequence_number, Component.description
-            ).where(Component.workspace_id == workspace_id, Component.update_sequence_number > 1)
+            ).where(
+                Component.workspace_id == workspace_id,
+                Component.update_sequence_number > 1,
+                Component.is_fallback.is_(False),
+            )
         ).all()
     site = stack.sim.site(stack.site)
     with stack.sim.world.lock:

@@ -267,7 +267,11 @@ def test_create_workspace_refuses_malformed_bodies(
         response = acme.call("POST", "/workspaces", data=body, content_type="application/json")
     else:
         response = acme.call("POST", "/workspaces", json=body)
-    if isinstance(body, dict):
+    if isinstance(body, dict) and "\u0000" in str(body.get("name")):
+        # text no database can store is refused before any field is read, as on /v1
+        assert response.status_code == 400, response.get_json()
+        assert _error_code(response) == "invalid_characters"
+    elif isinstance(body, dict):
         assert response.status_code == 422, response.get_json()
         assert _error_code(response) == "validation_failed"
     else:

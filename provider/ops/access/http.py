@@ -164,7 +164,9 @@ def principal() -> ApiPrincipal:
 
 def took() -> float:
     """Seconds since the request started, as the ``took`` of JSM and Opsgenie bodies."""
-    return round(time.perf_counter() - g.get("started", time.perf_counter()), 3)
+    now = time.perf_counter()
+    started: float = g.get("started", now)
+    return round(now - started, 3)
 
 
 def json_body(*, optional: bool = False) -> Any:

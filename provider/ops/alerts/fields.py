@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Annotated
 from typing import Any
 from typing import Literal
+from typing import cast
 
 from pydantic import AfterValidator
 from pydantic import BeforeValidator
@@ -60,35 +61,43 @@ RECIPIENTS_MAX = 50
 IDENTIFIER_MAX = 255
 REMOVALS_MAX = 100
 
-Message = Text(MESSAGE_MAX, truncate=True, ellipsis=True, nonempty=True)
-Description = Text(DESCRIPTION_MAX, truncate=True, ellipsis=True, strip=False)
-Entity = Text(ENTITY_MAX, truncate=True)
-Source = Text(SOURCE_MAX, truncate=True)
-User = Text(USER_MAX, truncate=True)
-Note = Text(NOTE_MAX, truncate=True, strip=False)
-NonEmptyNote = Text(NOTE_MAX, truncate=True, strip=False, nonempty=True)
+Message = Annotated[str, Text(MESSAGE_MAX, truncate=True, ellipsis=True, nonempty=True)]
+Description = Annotated[str, Text(DESCRIPTION_MAX, truncate=True, ellipsis=True, strip=False)]
+Entity = Annotated[str, Text(ENTITY_MAX, truncate=True)]
+Source = Annotated[str, Text(SOURCE_MAX, truncate=True)]
+User = Annotated[str, Text(USER_MAX, truncate=True)]
+Note = Annotated[str, Text(NOTE_MAX, truncate=True, strip=False)]
+NonEmptyNote = Annotated[str, Text(NOTE_MAX, truncate=True, strip=False, nonempty=True)]
 # An alias is the de-duplication key: cutting it would merge distinct alerts, so an over-long
 # alias is always an error.
-Alias = Text(ALIAS_MAX)
-Identifier = Text(IDENTIFIER_MAX, nonempty=True)
-ActionName = Text(ACTION_MAX, nonempty=True)
+Alias = Annotated[str, Text(ALIAS_MAX)]
+Identifier = Annotated[str, Text(IDENTIFIER_MAX, nonempty=True)]
+ActionName = Annotated[str, Text(ACTION_MAX, nonempty=True)]
 PriorityChoice = Annotated[Priority, Strict(False)]
-Tags = Items(Text(TAG_MAX, truncate=True), TAGS_MAX, truncate=True, unique=True)
-Actions = Items(Text(ACTION_MAX, truncate=True), ACTIONS_MAX, truncate=True, unique=True)
+Tags = Annotated[
+    list[Annotated[str, Text(TAG_MAX, truncate=True)]], Items(TAGS_MAX, truncate=True, unique=True)
+]
+Actions = Annotated[
+    list[Annotated[str, Text(ACTION_MAX, truncate=True)]],
+    Items(ACTIONS_MAX, truncate=True, unique=True),
+]
 
 
-def Names(item_max: int, max_items: int) -> Any:  # noqa: N802 - a type factory, used like a type
-    """The tags or keys an action adds or removes: a non-empty list, checked, never cut."""
-    return Annotated[
-        Items(Text(item_max), max_items, unique=True),
-        AfterValidator(predicate(bool, "must not be empty")),
-        Field(json_schema_extra={"minItems": 1}),
-    ]
-
-
-TagsToAdd = Names(TAG_MAX, TAGS_MAX)
-TagsToRemove = Names(TAG_MAX, REMOVALS_MAX)
-KeysToRemove = Names(EXTRA_PROPERTY_KEY_MAX, REMOVALS_MAX)
+# The tags or keys an action adds or removes: a non-empty list, checked, never cut.
+_NOT_EMPTY = AfterValidator(predicate(bool, "must not be empty"))
+_AT_LEAST_ONE = Field(json_schema_extra={"minItems": 1})
+TagsToAdd = Annotated[
+    list[Annotated[str, Text(TAG_MAX)]], Items(TAGS_MAX, unique=True), _NOT_EMPTY, _AT_LEAST_ONE
+]
+TagsToRemove = Annotated[
+    list[Annotated[str, Text(TAG_MAX)]], Items(REMOVALS_MAX, unique=True), _NOT_EMPTY, _AT_LEAST_ONE
+]
+KeysToRemove = Annotated[
+    list[Annotated[str, Text(EXTRA_PROPERTY_KEY_MAX)]],
+    Items(REMOVALS_MAX, unique=True),
+    _NOT_EMPTY,
+    _AT_LEAST_ONE,
+]
 
 
 def property_size(key: str, value: Any) -> int:
@@ -299,7 +308,7 @@ def normaliser(rewrite: Callable[[Any], Any]) -> Any:
     def normalise(cls: type[RequestModel], data: Any) -> Any:
         return rewrite(data)
 
-    return model_validator(mode="before")(classmethod(normalise))
+    return model_validator(mode="before")(cast(Any, classmethod(normalise)))
 
 
 def from_query(name: str) -> Any:
@@ -314,7 +323,7 @@ def from_query(name: str) -> Any:
             return {**data, name: given}
         return data
 
-    return model_validator(mode="before")(classmethod(normalise))
+    return model_validator(mode="before")(cast(Any, classmethod(normalise)))
 
 
 def _given(data: Any, absent: object) -> Any:

@@ -8,6 +8,7 @@ answers are wrapped (``{data, took, requestId}``, ``{data, paging, …}``), how 
 from __future__ import annotations
 
 import json
+from typing import Annotated
 from typing import Any
 from typing import Literal
 
@@ -29,6 +30,7 @@ from provider.schema.fields import Timestamp
 from provider.schema.query import Count
 
 MAX_LIMIT = 100
+Limit = Annotated[int, Count(1, MAX_LIMIT, message=f"must be between 1 and {MAX_LIMIT}")]
 
 
 class Integration(ResponseModel):
@@ -165,9 +167,7 @@ class Note(ResponseModel):
 class ListQuery(AlertListQuery):
     """Opsgenie's list parameters: the page size is ``limit``."""
 
-    size: Count(1, MAX_LIMIT, message=f"must be between 1 and {MAX_LIMIT}") = Field(
-        default=20, alias="limit", description="How many to return."
-    )
+    size: Limit = Field(default=20, alias="limit", description="How many to return.")
 
 
 class CountQuery(AlertQuery):
@@ -177,9 +177,7 @@ class CountQuery(AlertQuery):
 class NotesQuery(schemas.NotesQuery):
     """``offset`` is the ``offset`` of the last note already read; ``limit`` the page size."""
 
-    size: Count(1, MAX_LIMIT, message=f"must be between 1 and {MAX_LIMIT}") = Field(
-        default=MAX_LIMIT, alias="limit", description="How many to return."
-    )
+    size: Limit = Field(default=MAX_LIMIT, alias="limit", description="How many to return.")
 
 
 class DescriptionUpdate(ActionCommon):

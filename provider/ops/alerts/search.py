@@ -201,7 +201,10 @@ class _Compiler:
             t.value_position,
         )
 
-    def _array_contains(self, column: Any, value: str, *, key: str | None = None) -> Any:
+    def _array_contains(
+        self, column: Any, value: str, *, key: str | None = None
+    ) -> ColumnElement[bool]:
+        item: ColumnElement[Any]
         if self.dialect == "postgresql":
             if key:
                 elements = func.jsonb_array_elements(column).table_valued("value")
@@ -220,6 +223,7 @@ class _Compiler:
         self._colon_only(t)
         if '"' in key or "\\" in key or len(key) > 128:
             raise QueryError("extra property keys cannot contain quotes", t.position)
+        value: ColumnElement[Any]
         if self.dialect == "postgresql":
             value = Alert.extra_properties[key].as_string()
         else:
@@ -232,7 +236,8 @@ class _Compiler:
             )
         if t.value == "*":
             return value.is_not(None)
-        return func.lower(value) == t.value.lower()
+        matches: ColumnElement[bool] = func.lower(value) == t.value.lower()
+        return matches
 
 
 def _contains(column: Any, needle: str) -> ColumnElement[bool]:

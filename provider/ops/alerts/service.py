@@ -1,15 +1,16 @@
-"""Alert writes are requests: validate, record an ``AlertRequest`` row, let processing apply it.
+"""The alerts context's interface: what the API, other contexts and the worker call.
 
-This is the interface other parts call (the ``/v1/alerts`` handlers, integration ingestion):
-``submit_create`` and ``submit_action`` add the row to the caller's session and never commit; the
-caller commits before answering 202, which is what makes the request durable. Other contexts
-reach alerts only through this module, which re-exports what they pass in (``AlertAction``,
-``AlertCreate``).
+Alert writes are requests: ``submit_create`` and ``submit_action`` validate, add an
+``AlertRequest`` row to the caller's session and never commit; the caller commits before
+answering 202, which is what makes the request durable, and processing applies it later.
+Other contexts read alerts through the functions here (and the types re-exported below), never
+through the alert tables directly.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,18 +19,21 @@ from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from provider.db import new_public_id
 from provider.errors import NotFound
 from provider.errors import ValidationFailed
 from provider.ops.access.principal import ApiPrincipal
-from provider.ops.alerts.models import Alert
+from provider.ops.alerts.models import Alert as Alert
 from provider.ops.alerts.models import AlertAction as AlertAction
+from provider.ops.alerts.models import AlertEvent as AlertEvent
 from provider.ops.alerts.models import AlertLog
-from provider.ops.alerts.models import AlertNote
-from provider.ops.alerts.models import AlertRequest
-from provider.ops.alerts.models import AlertStatus
+from provider.ops.alerts.models import AlertNote as AlertNote
+from provider.ops.alerts.models import AlertRequest as AlertRequest
+from provider.ops.alerts.models import AlertStatus as AlertStatus
 from provider.ops.alerts.models import RequestState
 from provider.ops.alerts.schemas import AlertCreate as AlertCreate
-from provider.ops.workspaces.models import new_public_id
+from provider.ops.alerts.schemas import alert_to_json as alert_to_json
+from provider.times import utcnow
 
 IDENTIFIER_TYPES = ("id", "alias", "tiny")
 
@@ -235,3 +239,85 @@ def _page(
     total = session.scalar(select(func.count()).select_from(model).where(where)) or 0
     rows = session.scalars(select(model).where(where).order_by(*order).offset(offset).limit(size))
     return list(rows), total
+
+
+def record_finished(
+    session: Session,
+    principal: ApiPrincipal,
+    status: str,
+    *,
+    ok: bool = True,
+    action: AlertAction = AlertAction.CREATE,
+    alias: str | None = None,
+) -> AlertRequest:
+    """Record a request that needs no processing (an event an integration ignored), with why."""
+    integration = principal.integration
+    request = AlertRequest(
+        workspace_id=principal.workspace.id,
+        action=action,
+        state=RequestState.PROCESSED,
+        identifier=alias,
+        identifier_type="alias",
+        alias=alias,
+        payload={},
+        actor=principal.actor[:255],
+        integration_id=integration.public_id if integration else None,
+        integration_name=integration.name if integration else None,
+        integration_type=str(integration.type) if integration else None,
+        processed_at=utcnow(),
+        is_success=ok,
+        status_message=status[:500],
+    )
+    session.add(request)
+    session.flush()
+    return request
+
+
+# ── reads for other contexts ───────────────────────────────────────────────────────────────────
+
+
+def alert_by_row_id(session: Session, alert_id: int) -> Alert | None:
+    return session.get(Alert, alert_id)
+
+
+def visible_alert(session: Session, workspace_id: int, public_id: str) -> Alert | None:
+    """The workspace's alert with this public id (never another workspace's)."""
+    return session.scalars(
+        select(Alert).where(Alert.workspace_id == workspace_id, Alert.public_id == public_id)
+    ).first()
+
+
+def any_open(session: Session, alert_ids: Sequence[int]) -> bool:
+    if not alert_ids:
+        return False
+    return (
+        session.scalars(
+            select(Alert.id).where(Alert.id.in_(alert_ids), Alert.status == AlertStatus.OPEN)
+        ).first()
+        is not None
+    )
+
+
+def alerts_by_row_ids(session: Session, alert_ids: Sequence[int]) -> list[Alert]:
+    """These alerts, oldest first."""
+    if not alert_ids:
+        return []
+    return list(
+        session.scalars(
+            select(Alert).where(Alert.id.in_(alert_ids)).order_by(Alert.created_at, Alert.id)
+        )
+    )
+
+
+def notes_by_alert(session: Session, alert_ids: Sequence[int]) -> dict[int, list[AlertNote]]:
+    """The notes of these alerts, oldest first, by alert row id."""
+    notes: dict[int, list[AlertNote]] = {}
+    if not alert_ids:
+        return notes
+    for note in session.scalars(
+        select(AlertNote)
+        .where(AlertNote.alert_id.in_(alert_ids))
+        .order_by(AlertNote.created_at, AlertNote.id)
+    ):
+        notes.setdefault(note.alert_id, []).append(note)
+    return notes

@@ -17,8 +17,8 @@ from sqlalchemy.orm import mapped_column
 from provider.db import Base
 from provider.db import created_now
 from provider.db import intpk
+from provider.db import new_public_id
 from provider.db import updated_now
-from provider.ops.workspaces.models import new_public_id
 from provider.times import utcnow
 
 

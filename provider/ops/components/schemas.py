@@ -6,6 +6,7 @@ from typing import Annotated
 from typing import Any
 
 from pydantic import AfterValidator
+from pydantic import AliasChoices
 from pydantic import Field
 from pydantic import Strict
 from pydantic import model_validator
@@ -18,6 +19,7 @@ from provider.schema.fields import ResponseModel
 from provider.schema.fields import Text
 from provider.schema.fields import Timestamp
 from provider.schema.fields import predicate
+from provider.schema.fields import unset
 from provider.schema.pages import PageQuery
 
 NAME_MAX = 255
@@ -31,7 +33,7 @@ def _is_http_url(value: str) -> bool:
 
 # An http(s) URL; empty or null clears it.
 Url = Annotated[
-    Text(URL_MAX),
+    Annotated[str, Text(URL_MAX)],
     AfterValidator(predicate(_is_http_url, "must be an http(s) URL")),
     Field(description="An http(s) URL; null clears it."),
 ]
@@ -40,8 +42,10 @@ TypeChoice = Annotated[ComponentType, Strict(False)]
 
 
 class ComponentCreate(RequestModel):
-    name: Text(NAME_MAX, nonempty=True) = Field(description="Unique in the workspace.")
-    description: Text(DESCRIPTION_MAX) | None = None
+    name: Annotated[str, Text(NAME_MAX, nonempty=True)] = Field(
+        description="Unique in the workspace."
+    )
+    description: Annotated[str, Text(DESCRIPTION_MAX)] | None = None
     url: Url | None = None
     avatar_url: Url | None = None
     tier: TierChoice = Tier.TIER_3
@@ -64,9 +68,9 @@ class ComponentUpdate(ComponentCreate):
     """At least one field."""
 
     # Absent means unchanged; these three cannot be cleared, so null is refused.
-    name: Text(NAME_MAX, nonempty=True) = Field(default=None)
-    tier: TierChoice = Field(default=None)
-    component_type: TypeChoice = Field(default=None)
+    name: Annotated[str, Text(NAME_MAX, nonempty=True)] = unset()
+    tier: TierChoice = unset()
+    component_type: TypeChoice = unset()
 
     @model_validator(mode="after")
     def _something_to_change(self) -> ComponentUpdate:
@@ -109,3 +113,99 @@ class Component(ResponseModel):
             created_at=row.created_at,
             updated_at=row.updated_at,
         )
+
+
+# ── Jira's calls: searchContainers and the component actions ──────────────────────────────────
+
+ID_MAX = 255
+REF_MAX = 2000
+
+
+class ContainerCard(ResponseModel):
+    """A component as Jira's connection manager lists it (a "container")."""
+
+    id: str
+    name: str
+    url: str
+    avatar_url: str
+    last_updated_date: Timestamp | None
+
+
+class Containers(ResponseModel):
+    containers: list[ContainerCard]
+
+
+class EntityRef(RequestModel):
+    """The component an action names: by the id the provider gave it, or by its url."""
+
+    id: Annotated[str, Text(ID_MAX)] | None = None
+    url: Annotated[str, Text(REF_MAX)] | None = None
+    ari: Annotated[str, Text(REF_MAX)] | None = None
+
+    @model_validator(mode="after")
+    def _names_something(self) -> EntityRef:
+        if not self.id and not self.url:
+            raise ValueError("must have an id or a url")
+        return self
+
+
+class JiraEntity(RequestModel):
+    """The Jira entity (normally a project) a component is associated with."""
+
+    ati: Annotated[str, Text(REF_MAX)] | None = None
+    ari: Annotated[str, Text(REF_MAX)] | None = None
+    cloud_id: Annotated[str, Text(REF_MAX)] | None = None
+    id: Annotated[str, Text(REF_MAX)] | None = None
+
+    @model_validator(mode="after")
+    def _names_something(self) -> JiraEntity:
+        if not self.ari and not self.id:
+            raise ValueError("must have an ari or an id")
+        return self
+
+    def values(self) -> dict[str, str]:
+        return {
+            key: value
+            for key, value in (
+                ("ati", self.ati),
+                ("ari", self.ari),
+                ("cloudId", self.cloud_id),
+                ("id", self.id),
+            )
+            if value
+        }
+
+
+class JiraUser(RequestModel):
+    id: Annotated[str, Text(ID_MAX)] | None = None
+
+
+class _ComponentAction(RequestModel):
+    entity: EntityRef
+    user: JiraUser | None = None
+
+
+class AssociateAction(_ComponentAction):
+    """``associate``: Jira asks for the component a project is about to be connected to."""
+
+    target: JiraEntity | None = Field(
+        default=None, validation_alias=AliasChoices("associateWith", "associatedWith")
+    )
+
+
+class DisassociateAction(_ComponentAction):
+    target: JiraEntity | None = Field(
+        default=None, validation_alias=AliasChoices("disassociateFrom", "disassociatedFrom")
+    )
+
+
+class EntityAssociated(_ComponentAction):
+    """``onEntityAssociated``: Jira tells that a project was connected to the component."""
+
+    target: JiraEntity = Field(validation_alias=AliasChoices("associatedWith", "associateWith"))
+
+
+class EntityDisassociated(_ComponentAction):
+    target: JiraEntity = Field(
+        validation_alias=AliasChoices("disassociatedFrom", "disassociateFrom")
+    )

@@ -1,6 +1,12 @@
-"""Components (services) of a workspace: create, update, delete, each change published to Jira."""
+"""Components (services) of a workspace: create, update, delete, each change published to Jira.
+
+The context's interface: other contexts find, lock and fall back on components through the
+functions here (and the types re-exported below).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from sqlalchemy import func
 from sqlalchemy import select
@@ -9,10 +15,15 @@ from sqlalchemy.orm import Session
 
 from provider.errors import Conflict
 from provider.errors import NotFound
-from provider.ops.components.models import Component
+from provider.ops.components.models import Component as Component
+from provider.ops.components.models import ComponentType as ComponentType
+from provider.ops.components.models import Tier as Tier
 from provider.ops.components.schemas import ComponentCreate
 from provider.ops.components.schemas import ComponentUpdate
 from provider.ops.sync import service as sync
+
+# Incidents whose alerts name no known component land here, so Jira always gets one.
+FALLBACK_COMPONENT_NAME = "Unassigned"
 
 
 def list_components(
@@ -113,3 +124,96 @@ def delete_component(session: Session, component: Component) -> None:
     sync.withdraw(session, component)
     session.delete(component)
     session.flush()
+
+
+# ── for other contexts ─────────────────────────────────────────────────────────────────────────
+
+
+def fallback_component(session: Session, workspace_id: int) -> Component:
+    """The workspace's fallback component, created (and published) on first need.
+
+    Two first alerts at once cannot both create it: the unique name decides, in a savepoint,
+    and the loser finds the winner's row.
+    """
+    found = _fallback(session, workspace_id)
+    if found is not None:
+        return found
+    by_name = session.scalars(
+        select(Component).where(
+            Component.workspace_id == workspace_id,
+            Component.name_lower == FALLBACK_COMPONENT_NAME.lower(),
+        )
+    ).first()
+    if by_name is not None:
+        by_name.is_fallback = True
+        return by_name
+    component = Component(
+        workspace_id=workspace_id,
+        name=FALLBACK_COMPONENT_NAME,
+        name_lower=FALLBACK_COMPONENT_NAME.lower(),
+        description="Incidents whose alerts name no known component land here.",
+        tier=Tier.TIER_4,
+        component_type=ComponentType.OTHER,
+        is_fallback=True,
+    )
+    try:
+        with session.begin_nested():
+            session.add(component)
+    except IntegrityError:
+        raced = _fallback(session, workspace_id)
+        if raced is None:
+            raise
+        return raced
+    sync.publish(session, component)
+    return component
+
+
+def _fallback(session: Session, workspace_id: int) -> Component | None:
+    return session.scalars(
+        select(Component)
+        .where(Component.workspace_id == workspace_id, Component.is_fallback.is_(True))
+        .order_by(Component.id)
+    ).first()
+
+
+def ids_by_name(session: Session, workspace_id: int) -> dict[str, int]:
+    """The workspace's component ids by lower-cased name."""
+    rows = session.execute(
+        select(Component.name_lower, Component.id).where(Component.workspace_id == workspace_id)
+    )
+    return {row[0]: row[1] for row in rows}
+
+
+def lock(session: Session, component_ids: Sequence[int]) -> None:
+    """Lock these components' rows until the transaction ends (SQLite serialises writers anyway).
+
+    Sorted, so two transactions over overlapping components lock in the same order.
+    """
+    if not component_ids:
+        return
+    session.execute(
+        select(Component.id)
+        .where(Component.id.in_(sorted(component_ids)))
+        .order_by(Component.id)
+        .with_for_update()
+    ).all()
+
+
+def require_ids(session: Session, workspace_id: int, public_ids: Sequence[str]) -> list[int]:
+    """The row ids of the workspace's components with these public ids, in order.
+
+    :raises NotFound: for an id that is not one of the workspace's components.
+    """
+    wanted = list(dict.fromkeys(public_ids))
+    found = {
+        row[0]: row[1]
+        for row in session.execute(
+            select(Component.public_id, Component.id).where(
+                Component.workspace_id == workspace_id, Component.public_id.in_(wanted)
+            )
+        )
+    }
+    for public_id in wanted:
+        if public_id not in found:
+            raise NotFound(f"Component {public_id} does not exist.", code="component_not_found")
+    return [found[p] for p in wanted]

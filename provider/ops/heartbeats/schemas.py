@@ -23,6 +23,7 @@ from provider.schema.fields import ResponseModel
 from provider.schema.fields import Text
 from provider.schema.fields import Timestamp
 from provider.schema.fields import predicate
+from provider.schema.fields import unset
 from provider.schema.pages import PageQuery
 
 NAME_MAX = 200
@@ -34,29 +35,32 @@ TAG_MAX = 50
 INTERVAL_MAX = 366
 
 Name = Annotated[
-    Text(NAME_MAX, nonempty=True),
+    str,
+    Text(NAME_MAX, nonempty=True, printable=True),
     # The name is the heartbeat's path segment (``/v2/heartbeats/{name}/ping``).
     AfterValidator(predicate(lambda name: "/" not in name, "must not contain '/'")),
 ]
 Interval = Annotated[int, Field(ge=1, le=INTERVAL_MAX, description="At least 1.")]
 Unit = Annotated[IntervalUnit, Strict(False)]
 AlertPriority = Literal["P1", "P2", "P3", "P4", "P5"]
-AlertTags = Items(Text(TAG_MAX, nonempty=True), TAGS_MAX, unique=True)
+AlertTags = Annotated[
+    list[Annotated[str, Text(TAG_MAX, nonempty=True)]], Items(TAGS_MAX, unique=True)
+]
+Description = Annotated[str, Text(DESCRIPTION_MAX)]
+AlertMessage = Annotated[str, Text(MESSAGE_MAX)]
 HeartbeatState = Literal["active", "waiting", "expired", "disabled"]
 
 
 class HeartbeatUpdate(RequestModel):
     """At least one field; the name stays."""
 
-    description: Text(DESCRIPTION_MAX) = Field(default=None)
-    interval: Interval = Field(default=None)
-    interval_unit: Unit = Field(default=None)
-    enabled: bool = Field(default=None)
-    alert_message: Text(MESSAGE_MAX) = Field(
-        default=None, description='The expiry alert\'s message; default "<name> is expired".'
-    )
-    alert_tags: AlertTags = Field(default=None)
-    alert_priority: AlertPriority = Field(default=None)
+    description: Description = unset()
+    interval: Interval = unset()
+    interval_unit: Unit = unset()
+    enabled: bool = unset()
+    alert_message: AlertMessage = unset()
+    alert_tags: AlertTags = unset()
+    alert_priority: AlertPriority = unset()
 
     @model_validator(mode="after")
     def _something_to_change(self) -> HeartbeatUpdate:
@@ -71,11 +75,11 @@ class HeartbeatUpdate(RequestModel):
 
 class HeartbeatCreate(HeartbeatUpdate):
     name: Name = Field(description="Unique in the workspace; names it in every path.")
-    description: Text(DESCRIPTION_MAX) = ""
+    description: Description = ""
     interval: Interval
     interval_unit: Unit
     enabled: bool = True
-    alert_message: Text(MESSAGE_MAX) = Field(
+    alert_message: AlertMessage = Field(
         default="", description='The expiry alert\'s message; default "<name> is expired".'
     )
     alert_tags: AlertTags = []

@@ -1,4 +1,5 @@
-"""The one place incident logic reads the alert tables: snapshots, open checks, timelines."""
+"""What incident logic knows of alerts: snapshots, open checks, timelines, read through the
+alerts service."""
 
 from __future__ import annotations
 
@@ -7,12 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from provider.ops.alerts.models import Alert
-from provider.ops.alerts.models import AlertNote
-from provider.ops.alerts.models import AlertStatus
+from provider.ops.alerts import service as alerts
+from provider.ops.alerts.service import Alert
+from provider.ops.alerts.service import AlertStatus
 from provider.ops.incidents.facts import AlertFacts
 
 
@@ -61,19 +61,12 @@ def facts_of(alert: Alert) -> AlertFacts:
 
 
 def facts_by_id(session: Session, alert_id: int) -> AlertFacts | None:
-    alert = session.get(Alert, alert_id)
+    alert = alerts.alert_by_row_id(session, alert_id)
     return None if alert is None else facts_of(alert)
 
 
 def any_open(session: Session, alert_ids: Sequence[int]) -> bool:
-    if not alert_ids:
-        return False
-    return (
-        session.scalars(
-            select(Alert.id).where(Alert.id.in_(alert_ids), Alert.status == AlertStatus.OPEN)
-        ).first()
-        is not None
-    )
+    return alerts.any_open(session, alert_ids)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,31 +93,19 @@ def _responder_name(value: Any) -> str | None:
         return value
     if isinstance(value, dict):
         for key in ("name", "username", "id"):
-            if isinstance(value.get(key), str):
-                return value[key]
+            name = value.get(key)
+            if isinstance(name, str):
+                return name
     return None
 
 
 def summaries(
     session: Session, alert_ids: Sequence[int], *, with_notes: bool = False
 ) -> list[AlertSummary]:
-    if not alert_ids:
-        return []
-    alerts = list(
-        session.scalars(
-            select(Alert).where(Alert.id.in_(alert_ids)).order_by(Alert.created_at, Alert.id)
-        )
-    )
-    notes: dict[int, list[tuple[datetime, str, str]]] = {}
-    if with_notes:
-        for note in session.scalars(
-            select(AlertNote)
-            .where(AlertNote.alert_id.in_(alert_ids))
-            .order_by(AlertNote.created_at, AlertNote.id)
-        ):
-            notes.setdefault(note.alert_id, []).append((note.created_at, note.owner, note.note))
+    rows = alerts.alerts_by_row_ids(session, alert_ids)
+    notes = alerts.notes_by_alert(session, alert_ids) if with_notes else {}
     out = []
-    for a in alerts:
+    for a in rows:
         responders = tuple(n for n in (_responder_name(r) for r in a.responders or []) if n)
         out.append(
             AlertSummary(
@@ -140,13 +121,11 @@ def summaries(
                 closed_by=a.closed_by,
                 owner=a.owner or "",
                 responders=responders,
-                notes=tuple(notes.get(a.id, [])),
+                notes=tuple((n.created_at, n.owner, n.note) for n in notes.get(a.id, [])),
             )
         )
     return out
 
 
 def visible_alert(session: Session, workspace_id: int, public_id: str) -> Alert | None:
-    return session.scalars(
-        select(Alert).where(Alert.workspace_id == workspace_id, Alert.public_id == public_id)
-    ).first()
+    return alerts.visible_alert(session, workspace_id, public_id)

@@ -15,6 +15,7 @@ from provider.ops.access.http import principal
 from provider.ops.access.principal import CONFIGURE
 from provider.ops.access.principal import READ
 from provider.ops.access.principal import WRITE
+from provider.ops.components import service as components
 from provider.ops.incidents import configuration
 from provider.ops.incidents import models
 from provider.ops.incidents import reviews
@@ -88,7 +89,7 @@ def create_incident(body: IncidentCreate) -> Incident:
         summary=body.summary,
         description=body.description,
         severity=body.severity,
-        component_ids=service.require_components(session, g.workspace.id, body.component_ids or []),
+        component_ids=components.require_ids(session, g.workspace.id, body.component_ids or []),
         alert_public_ids=body.alert_ids or [],
         issue_keys=body.issue_keys or [],
         resolve_policy=body.resolve_policy,
@@ -125,7 +126,7 @@ def update_incident(incident_id: str, body: IncidentUpdate) -> Incident:
         summary=body.summary,
         description=body.description,
         severity=body.severity,
-        component_ids=service.require_components(session, g.workspace.id, body.component_ids or []),
+        component_ids=components.require_ids(session, g.workspace.id, body.component_ids or []),
         alert_public_ids=body.alert_ids or [],
         issue_keys=body.issue_keys,
         resolve_policy=body.resolve_policy,

@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from provider.errors import NotFound
 from provider.errors import ValidationFailed
-from provider.ops.components.models import Component
+from provider.ops.components import service as components
+from provider.ops.components.service import Component
 from provider.ops.incidents.mapping import MatchType
 from provider.ops.incidents.mapping import validate_pattern
 from provider.ops.incidents.models import ComponentMapping
@@ -26,7 +27,6 @@ from provider.ops.incidents.schemas import ComponentMappingCreate
 from provider.ops.incidents.schemas import ComponentMappingUpdate
 from provider.ops.incidents.schemas import IncidentRuleCreate
 from provider.ops.incidents.schemas import IncidentRuleUpdate
-from provider.ops.incidents.service import require_components
 
 MappingRow = tuple[ComponentMapping, Component]
 
@@ -118,7 +118,7 @@ def require_mapping(session: Session, workspace_id: int, public_id: str) -> Mapp
 
 
 def _component(session: Session, workspace_id: int, public_id: str) -> Component:
-    [component_id] = require_components(session, workspace_id, [public_id])
+    [component_id] = components.require_ids(session, workspace_id, [public_id])
     return session.get_one(Component, component_id)
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from provider.ops.alerts.models import Alert
-from provider.ops.alerts.models import AlertEvent
+from provider.ops.alerts.service import Alert
+from provider.ops.alerts.service import AlertEvent
 from provider.ops.incidents import alert_source
 from provider.ops.incidents import promotion
 

@@ -19,11 +19,11 @@ from sqlalchemy.orm import mapped_column
 from provider.db import Base
 from provider.db import created_now
 from provider.db import intpk
+from provider.db import new_public_id
 from provider.db import updated_now
 from provider.ops.incidents.mapping import MatchType
 from provider.ops.incidents.rules import ResolvePolicy
 from provider.ops.incidents.rules import RuleAction
-from provider.ops.workspaces.models import new_public_id
 
 
 class IncidentStatus(enum.StrEnum):

@@ -25,7 +25,7 @@ from sqlalchemy.orm import sessionmaker
 from provider.jira.schemas import MAX_ITEMS
 from provider.jira.schemas import MAX_SUMMARY
 from provider.jira.schemas import clip
-from provider.ops.components.models import Component
+from provider.ops.components import service as components
 from provider.ops.incidents import alert_source
 from provider.ops.incidents import mapping
 from provider.ops.incidents.facts import AlertFacts
@@ -44,12 +44,11 @@ from provider.ops.incidents.rules import Verdict
 from provider.ops.incidents.rules import decide
 from provider.ops.lang import filters
 from provider.ops.sync import service as sync
-from provider.ops.workspaces.models import Workspace
+from provider.ops.workspaces.service import Workspace
 from provider.times import utcnow
 
 logger = logging.getLogger(__name__)
 
-FALLBACK_COMPONENT_NAME = "Unmapped alerts"
 DUE_BATCH = 200
 
 
@@ -107,62 +106,12 @@ def mapping_rules(session: Session, workspace_id: int) -> list[mapping.MappingRu
     return [mapping.MappingRule(r.match_type, r.value, r.component_id, key=r.key) for r in rows]
 
 
-def fallback_component(session: Session, workspace: Workspace) -> Component:
-    """The workspace's fallback component, created (and pushed) on first need."""
-    found = _find_fallback(session, workspace)
-    if found is not None:
-        return found
-    # Two first alerts at once must not both create it: serialise on the workspace row, then look
-    # again (SQLite writers are serialised already).
-    session.execute(
-        select(Workspace.id).where(Workspace.id == workspace.id).with_for_update()
-    ).all()
-    return _create_fallback(session, workspace)
-
-
-def _find_fallback(session: Session, workspace: Workspace) -> Component | None:
-    return session.scalars(
-        select(Component)
-        .where(Component.workspace_id == workspace.id, Component.is_fallback.is_(True))
-        .order_by(Component.id)
-    ).first()
-
-
-def _create_fallback(session: Session, workspace: Workspace) -> Component:
-    found = _find_fallback(session, workspace)
-    if found is not None:
-        return found
-    by_name = session.scalars(
-        select(Component).where(
-            Component.workspace_id == workspace.id,
-            Component.name_lower == FALLBACK_COMPONENT_NAME.lower(),
-        )
-    ).first()
-    if by_name is not None:
-        by_name.is_fallback = True
-        return by_name
-    component = Component(
-        workspace_id=workspace.id,
-        name=FALLBACK_COMPONENT_NAME,
-        name_lower=FALLBACK_COMPONENT_NAME.lower(),
-        description="Incidents whose alerts name no known component.",
-        is_fallback=True,
-    )
-    session.add(component)
-    session.flush()
-    sync.publish(session, component)
-    return component
-
-
 def resolve_components(session: Session, workspace: Workspace, alert: AlertFacts) -> list[int]:
-    rows = session.execute(
-        select(Component.name_lower, Component.id).where(Component.workspace_id == workspace.id)
-    )
-    names: dict[str, int] = {row[0]: row[1] for row in rows}
+    names = components.ids_by_name(session, workspace.id)
     rules = mapping_rules(session, workspace.id)
     found = mapping.resolve_component_ids(alert, rules, names, fallback_id=0)
     if found == [0]:
-        return [fallback_component(session, workspace).id]
+        return [components.fallback_component(session, workspace.id).id]
     return found
 
 
@@ -175,16 +124,6 @@ def incident_of_alert(session: Session, alert_id: int) -> Incident | None:
         .join(IncidentAlert, IncidentAlert.incident_id == Incident.id)
         .where(IncidentAlert.alert_id == alert_id)
     ).first()
-
-
-def _lock_components(session: Session, component_ids: Sequence[int]) -> None:
-    # Sorted, so two promotions over overlapping components lock in the same order.
-    session.execute(
-        select(Component.id)
-        .where(Component.id.in_(sorted(component_ids)))
-        .order_by(Component.id)
-        .with_for_update()
-    ).all()
 
 
 def collecting_incident(session: Session, component_ids: Sequence[int]) -> Incident | None:
@@ -330,7 +269,7 @@ def handle_alert(
         return None
     workspace = session.get_one(Workspace, alert.workspace_id)
     component_ids = resolve_components(session, workspace, alert)
-    _lock_components(session, component_ids)
+    components.lock(session, component_ids)
     incident = collecting_incident(session, component_ids)
     if incident is None and decision.verdict is Verdict.WAIT:
         if decision.due_at is not None:

@@ -27,8 +27,8 @@ from sqlalchemy.orm import Session
 
 from provider.jira.schemas import MAX_DESCRIPTION
 from provider.jira.schemas import MAX_SUMMARY
-from provider.ops.alerts.models import Alert
-from provider.ops.components.models import Component
+from provider.ops.alerts.service import Alert
+from provider.ops.components.service import Component
 from provider.ops.incidents import models
 from provider.ops.incidents.facts import PRIORITIES
 from provider.ops.incidents.mapping import MatchType
@@ -90,7 +90,7 @@ Required = BeforeValidator(_required)
 
 # P1 (highest) to P5; surrounding spaces are ignored.
 Priority = Annotated[
-    Text(2),
+    Annotated[str, Text(2)],
     AfterValidator(predicate(PRIORITIES.__contains__, f"must be one of: {', '.join(PRIORITIES)}")),
     WithJsonSchema({"type": "string", "enum": list(PRIORITIES)}),
 ]
@@ -105,18 +105,20 @@ MappingType = Annotated[
     PlainSerializer(str, return_type=str),
     WithJsonSchema({"type": "string", "enum": [t.value for t in MatchType]}),
 ]
-Summary = Text(MAX_SUMMARY)
+Summary = Annotated[str, Text(MAX_SUMMARY)]
 Position = Annotated[int, Field(ge=0, le=MAX_POSITION)]
 
 
-def IdList(max_length: int) -> Any:  # noqa: N802 - a type factory, used like a type
-    """Up to ``MAX_IDS`` strings of at most ``max_length`` characters, taken as sent."""
-    return Annotated[Items(Text(max_length, strip=False), MAX_IDS), BeforeValidator(_strings)]
-
-
-IncidentIds = Annotated[
-    IdList(MAX_ID), AfterValidator(predicate(bool, "must name at least one incident"))
+# Up to MAX_IDS strings of at most so many characters, taken as sent.
+Ids = Annotated[
+    list[Annotated[str, Text(MAX_ID, strip=False)]], Items(MAX_IDS), BeforeValidator(_strings)
 ]
+IssueKeys = Annotated[
+    list[Annotated[str, Text(MAX_ISSUE_KEY, strip=False)]],
+    Items(MAX_IDS),
+    BeforeValidator(_strings),
+]
+IncidentIds = Annotated[Ids, AfterValidator(predicate(bool, "must name at least one incident"))]
 
 
 def from_row(model: type[ResponseModel], row: object, **computed: Any) -> dict[str, Any]:
@@ -153,16 +155,16 @@ class IncidentUpdate(RequestModel):
     """Components and alerts are added to the incident's; `issueKeys` replaces its keys."""
 
     summary: Summary | None = None
-    description: Text(MAX_DESCRIPTION) | None = Field(
+    description: Annotated[str, Text(MAX_DESCRIPTION)] | None = Field(
         default=None,
         description="Written by a person; empty shows the timeline generated from the alerts.",
     )
     severity: Priority | None = None
-    component_ids: IdList(MAX_ID) | None = None
-    alert_ids: IdList(MAX_ID) | None = Field(
+    component_ids: Ids | None = None
+    alert_ids: Ids | None = Field(
         default=None, description="An alert of another incident moves to this one."
     )
-    issue_keys: IdList(MAX_ISSUE_KEY) | None = None
+    issue_keys: IssueKeys | None = None
     resolve_policy: Policy | None = None
 
 
@@ -171,7 +173,7 @@ class IncidentCreate(IncidentUpdate):
     resolve policy is `manual` unless given.
     """
 
-    summary: Annotated[Text(MAX_SUMMARY, nonempty=True), Required]
+    summary: Annotated[Annotated[str, Text(MAX_SUMMARY, nonempty=True)], Required]
 
 
 class IncidentAlert(ResponseModel):
@@ -256,7 +258,7 @@ class ReviewUpdate(RequestModel):
         default=None, json_schema_extra={"minItems": 1}, description="Replaces the incidents."
     )
     summary: Summary | None = None
-    description: Text(MAX_DESCRIPTION, strip=False) | None = None
+    description: Annotated[str, Text(MAX_DESCRIPTION, strip=False)] | None = None
     status: ReviewState | None = None
 
 
@@ -303,7 +305,7 @@ _RULE_COLUMNS = {"order": "position", "unacknowledged_for_seconds": "unacknowled
 class IncidentRuleUpdate(RequestModel):
     """`null` clears `filter`, `countThreshold` and `unacknowledgedForSeconds`."""
 
-    name: Text(MAX_NAME) | None = None
+    name: Annotated[str, Text(MAX_NAME)] | None = None
     order: Annotated[int, Field(ge=0, le=MAX_RULE_ORDER)] | None = Field(
         default=None, description="Rules are tried in order, the first match deciding."
     )
@@ -337,7 +339,7 @@ class IncidentRuleCreate(IncidentRuleUpdate):
     resolves its incidents when their last alert closes, unless told otherwise.
     """
 
-    name: Annotated[Text(MAX_NAME, nonempty=True), Required]
+    name: Annotated[Annotated[str, Text(MAX_NAME, nonempty=True)], Required]
 
 
 class RuleBehaviour(ResponseModel):
@@ -393,13 +395,13 @@ MAPPING_VALUE = "Compared as sent; with entityRegex, a regular expression."
 
 class ComponentMappingUpdate(RequestModel):
     match_type: MappingType | None = Field(default=None, alias="type")
-    value: Text(MAX_MAPPING_VALUE, strip=False) | None = Field(
+    value: Annotated[str, Text(MAX_MAPPING_VALUE, strip=False)] | None = Field(
         default=None, description=MAPPING_VALUE
     )
-    key: Text(MAX_MAPPING_KEY) | None = Field(
+    key: Annotated[str, Text(MAX_MAPPING_KEY)] | None = Field(
         default=None, validate_default=True, description="Required for extraProperty."
     )
-    component_id: Text(MAX_ID) | None = None
+    component_id: Annotated[str, Text(MAX_ID)] | None = None
     order: Position | None = Field(default=None, description="Mappings are tried in order.")
 
     @field_validator("value")
@@ -429,11 +431,11 @@ class ComponentMappingCreate(ComponentMappingUpdate):
     match_type: Annotated[MappingType, Required] = Field(alias="type")
     # Blank is a value here (compared as sent); only empty is refused.
     value: Annotated[
-        Text(MAX_MAPPING_VALUE, strip=False),
+        Annotated[str, Text(MAX_MAPPING_VALUE, strip=False)],
         AfterValidator(predicate(bool, "must not be empty")),
         Required,
     ] = Field(description=MAPPING_VALUE)
-    component_id: Annotated[Text(MAX_ID, nonempty=True), Required]
+    component_id: Annotated[Annotated[str, Text(MAX_ID, nonempty=True)], Required]
 
 
 class ComponentMapping(ResponseModel):

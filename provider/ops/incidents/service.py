@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from provider.errors import NotFound
 from provider.jira.schemas import MAX_SUMMARY
 from provider.jira.schemas import clip
-from provider.ops.components.models import Component
+from provider.ops.components import service as components
 from provider.ops.incidents import alert_source
 from provider.ops.incidents import mapping
 from provider.ops.incidents.models import Incident
@@ -27,13 +27,12 @@ from provider.ops.incidents.models import IncidentStatus
 from provider.ops.incidents.promotion import add_components
 from provider.ops.incidents.promotion import attach
 from provider.ops.incidents.promotion import drop_candidate
-from provider.ops.incidents.promotion import fallback_component
 from provider.ops.incidents.promotion import open_incident
 from provider.ops.incidents.promotion import resolve
 from provider.ops.incidents.promotion import resolve_components
 from provider.ops.incidents.rules import ResolvePolicy
 from provider.ops.sync import service as sync
-from provider.ops.workspaces.models import Workspace
+from provider.ops.workspaces.service import Workspace
 from provider.times import utcnow
 
 logger = logging.getLogger(__name__)
@@ -63,23 +62,6 @@ def require_incident(session: Session, workspace_id: int, public_id: str) -> Inc
     if incident is None:
         raise NotFound("Incident does not exist.", code="incident_not_found")
     return incident
-
-
-def require_components(session: Session, workspace_id: int, public_ids: Sequence[str]) -> list[int]:
-    """:raises NotFound: for an id that is not one of the workspace's components."""
-    wanted = list(dict.fromkeys(public_ids))
-    found = {
-        row[0]: row[1]
-        for row in session.execute(
-            select(Component.public_id, Component.id).where(
-                Component.workspace_id == workspace_id, Component.public_id.in_(wanted)
-            )
-        )
-    }
-    for public_id in wanted:
-        if public_id not in found:
-            raise NotFound(f"Component {public_id} does not exist.", code="component_not_found")
-    return [found[p] for p in wanted]
 
 
 def attach_alerts(session: Session, incident: Incident, alert_public_ids: Sequence[str]) -> None:
@@ -129,7 +111,7 @@ def create_incident(
         add_components(session, incident, component_ids)
     attach_alerts(session, incident, alert_public_ids)
     if not component_ids and not alert_public_ids:
-        add_components(session, incident, [fallback_component(session, workspace).id])
+        add_components(session, incident, [components.fallback_component(session, workspace.id).id])
     incident.issue_keys = mapping.merge_keys(incident.issue_keys or [], issue_keys)
     sync.publish(session, incident)
     return incident

@@ -11,7 +11,7 @@ states and an update body does not: the body models call :meth:`ActionProperties
 from __future__ import annotations
 
 from collections.abc import Callable
-from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Annotated
 from typing import Any
 from typing import Self
@@ -20,10 +20,14 @@ from pydantic import AfterValidator
 from pydantic import BeforeValidator
 from pydantic import ConfigDict
 from pydantic import Field
+from pydantic import GetCoreSchemaHandler
+from pydantic import GetJsonSchemaHandler
 from pydantic import ValidationError
 from pydantic import WrapValidator
 from pydantic import model_validator
+from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import InitErrorDetails
+from pydantic_core import core_schema
 
 from provider import netguard
 from provider.errors import ValidationFailed
@@ -82,18 +86,35 @@ def worded(message: str) -> WrapValidator:
     return WrapValidator(run)
 
 
-def choice(
-    values: Sequence[str], max_length: int, *, message: str | None = None, blank: bool = False
-) -> Any:
-    """Text that must be one of ``values`` (or empty, with ``blank``); the document lists them."""
-    allowed = (*values, "") if blank else tuple(values)
-    return Annotated[
-        Text(max_length, nonempty=not blank),
-        AfterValidator(
-            predicate(lambda v: v in allowed, message or f"must be one of: {', '.join(values)}")
-        ),
-        Field(json_schema_extra={"enum": list(allowed)}),
-    ]
+@dataclass(frozen=True)
+class Choice:
+    """Text that must be one of ``values`` (or empty, with ``blank``); the document lists them.
+
+    ``direction: Annotated[str, Text(50), Choice(DIRECTIONS)]``.
+    """
+
+    values: tuple[str, ...]
+    message: str | None = None
+    blank: bool = False
+
+    @property
+    def allowed(self) -> tuple[str, ...]:
+        return (*self.values, "") if self.blank else self.values
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(self.check, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {**handler(schema), "enum": list(self.allowed)}
+
+    def check(self, value: str) -> str:
+        if value not in self.allowed:
+            raise problem(self.message or f"must be one of: {', '.join(self.values)}")
+        return value
 
 
 def null_as(empty: Callable[[], Any]) -> BeforeValidator:
@@ -201,7 +222,7 @@ class ActionProperties(OpenObject):
 class PostToUrlProperties(ActionProperties):
     """postToUrl: where the alert is posted, and the headers sent with it."""
 
-    url: Text(URL_MAX, nonempty=True) = Field(
+    url: Annotated[str, Text(URL_MAX, nonempty=True)] = Field(
         description="http(s); checked against the outbound guard when saved and when sent."
     )
     headers: Headers = Field(default_factory=dict)
@@ -301,8 +322,8 @@ _MAP_MAPPINGS = ("details", "extraProperties")
 class ActionMappingInput(RequestModel):
     """The alert action an outgoing action follows, and its parameters."""
 
-    type: Annotated[Text(TYPE_MAX, strip=False), worded("must be a string")] = Field(
-        description=f"Outgoing actions: one of {', '.join(OUTGOING_TRIGGERS)}."
+    type: Annotated[Annotated[str, Text(TYPE_MAX, strip=False)], worded("must be a string")] = (
+        Field(description=f"Outgoing actions: one of {', '.join(OUTGOING_TRIGGERS)}.")
     )
     parameter: Annotated[dict[str, Any], BeforeValidator(lambda v: v or {})] = Field(
         default_factory=dict

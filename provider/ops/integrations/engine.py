@@ -227,9 +227,9 @@ def render_fields(spec: ActionSpec, payload: Mapping[str, Any]) -> Rendered:
     details: dict[str, str] = {}
     if keep_flag(spec, "keepExtraPropertiesFromPayload"):
         for key in ("details", "extraProperties"):
-            value = payload.get(key)
-            if isinstance(value, Mapping):
-                details.update({str(k): filters.as_text(v) for k, v in value.items()})
+            given = payload.get(key)
+            if isinstance(given, Mapping):
+                details.update({str(k): filters.as_text(v) for k, v in given.items()})
     mapped_details = mappings.get("details", mappings.get("extraProperties"))
     if isinstance(mapped_details, Mapping):
         for key, template in mapped_details.items():

@@ -24,14 +24,14 @@ from provider.ops.access.principal import DELETE
 from provider.ops.access.principal import READ
 from provider.ops.access.principal import WRITE
 from provider.ops.access.principal import ApiPrincipal
-from provider.ops.alerts.models import Alert
-from provider.ops.alerts.models import AlertAction
-from provider.ops.alerts.models import AlertEvent
-from provider.ops.alerts.models import AlertRequest
-from provider.ops.alerts.models import RequestState
-from provider.ops.alerts.schemas import AlertCreate
-from provider.ops.alerts.schemas import alert_to_json
+from provider.ops.alerts import service as alerts
+from provider.ops.alerts.service import Alert
+from provider.ops.alerts.service import AlertAction
+from provider.ops.alerts.service import AlertCreate
+from provider.ops.alerts.service import AlertEvent
 from provider.ops.alerts.service import AlertRef
+from provider.ops.alerts.service import AlertRequest
+from provider.ops.alerts.service import alert_to_json
 from provider.ops.alerts.service import submit_action
 from provider.ops.alerts.service import submit_create
 from provider.ops.integrations import engine as action_engine
@@ -43,11 +43,10 @@ from provider.ops.integrations.service import action_spec
 from provider.ops.integrations.service import find_by_key
 from provider.ops.integrations.service import list_actions
 from provider.ops.lang import filters
-from provider.ops.workspaces.models import Workspace
+from provider.ops.workspaces.service import Workspace
 from provider.outbox.kinds import Kind
 from provider.outbox.kinds import Operation
 from provider.outbox.queue import enqueue
-from provider.times import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -207,7 +206,9 @@ def ingest(
     action = decision.action
     rendered = decision.rendered
     if action is None or action.type == IncomingType.IGNORE or rendered is None:
-        return IngestResult(decision, _done(session, principal, decision.status), dict(context))
+        return IngestResult(
+            decision, alerts.record_finished(session, principal, decision.status), dict(context)
+        )
     fields = rendered.fields
     kind = IncomingType(action.type)
     if kind is IncomingType.CREATE:
@@ -230,13 +231,17 @@ def ingest(
         except ValidationFailed as e:
             status = f"Rendered alert is invalid: {e.message}"
             return IngestResult(
-                decision, _done(session, principal, status, ok=False), dict(context)
+                decision,
+                alerts.record_finished(session, principal, status, ok=False),
+                dict(context),
             )
         return IngestResult(decision, submit_create(session, principal, data), dict(context))
     alias = fields["alias"]
     if not alias:
         status = f"Action '{action.name}' rendered no alias; it cannot find the alert"
-        request = _done(session, principal, status, ok=False, action=_ACTION_FOR[kind])
+        request = alerts.record_finished(
+            session, principal, status, ok=False, action=_ACTION_FOR[kind]
+        )
         return IngestResult(decision, request, dict(context))
     extra = {k: fields[k] for k in ("note", "user", "source") if fields.get(k)}
     try:
@@ -249,7 +254,7 @@ def ingest(
             actor=fields.get("user") or None,
         )
     except NotFound:
-        request = _done(
+        request = alerts.record_finished(
             session,
             principal,
             "Alert does not exist",
@@ -258,37 +263,6 @@ def ingest(
             alias=alias,
         )
     return IngestResult(decision, request, dict(context))
-
-
-def _done(
-    session: Session,
-    principal: ApiPrincipal,
-    status: str,
-    *,
-    ok: bool = True,
-    action: AlertAction = AlertAction.CREATE,
-    alias: str | None = None,
-) -> AlertRequest:
-    integration = principal.integration
-    request = AlertRequest(
-        workspace_id=principal.workspace.id,
-        action=action,
-        state=RequestState.PROCESSED,
-        identifier=alias,
-        identifier_type="alias",
-        alias=alias,
-        payload={},
-        actor=principal.actor[:255],
-        integration_id=integration.public_id if integration else None,
-        integration_name=integration.name if integration else None,
-        integration_type=str(integration.type) if integration else None,
-        processed_at=utcnow(),
-        is_success=ok,
-        status_message=status[:500],
-    )
-    session.add(request)
-    session.flush()
-    return request
 
 
 # ---------------------------------------------------------------------------------------------

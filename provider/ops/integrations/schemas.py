@@ -31,10 +31,10 @@ from provider.ops.integrations.action_inputs import POST_TO_URL
 from provider.ops.integrations.action_inputs import TYPE_MAX
 from provider.ops.integrations.action_inputs import ActionMappingInput
 from provider.ops.integrations.action_inputs import ActionProperties
+from provider.ops.integrations.action_inputs import Choice
 from provider.ops.integrations.action_inputs import FieldMappings
 from provider.ops.integrations.action_inputs import OpenObject
 from provider.ops.integrations.action_inputs import UrlCheck
-from provider.ops.integrations.action_inputs import choice
 from provider.ops.integrations.action_inputs import error_at
 from provider.ops.integrations.action_inputs import null_as
 from provider.ops.integrations.action_inputs import worded
@@ -48,6 +48,7 @@ from provider.schema.fields import ResponseModel
 from provider.schema.fields import Text
 from provider.schema.fields import Timestamp
 from provider.schema.fields import problem
+from provider.schema.fields import unset
 from provider.schema.pages import PageQuery
 from provider.schema.parsing import to_validation_failed
 
@@ -129,12 +130,14 @@ class IntegrationCreate(AccessFlags):
     """A new integration; the access flags may also be sent at the top level (Opsgenie clients
     do), where they win over the same flags in `typeSpecificProperties`."""
 
-    name: Text(NAME_MAX, nonempty=True) = Field(description="Unique in the workspace.")
-    type: Text(TYPE_MAX) = Field(
+    name: Annotated[str, Text(NAME_MAX, nonempty=True, printable=True)] = Field(
+        description="Unique in the workspace."
+    )
+    type: Annotated[str, Text(TYPE_MAX)] = Field(
         default="API", description="`API`, `Email`, `Webhook`, …: it chooses the first actions."
     )
     enabled: bool = True
-    team_id: Text(TEAM_ID_MAX) | None = None
+    team_id: Annotated[str, Text(TEAM_ID_MAX)] | None = None
     type_specific_properties: IntegrationPropertiesInput = Field(
         default_factory=IntegrationPropertiesInput
     )
@@ -160,13 +163,15 @@ class IntegrationUpdate(IntegrationCreate):
 
     NULL_KEPT = frozenset({"type_specific_properties"})
 
-    name: Text(NAME_MAX) = Field(default=None, description="Unique in the workspace.")
-    type: Text(TYPE_MAX) = Field(default=None, description="Empty leaves it unchanged.")
-    enabled: bool | None = None
-    team_id: Text(TEAM_ID_MAX) | None = Field(default=None, description="Empty clears it.")
+    name: Annotated[str, Text(NAME_MAX), Field(description="Unique in the workspace.")] = unset()
+    type: Annotated[str, Text(TYPE_MAX), Field(description="Empty leaves it unchanged.")] = unset()
+    enabled: bool = unset()
+    team_id: Annotated[str, Text(TEAM_ID_MAX)] | None = Field(
+        default=None, description="Empty clears it."
+    )
     type_specific_properties: Annotated[
-        IntegrationPropertiesInput | None, null_as(IntegrationPropertiesInput)
-    ] = None
+        IntegrationPropertiesInput, null_as(IntegrationPropertiesInput)
+    ] = unset()
 
     def changes(self) -> dict[str, Any]:
         """The attributes to change."""
@@ -246,17 +251,19 @@ class IntegrationActionCreate(Body):
 
     NULL_KEPT = frozenset({"filter"})
 
-    direction: choice(DIRECTIONS, SHORT_MAX)
-    type: Text(TYPE_MAX, nonempty=True) = Field(
+    direction: Annotated[str, Text(SHORT_MAX, nonempty=True), Choice(DIRECTIONS)]
+    type: Annotated[str, Text(TYPE_MAX, nonempty=True)] = Field(
         json_schema_extra={"enum": [*INCOMING_TYPES, *OUTGOING_TYPES]},
         description="Incoming: ignore, create, close, acknowledge, addNote; outgoing: postToUrl.",
     )
-    name: Text(NAME_MAX, nonempty=True)
-    domain: choice(("alert",), SHORT_MAX, message="must be alert")
-    group_type: choice(GROUP_TYPES, SHORT_MAX, blank=True) = Field(
+    name: Annotated[str, Text(NAME_MAX, nonempty=True)]
+    domain: Annotated[
+        str, Text(SHORT_MAX, nonempty=True), Choice(("alert",), message="must be alert")
+    ]
+    group_type: Annotated[str, Text(SHORT_MAX), Choice(GROUP_TYPES, blank=True)] = Field(
         default="", description="Empty is forwarding for outgoing actions."
     )
-    extra_field: Text(EXTRA_FIELD_MAX) = ""
+    extra_field: Annotated[str, Text(EXTRA_FIELD_MAX)] = ""
     enabled: bool = True
     filter: FilterInput | None
     field_mappings: FieldMappings = Field(default_factory=FieldMappings)
@@ -335,7 +342,7 @@ class IntegrationActionUpdate(Body):
 
     NULL_KEPT = frozenset({"name"})
 
-    name: Annotated[Text(NAME_MAX, nonempty=True), null_as(str)] = Field(default=None)
+    name: Annotated[Annotated[str, Text(NAME_MAX, nonempty=True)], null_as(str)] = unset()
     enabled: bool | None = None
     filter: FilterInput | None = Field(
         default=None, description="System conditions of the current filter must stay."
@@ -387,7 +394,7 @@ def _an_object(value: Any) -> Any:
 
 class Successor(RequestModel):
     successor_id: Annotated[
-        Text(ACTION_ID_MAX, strip=False) | None, worded("must be an action id")
+        Annotated[str, Text(ACTION_ID_MAX, strip=False)] | None, worded("must be an action id")
     ] = Field(
         default=None, description="The action to come right after; null, empty or absent: last."
     )

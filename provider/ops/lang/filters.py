@@ -204,13 +204,14 @@ def _number_or_flag_as_text(value: Any) -> Any:
 class ConditionInput(RequestModel):
     """One condition; checked against the field's kind (an alert field allows only some operations)."""
 
-    field: Text(MAX_FIELD_LENGTH, nonempty=True)
-    key: Text(strip=False, nonempty=True) | None = Field(
+    field: Annotated[str, Text(MAX_FIELD_LENGTH, nonempty=True)]
+    key: Annotated[str, Text(strip=False, nonempty=True)] | None = Field(
         default=None, description="With field extra-properties: the one property to look at."
     )
     operation: Annotated[Operation, Strict(False)]
     expected_value: Annotated[
-        Text(MAX_EXPECTED_VALUE_LENGTH, strip=False), BeforeValidator(_number_or_flag_as_text)
+        Annotated[str, Text(MAX_EXPECTED_VALUE_LENGTH, strip=False)],
+        BeforeValidator(_number_or_flag_as_text),
     ] = ""
     not_: Annotated[bool, BeforeValidator(lambda v: False if v is None else v)] = Field(
         default=False, alias="not"
@@ -280,7 +281,8 @@ class FilterInput(RequestModel):
         description="`type` is accepted as its alias.",
     )
     conditions: Annotated[
-        Items(ConditionInput, MAX_CONDITIONS), BeforeValidator(lambda v: [] if v is None else v)
+        Annotated[list[ConditionInput], Items(MAX_CONDITIONS)],
+        BeforeValidator(lambda v: [] if v is None else v),
     ] = Field(default_factory=list, validate_default=True)
 
     @field_validator("conditions")

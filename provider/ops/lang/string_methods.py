@@ -156,14 +156,15 @@ def _replace_all(text: str, args: tuple[Any, ...], budget: RenderBudget) -> str:
     size = [len(text)]
 
     def expand(m: Any) -> str:
-        piece = m.expand(replacement)
+        piece: str = m.expand(replacement)
         size[0] += len(piece) - (m.end() - m.start())
         if size[0] > MAX_OUTPUT_LENGTH:
             raise TemplateError(f"output is longer than {MAX_OUTPUT_LENGTH} characters")
         return piece
 
     try:
-        return tenant_regex.sub(pattern, expand, text, budget.patterns)
+        replaced: str = tenant_regex.sub(pattern, expand, text, budget.patterns)
+        return replaced
     except BudgetSpent as e:
         budget.errors.append(f"replaceAll() not run: {e}")
         return REGEX_GAVE_UP

@@ -13,10 +13,10 @@ from provider.jira.schemas import Association
 from provider.jira.schemas import DevOpsComponent
 from provider.jira.schemas import Incident as IncidentPayload
 from provider.jira.schemas import Review as ReviewPayload
+from provider.jira.schemas import SeverityLevel
 from provider.jira.schemas import clip
 from provider.ops.components.models import Component
 from provider.ops.incidents.describe import description_of
-from provider.ops.incidents.facts import PRIORITIES
 from provider.ops.incidents.models import Incident
 from provider.ops.incidents.models import IncidentComponent
 from provider.ops.incidents.models import IncidentStatus
@@ -38,7 +38,7 @@ def component_payload(component: Component, workspace: Workspace, links: Links) 
         "description": component.description or component.name,
         "url": component.url or links.component(component.public_id),
         "avatarUrl": component.avatar_url or links.component_avatar,
-        "tier": component.tier.value,  # type: ignore[typeddict-item]
+        "tier": component.tier.value,
         "componentType": component.component_type.value,
         "lastUpdated": iso(component.updated_at or utcnow()) or "",
     }
@@ -56,6 +56,13 @@ def component_public_ids(session: Session, incident: Incident) -> list[str]:
     )
 
 
+def _severity(value: str | None) -> SeverityLevel:
+    for level in ("P1", "P2", "P3", "P4", "P5"):
+        if value == level:
+            return level
+    return "unknown"
+
+
 def incident_payload(session: Session, incident: Incident, links: Links) -> IncidentPayload:
     payload: IncidentPayload = {
         "schemaVersion": SCHEMA_VERSION,
@@ -68,9 +75,7 @@ def incident_payload(session: Session, incident: Incident, links: Links) -> Inci
         "createdDate": iso(incident.created_at) or "",
         "lastUpdated": iso(incident.updated_at or utcnow()) or "",
         "status": "resolved" if incident.status is IncidentStatus.RESOLVED else "open",
-        "severity": {
-            "level": incident.severity if incident.severity in PRIORITIES else "unknown"  # type: ignore[typeddict-item]
-        },
+        "severity": {"level": _severity(incident.severity)},
     }
     if incident.issue_keys:
         association: Association = {
@@ -104,5 +109,5 @@ def review_payload(session: Session, review: Review, links: Links) -> ReviewPayl
         "url": links.review(review.public_id),
         "createdDate": iso(review.created_at) or "",
         "lastUpdated": iso(review.updated_at or utcnow()) or "",
-        "status": review.status.value,  # type: ignore[typeddict-item]
+        "status": review.status.value,
     }

@@ -82,17 +82,23 @@ def _payload(session: Session, entity: Entity, workspace: Workspace) -> dict[str
 
 
 def publish(session: Session, entity: Entity, *, to: Sequence[Installation] | None = None) -> None:
-    """Send the entity's current state to every site linking its workspace (or only ``to``)."""
+    """Send the entity's current state to every site linking its workspace (or only ``to``).
+
+    Every change gets a new, larger sequence number, sent or not: Jira drops a submission whose
+    number is not larger than the one it holds.
+    """
     entity.update_sequence_number = next_update_sequence_number(
         entity.update_sequence_number or 0, now_ms()
     )
     entity.updated_at = utcnow()
     session.flush()
     workspace = session.get_one(Workspace, entity.workspace_id)
+    sites = linked_installations(session, workspace.id) if to is None else to
+    if not sites:
+        return  # no site shows this workspace yet: linking will send the entity
     payload = _payload(session, entity, workspace)
     if payload is None:
         return
-    sites = linked_installations(session, workspace.id) if to is None else to
     for site in sites:
         enqueue(
             session,

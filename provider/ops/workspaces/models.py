@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 
 from sqlalchemy import ForeignKey
@@ -14,11 +13,8 @@ from sqlalchemy.orm import mapped_column
 from provider.db import Base
 from provider.db import created_now
 from provider.db import intpk
+from provider.db import new_public_id
 from provider.db import updated_now
-
-
-def new_public_id() -> str:
-    return str(uuid.uuid4())
 
 
 class Workspace(Base):

@@ -1,4 +1,7 @@
-"""Workspaces: creation (with a fallback component), API keys and their rotation."""
+"""Workspaces: creation (with a fallback component), API keys and their rotation.
+
+The context's interface; other contexts use the types re-exported here.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +12,13 @@ from provider.crypto import hash_key
 from provider.crypto import new_key
 from provider.errors import NotFound
 from provider.ops.access.principal import ApiPrincipal
-from provider.ops.components.models import Component
-from provider.ops.components.models import ComponentType
-from provider.ops.components.models import Tier
-from provider.ops.workspaces.models import Workspace
+from provider.ops.components import service as components
+from provider.ops.workspaces.models import Workspace as Workspace
+from provider.ops.workspaces.models import WorkspaceLink as WorkspaceLink
 from provider.times import utcnow
 
 API_KEY_PREFIX = "wsk"
 LINK_CODE_PREFIX = "wlc"
-FALLBACK_COMPONENT_NAME = "Unassigned"
 
 
 def create_workspace(session: Session, name: str) -> tuple[Workspace, str, str]:
@@ -29,18 +30,7 @@ def create_workspace(session: Session, name: str) -> tuple[Workspace, str, str]:
     )
     session.add(workspace)
     session.flush()
-    session.add(
-        Component(
-            workspace_id=workspace.id,
-            name=FALLBACK_COMPONENT_NAME,
-            name_lower=FALLBACK_COMPONENT_NAME.lower(),
-            description="Incidents whose alerts name no known component land here.",
-            tier=Tier.TIER_4,
-            component_type=ComponentType.OTHER,
-            is_fallback=True,
-        )
-    )
-    session.flush()
+    components.fallback_component(session, workspace.id)
     return workspace, api_key, link_code
 
 
