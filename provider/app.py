@@ -29,6 +29,8 @@ from provider.extension import SETTINGS
 from provider.logging import client_key_var
 from provider.logging import configure_logging
 from provider.logging import request_id_var
+from provider.ops.paths import OPSGENIE_PREFIX
+from provider.ops.paths import JsmPaths
 from provider.ops.sync.links import bind_links
 from provider.ratelimit import RateLimiter
 
@@ -67,6 +69,8 @@ def create_app(
     RATE_LIMITER.install(
         app, RateLimiter(settings.rate_limit_storage_url, namespace=settings.app_key)
     )
+    # JSM's printed prefixes and Opsgenie's trailing slashes reach the routes that answer them.
+    app.wsgi_app = JsmPaths(app.wsgi_app)  # type: ignore[method-assign]
     if settings.proxy_hops:
         # request.remote_addr becomes the address the outermost trusted proxy saw, so limits
         # keyed on it are per client, not per router (werkzeug's ProxyFix, X-Forwarded-For).
@@ -100,10 +104,14 @@ def _register_packages(app: Flask, settings: Settings, install_keys: Any | None)
     from provider.connect import api as connect_api
     from provider.ops import openapi
     from provider.ops.access.http import init_api
+    from provider.ops.access.opsgenie import error_body as opsgenie_error_body
     from provider.ops.access.principal import KeyResolvers
     from provider.ops.alerts import api as alerts_api
+    from provider.ops.alerts import api_v2 as alerts_api_v2
     from provider.ops.components import api as components_api
     from provider.ops.components import jira as component_actions
+    from provider.ops.heartbeats import api as heartbeats_api
+    from provider.ops.heartbeats import api_v2 as heartbeats_api_v2
     from provider.ops.incidents import api as incidents_api
     from provider.ops.integrations import api as integrations_api
     from provider.ops.integrations import ingestion
@@ -128,6 +136,10 @@ def _register_packages(app: Flask, settings: Settings, install_keys: Any | None)
     )
     app.register_blueprint(components_api.bp)
     app.register_blueprint(alerts_api.bp)
+    app.register_blueprint(alerts_api_v2.bp)
+    app.register_blueprint(heartbeats_api.bp)
+    app.register_blueprint(heartbeats_api_v2.bp)
+    errors.register_error_format(app, OPSGENIE_PREFIX, opsgenie_error_body)
     app.register_blueprint(incidents_api.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(integrations_api.bp)

@@ -1,20 +1,26 @@
-"""The one error format of the app: ``{"errors": [{"title": …, "code": …}]}``.
+"""The error format of the app: ``{"errors": [{"title": …, "code": …}]}``.
 
 Domain code raises :class:`AppError` subclasses; :func:`register_error_handlers` turns them, and
 every other failure, into that body with the right status. Nothing else builds error bodies.
+A path prefix may be given a body of its own (:func:`register_error_format`): the Opsgenie
+paths answer in Opsgenie's shape, since the clients that call them parse nothing else.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy.exc
 from flask import Flask
 from flask import Response
+from flask import current_app
+from flask import has_request_context
 from flask import jsonify
+from flask import request
 from werkzeug.exceptions import HTTPException
 
 logger = logging.getLogger(__name__)
@@ -80,10 +86,34 @@ def body(code: str, title: str, details: Mapping[str, Any] | None = None) -> dic
     return {"errors": [{"title": title, "code": code, **dict(details or {})}]}
 
 
+# (status, code, title, details) -> the body of an error response.
+ErrorFormat = Callable[[int, str, str, Mapping[str, Any]], dict[str, Any]]
+_FORMATS = "provider.error_formats"
+
+
+def register_error_format(app: Flask, prefix: str, render: ErrorFormat) -> None:
+    """Answer every error of a path under ``prefix`` with ``render``'s body instead."""
+    app.extensions.setdefault(_FORMATS, {})[prefix] = render
+
+
+def _format_of_request() -> ErrorFormat | None:
+    if not has_request_context():
+        return None
+    formats: dict[str, ErrorFormat] = current_app.extensions.get(_FORMATS, {})
+    for prefix, render in formats.items():
+        if request.path.startswith(prefix):
+            return render
+    return None
+
+
 def error_response(
     status: int, code: str, title: str, details: Mapping[str, Any] | None = None
 ) -> Response:
-    response = jsonify(body(code, title, details))
+    render = _format_of_request()
+    if render is None:
+        response = jsonify(body(code, title, details))
+    else:
+        response = jsonify(render(status, code, title, dict(details or {})))
     response.status_code = status
     return response
 

@@ -4,6 +4,7 @@ from provider.connect import models as connect_models  # noqa: F401
 from provider.db import Base
 from provider.ops.alerts import models as alert_models  # noqa: F401
 from provider.ops.components import models as component_models  # noqa: F401
+from provider.ops.heartbeats import models as heartbeat_models  # noqa: F401
 from provider.ops.incidents import models as incident_models  # noqa: F401
 from provider.ops.integrations import models as integration_models  # noqa: F401
 from provider.ops.workspaces import models as workspace_models  # noqa: F401

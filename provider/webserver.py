@@ -29,7 +29,7 @@ from types import FrameType
 from gunicorn.workers import gthread  # type: ignore[import-untyped]
 
 
-class ThreadWorker(gthread.ThreadWorker):
+class ThreadWorker(gthread.ThreadWorker):  # type: ignore[misc]
     """``gthread`` whose quick and graceful shutdowns both end within a bound."""
 
     def handle_quit(self, sig: int, frame: FrameType | None) -> None:

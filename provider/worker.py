@@ -18,6 +18,7 @@ from provider.config import Settings
 from provider.db import make_session_factory
 from provider.ops.alerts.listeners import AlertListeners
 from provider.ops.alerts.processing import process_pending
+from provider.ops.heartbeats import expiry as heartbeats
 from provider.ops.incidents import listener as incident_listener
 from provider.ops.incidents import promotion as incidents
 from provider.ops.integrations import ingestion
@@ -76,9 +77,10 @@ def build_worker(
     client_factory: ClientFactory | None = None,
     config: WorkerConfig | None = None,
 ) -> Worker:
-    """Assemble the worker: the outbox drain, then alert requests, then time-based promotion.
+    """Assemble the worker: the outbox drain, heartbeat expiry, alert requests, promotion.
 
-    Alert requests come after the drain and before promotion, which sees the alerts they opened.
+    Alert requests come after the drain and expiry and before promotion, which sees the alerts
+    they opened.
     """
     config = config or WorkerConfig()
     factory = bind_links(session_factory or make_session_factory(settings), settings.base_url)
@@ -96,4 +98,9 @@ def build_worker(
     def promote_due_alerts() -> int:
         return incidents.promote_due(factory)
 
-    return Worker(outbox, (outbox.drain_once, process_alert_requests, promote_due_alerts), config)
+    def expire_heartbeats() -> int:
+        return heartbeats.expire_due(factory)
+
+    # Expiry comes before alert processing, so an expiry's alert is opened in the same round.
+    jobs = (outbox.drain_once, expire_heartbeats, process_alert_requests, promote_due_alerts)
+    return Worker(outbox, jobs, config)

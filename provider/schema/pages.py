@@ -39,8 +39,9 @@ class WindowedPageQuery(PageQuery):
     @model_validator(mode="after")
     def _within_window(self) -> WindowedPageQuery:
         if self.offset + self.size >= self.WINDOW:
+            size = type(self).model_fields["size"].alias or "size"
             raise ValidationFailed(
-                f"offset + size must be < {self.WINDOW}",
+                f"offset + {size} must be < {self.WINDOW}",
                 details={"source": {"parameter": "offset"}},
             )
         return self

@@ -18,6 +18,9 @@ from provider.errors import NotFound
 from provider.ops.components.associations import PROJECT_ATI
 from provider.ops.components.models import Component
 from provider.ops.components.models import ComponentAssociation
+from provider.ops.heartbeats import service as heartbeats
+from provider.ops.heartbeats.models import Heartbeat
+from provider.ops.heartbeats.schemas import state_of
 from provider.ops.integrations.models import Integration
 from provider.ops.sync.links import links_of
 from provider.ops.workspaces.models import Workspace
@@ -31,6 +34,7 @@ from provider.times import iso
 # The page lists problems, it is not an archive: the newest ones are what a person acts on.
 MAX_LISTED_MESSAGES = 50
 MAX_LISTED_COMPONENTS = 500
+MAX_LISTED_HEARTBEATS = 200
 
 
 def require_linked_workspace(
@@ -70,10 +74,20 @@ def integration_json(integration: Integration, base_url: str) -> dict[str, Any]:
     }
 
 
+def heartbeat_json(heartbeat: Heartbeat) -> dict[str, Any]:
+    return {
+        "name": heartbeat.name,
+        "interval": heartbeat.interval,
+        "intervalUnit": heartbeat.interval_unit.value,
+        "lastPingAt": iso(heartbeat.last_ping_at),
+        "state": state_of(heartbeat),
+    }
+
+
 def workspace_json(
     session: Session, installation: Installation, workspace: Workspace
 ) -> dict[str, Any]:
-    """A linked workspace with its components (and their Jira projects) and integrations."""
+    """A linked workspace: its components (and their Jira projects), integrations, heartbeats."""
     link = session.scalars(
         select(WorkspaceLink).where(
             WorkspaceLink.installation_id == installation.id,
@@ -119,6 +133,12 @@ def workspace_json(
             for c in components
         ],
         "integrations": [integration_json(i, links_of(session).base_url) for i in integrations],
+        "heartbeats": [
+            heartbeat_json(h)
+            for h in heartbeats.list_heartbeats(session, workspace.id, size=MAX_LISTED_HEARTBEATS)[
+                0
+            ]
+        ],
     }
 
 

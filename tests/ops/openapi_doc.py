@@ -1,4 +1,4 @@
-"""The served ``/v1`` document, built from a throwaway app's routes (no database needed)."""
+"""The served ``/v1`` and ``/v2`` documents, built from a throwaway app's routes (no database)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,23 @@ from typing import Any
 
 from provider.app import create_app
 from provider.ops.openapi import ops_document
+from provider.ops.openapi import opsgenie_document
 from tests.conftest import make_settings
 
 
 @functools.cache
+def _app() -> Any:
+    return create_app(make_settings("sqlite://"), configure_logs=False)
+
+
+@functools.cache
 def _document() -> dict[str, Any]:
-    return ops_document(create_app(make_settings("sqlite://"), configure_logs=False))
+    return ops_document(_app())
+
+
+@functools.cache
+def _opsgenie_document() -> dict[str, Any]:
+    return opsgenie_document(_app())
 
 
 def build_document(base_url: str | None = None) -> dict[str, Any]:
@@ -20,3 +31,10 @@ def build_document(base_url: str | None = None) -> dict[str, Any]:
     import copy
 
     return copy.deepcopy(_document())
+
+
+def build_opsgenie_document() -> dict[str, Any]:
+    """A fresh copy of the ``/v2`` (Opsgenie protocol) document."""
+    import copy
+
+    return copy.deepcopy(_opsgenie_document())

@@ -11,21 +11,25 @@ import re
 import shutil
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+import requests
 from sqlalchemy import delete
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from provider.app import create_app
 from provider.db import make_session_factory
+from provider.ops.heartbeats.expiry import expire_due
 from provider.ops.sync.links import bind_links
 from provider.ops.workspaces.service import create_workspace
 from provider.outbox.models import MessageStatus
 from provider.outbox.models import OutboxMessage
+from provider.times import utcnow
 from tests.conftest import make_settings
 from tests.installs import make_installation
 from tests.signing import JiraSigner
@@ -315,3 +319,42 @@ def test_narrow_width_and_error_state(browser: Any, site: Any, live: Live, tmp_p
         _shot(page, tmp_path, "14-error")
     finally:
         context.close()
+
+
+def test_heartbeats_show_their_interval_last_ping_and_state(
+    page: Any, site: Any, live: Live, tmp_path: Path
+) -> None:
+    frame = _frame(page, site)
+    frame.get_by_label("Workspace name").fill("Backups")
+    frame.get_by_label("Workspace name").press("Enter")
+    frame.get_by_role("heading", name="Backups").wait_for()
+    frame.get_by_text("No heartbeats yet.").wait_for()
+    key = frame.locator("#new-api-key").input_value()
+    headers = {"Authorization": f"GenieKey {key}"}
+    for name, enabled in (("nightly-backup", True), ("hourly-sync", True), ("paused", False)):
+        body = {"name": name, "interval": 1, "intervalUnit": "hours", "enabled": enabled}
+        created = requests.post(f"{live.url}/v2/heartbeats", json=body, headers=headers, timeout=5)
+        assert created.status_code == 201
+    assert expire_due(live.session_factory, now=utcnow() + timedelta(minutes=61)) == 2
+    # A ping ends one expiry; the other stays expired.
+    pinged = requests.get(
+        f"{live.url}/v2/heartbeats/nightly-backup/ping", headers=headers, timeout=5
+    )
+    assert pinged.status_code == 202
+
+    frame = _frame(page, site)
+    table = frame.locator("table[data-heartbeats]")
+    table.wait_for()
+    rows = {
+        cells[0]: [cells[1], cells[2], cells[3].lower()]
+        for cells in (
+            row.locator("td").all_inner_texts() for row in table.locator("tbody tr").all()
+        )
+    }
+    assert rows["paused"] == ["1 hour", "Never", "disabled"]
+    assert rows["hourly-sync"] == ["1 hour", "Never", "expired"]
+    assert rows["nightly-backup"][0] == "1 hour"
+    assert rows["nightly-backup"][1] != "Never"
+    assert rows["nightly-backup"][2] == "active"
+    _shot(page, tmp_path, "heartbeats")
+    assert page.errors == []  # type: ignore[attr-defined]

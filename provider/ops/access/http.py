@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
@@ -159,6 +160,13 @@ def api_key_required(action: str = READ) -> Callable[[F], F]:
 
 def principal() -> ApiPrincipal:
     return cast(ApiPrincipal, g.principal)
+
+
+def took() -> float:
+    """Seconds since the request started, as the ``took`` of JSM and Opsgenie bodies."""
+    now = time.perf_counter()
+    started = float(g.get("started", now))
+    return round(now - started, 3)
 
 
 def _reject_nul_in_url() -> None:

@@ -33,7 +33,9 @@ from provider.ops.alerts.fields import User
 from provider.ops.alerts.fields import details_as_extra_properties
 from provider.ops.alerts.fields import document
 from provider.ops.alerts.fields import from_query
+from provider.ops.alerts.fields import lifted
 from provider.ops.alerts.fields import normaliser
+from provider.ops.alerts.fields import reference_object
 from provider.ops.alerts.schemas import IdentifierQuery
 from provider.ops.alerts.schemas import ResponderInput
 from provider.schema.query import StrictValidation
@@ -66,7 +68,15 @@ class ActionCommon(AlertBody):
 
 
 class AssignBody(ActionCommon):
+    """`accountId` (JSM), or Opsgenie's `{owner: {id}}` or `{owner: {username}}`."""
+
+    model_config = ConfigDict(
+        json_schema_extra=document({"owner": reference_object("id", "username")})
+    )
+
     account_id: Identifier
+
+    _opsgenie_owner = normaliser(lifted("owner", "accountId", ("id", "username")))
 
 
 class ResponderBody(ActionCommon, ResponderInput):
@@ -140,27 +150,12 @@ class EscalateBody(ActionCommon):
     """`escalationId`, or Opsgenie's `{escalation: {id}}` or `{escalation: {name}}`."""
 
     model_config = ConfigDict(
-        json_schema_extra=document(
-            {
-                "escalation": {
-                    "type": "object",
-                    "properties": {"id": {"type": "string"}, "name": {"type": "string"}},
-                }
-            }
-        )
+        json_schema_extra=document({"escalation": reference_object("id", "name")})
     )
 
     escalation_id: Identifier
 
-    @model_validator(mode="before")
-    @classmethod
-    def _opsgenie_escalation(cls, data: Any) -> Any:
-        escalation = data.get("escalation") if isinstance(data, Mapping) else None
-        if isinstance(escalation, Mapping) and data.get("escalationId") is None:
-            ident = escalation.get("id") or escalation.get("name")
-            if isinstance(ident, str):
-                return {**data, "escalationId": ident}
-        return data
+    _opsgenie_escalation = normaliser(lifted("escalation", "escalationId", ("id", "name")))
 
 
 class ExecuteActionBody(ActionCommon):

@@ -281,6 +281,27 @@ def details_as_extra_properties(data: Any) -> Any:
     return data
 
 
+def lifted(wrapper: str, field: str, keys: tuple[str, ...]) -> Callable[[Any], Any]:
+    """Opsgenie names a reference inside an object (``{"escalation": {"id"|"name"}}``): take the
+    first of ``keys`` given there as ``field``, unless ``field`` itself is given."""
+
+    def rewrite(data: Any) -> Any:
+        inner = data.get(wrapper) if isinstance(data, Mapping) else None
+        if isinstance(inner, Mapping) and data.get(field) is None:
+            for key in keys:
+                ident = inner.get(key)
+                if isinstance(ident, str) and ident:
+                    return {**data, field: ident}
+        return data
+
+    return rewrite
+
+
+def reference_object(*keys: str) -> JsonSchemaValue:
+    """The schema of an Opsgenie reference object, for :func:`document`."""
+    return {"type": "object", "properties": {key: {"type": "string"} for key in keys}}
+
+
 def normaliser(rewrite: Callable[[Any], Any]) -> Any:
     """A model's before-validator that rewrites the raw body with ``rewrite``."""
 

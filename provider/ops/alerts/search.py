@@ -32,6 +32,7 @@ from provider.ops.alerts.models import Alert
 from provider.ops.alerts.models import AlertStatus
 from provider.ops.alerts.models import Priority
 from provider.ops.alerts.schemas import SORT_FIELDS
+from provider.ops.alerts.schemas import AlertListQuery
 from provider.ops.alerts.schemas import parse_time
 from provider.ops.lang.query import And
 from provider.ops.lang.query import Node
@@ -339,3 +340,20 @@ def search_alerts(
         select(Alert).where(where).order_by(*ordering).offset(offset).limit(size)
     ).all()
     return list(rows), total
+
+
+def search_listed(
+    session: Session, workspace_id: int, listed: AlertListQuery
+) -> tuple[list[Alert], int]:
+    """:func:`search_alerts` with the parameters of a list request."""
+    return search_alerts(
+        session,
+        workspace_id,
+        query=listed.query,
+        sort=listed.sort,
+        order=listed.order,
+        time_from=listed.time_from,
+        time_to=listed.time_to,
+        offset=listed.offset,
+        size=listed.size,
+    )

@@ -199,6 +199,19 @@ def get_request(session: Session, workspace_id: int, public_id: str) -> AlertReq
     ).first()
 
 
+def require_request(
+    session: Session, workspace_id: int, public_id: str, *, include_pending: bool = False
+) -> AlertRequest:
+    """A request of the workspace, once processed (JSM parity) unless ``include_pending``.
+
+    :raises NotFound: for an unknown request, or one still pending.
+    """
+    req = get_request(session, workspace_id, public_id)
+    if req is None or (req.state is RequestState.PENDING and not include_pending):
+        raise NotFound("Request does not exist or is not processed yet.", code="request_not_found")
+    return req
+
+
 def list_notes(
     session: Session, alert: Alert, *, offset: int, size: int
 ) -> tuple[list[AlertNote], int]:

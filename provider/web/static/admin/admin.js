@@ -145,6 +145,8 @@
         el("button", { class: "button default", type: "button", "data-link-code": ws.id,
           onclick: (e) => newLinkCode(ws, e.currentTarget) }, "New link code"),
         el("span", { class: "subtle small" }, " A one-time code another Jira site can use to link this workspace.")),
+      el("h4", {}, "Heartbeats"),
+      heartbeatsTable(ws),
       activity(ws));
   }
 
@@ -188,6 +190,20 @@
         el("td", {}, ACTIONS[e.action] || e.action),
         el("td", {}, e.actor),
         el("td", { class: "hide-narrow subtle" }, e.detail || ""))))));
+  }
+
+  const HEARTBEAT_LOZENGE = { active: "success", expired: "removed", waiting: "inprogress", disabled: "" };
+
+  function heartbeatsTable(ws) {
+    if (!ws.heartbeats.length) return el("p", { class: "empty-inline" }, "No heartbeats yet. Create them with the API (docs/clients.md) and ping them from a monitoring tool.");
+    return el("div", { class: "table-wrap" }, el("table", { "data-heartbeats": ws.id },
+      el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Name"), el("th", { scope: "col", class: "hide-narrow" }, "Interval"),
+        el("th", { scope: "col" }, "Last ping"), el("th", { scope: "col" }, "State"))),
+      el("tbody", {}, ws.heartbeats.map((h) => el("tr", {},
+        el("td", {}, h.name),
+        el("td", { class: "hide-narrow" }, h.interval + " " + (h.interval === 1 ? h.intervalUnit.replace(/s$/, "") : h.intervalUnit)),
+        el("td", { class: "subtle" }, h.lastPingAt ? when(h.lastPingAt) : "Never"),
+        el("td", {}, el("span", { class: "lozenge " + HEARTBEAT_LOZENGE[h.state] }, h.state)))))));
   }
 
   function componentsTable(ws) {
