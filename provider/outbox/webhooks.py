@@ -218,6 +218,9 @@ def send_webhook(
     }
     headers["Content-Type"] = "application/json"
     headers.setdefault("User-Agent", USER_AGENT)
+    if unsendable := _unsendable(headers):
+        # Saved before actions refused such headers: no retry will ever send it.
+        return WebhookOutcome(ok=False, error=f"the action's header {unsendable} cannot be sent")
     data = json.dumps(body, separators=(",", ":"), default=str).encode("utf-8")
     allow = settings.allow_private_outbound
     with _deadline(deadline, allow_private=allow) as delivery, _session() as session:
@@ -259,6 +262,16 @@ def send_webhook(
                     continue
                 return _classify(response)
     return WebhookOutcome(ok=False, error=f"more than {MAX_REDIRECTS} redirects")
+
+
+def _unsendable(headers: Mapping[str, str]) -> str | None:
+    for name, value in headers.items():
+        try:
+            requests.utils.check_header_validity((name, value))
+            value.encode("latin-1")
+        except (ValueError, UnicodeError):
+            return name[:60]
+    return None
 
 
 def _unsafe_cause(error: BaseException) -> netguard.UnsafeDestination | None:

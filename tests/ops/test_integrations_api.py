@@ -681,6 +681,23 @@ def test_outgoing_actions_to_internal_addresses_are_refused(strict_api: Api, url
             "one line",
         ),
         ({"type": "sendCarrierPigeon"}, "type must be one of postToUrl"),
+        # Headers the worker could never send are refused here, not on every delivery.
+        (
+            {"typeSpecificProperties": {"url": "https://x.example", "headers": {"X-Site": "東京"}}},
+            "X-Site cannot be sent",
+        ),
+        (
+            {"typeSpecificProperties": {"url": "https://x.example", "headers": {"Bad Name": "v"}}},
+            "is not an HTTP header name",
+        ),
+        (
+            {"typeSpecificProperties": {"url": "https://x.example", "headers": {"X-A": " v"}}},
+            "X-A cannot be sent",
+        ),
+        (
+            {"typeSpecificProperties": {"url": "https://x.example", "headers": {"X-A": "a\x07b"}}},
+            "X-A cannot be sent",
+        ),
     ],
 )
 def test_invalid_outgoing_actions(api: Api, change: dict[str, Any], title: str) -> None:

@@ -81,6 +81,18 @@ def test_delivers_json_with_configured_headers(receiver: Receiver, settings: Set
     assert got["headers"]["Host"].startswith("127.0.0.1")
 
 
+@pytest.mark.parametrize("headers", [{"X-Site": "東京"}, {"X-A": " v"}, {"X:A": "v"}])
+def test_headers_that_cannot_be_sent_fail_for_good_without_sending(
+    receiver: Receiver, settings: Settings, headers: dict[str, str]
+) -> None:
+    payload = build_payload(url=receiver.url + "/hook", body={}, headers=headers, action_id="a1")
+    outcome = send_webhook(payload, settings=settings)
+    assert not outcome.ok
+    assert not outcome.retryable
+    assert "cannot be sent" in (outcome.error or "")
+    assert receiver.requests == []
+
+
 @pytest.mark.parametrize(
     ("status", "retryable"),
     [(500, True), (503, True), (429, True), (404, False), (400, False), (410, False)],

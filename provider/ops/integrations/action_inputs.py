@@ -10,6 +10,7 @@ states and an update body does not: the body models call :meth:`ActionProperties
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
@@ -138,6 +139,27 @@ def _one_line(headers: dict[str, str]) -> bool:
     return not any("\n" in k + v or "\r" in k + v for k, v in headers.items())
 
 
+# RFC 9110's token for names; a value is what http.client can put on the wire (latin-1, no
+# control characters but tab, no surrounding space). Anything else would be accepted here and
+# then fail in the worker on every delivery.
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}")
+_HEADER_VALUE = re.compile(
+    r"(?:[\x21-\x7e\xa0-\xff](?:[\t\x20-\x7e\xa0-\xff]*[\x21-\x7e\xa0-\xff])?)?"
+)
+
+
+def _sendable(headers: dict[str, str]) -> dict[str, str]:
+    for name, value in headers.items():
+        if not _HEADER_NAME.fullmatch(name):
+            raise problem(f"name {name[:60]!r} is not an HTTP header name (letters, digits, -)")
+        if not _HEADER_VALUE.fullmatch(value):
+            raise problem(
+                f"{name} cannot be sent: a value is Latin-1 text without control characters "
+                "or surrounding spaces (percent-encode anything else)"
+            )
+    return headers
+
+
 def _is_keep_flag(key: str) -> bool:
     return key.startswith("keep") and key.endswith("FromPayload")
 
@@ -152,6 +174,7 @@ Headers = Annotated[
     Field(max_length=MAX_HEADERS),
     worded(f"must be an object of at most {MAX_HEADERS} strings"),
     AfterValidator(predicate(_one_line, "must be one line each")),
+    AfterValidator(_sendable),
     null_as(dict),
 ]
 MappedText = Annotated[str, null_as(str), Field(description="A template.")]
