@@ -15,6 +15,7 @@ from pydantic import Field
 from pydantic import Strict
 from pydantic import model_validator
 
+from provider.ops.alerts import service as alerts
 from provider.ops.heartbeats import models
 from provider.ops.heartbeats.models import IntervalUnit
 from provider.schema.fields import Items
@@ -28,9 +29,6 @@ from provider.schema.pages import PageQuery
 
 NAME_MAX = 200
 DESCRIPTION_MAX = 10000
-MESSAGE_MAX = 130
-TAGS_MAX = 20
-TAG_MAX = 50
 # A year of days: enough for any schedule, and far from overflowing a date.
 INTERVAL_MAX = 366
 
@@ -44,10 +42,11 @@ Interval = Annotated[int, Field(ge=1, le=INTERVAL_MAX, description="At least 1."
 Unit = Annotated[IntervalUnit, Strict(False)]
 AlertPriority = Literal["P1", "P2", "P3", "P4", "P5"]
 AlertTags = Annotated[
-    list[Annotated[str, Text(TAG_MAX, nonempty=True)]], Items(TAGS_MAX, unique=True)
+    list[Annotated[str, Text(alerts.TAG_MAX, nonempty=True)]], Items(alerts.TAGS_MAX, unique=True)
 ]
 Description = Annotated[str, Text(DESCRIPTION_MAX)]
-AlertMessage = Annotated[str, Text(MESSAGE_MAX)]
+# The alert an expiry opens takes these: the alert's own limits, strict here.
+AlertMessage = Annotated[str, Text(alerts.MESSAGE_MAX)]
 HeartbeatState = Literal["active", "waiting", "expired", "disabled"]
 
 
