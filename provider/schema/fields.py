@@ -67,13 +67,15 @@ def wire_name(info: core_schema.ValidationInfo) -> str:
     return to_camel(info.field_name or "value")
 
 
+# Both directions speak camelCase on the wire and snake_case in Python.
+_CAMEL_CASE = ConfigDict(alias_generator=to_camel, validate_by_name=True, validate_by_alias=True)
+
+
 class RequestModel(BaseModel):
     """A request body or query: strict types, camelCase names, unknown fields ignored."""
 
     model_config = ConfigDict(
-        alias_generator=to_camel,
-        validate_by_name=True,
-        validate_by_alias=True,
+        **_CAMEL_CASE,
         strict=True,
         extra="ignore",
         allow_inf_nan=False,
@@ -92,9 +94,7 @@ class ResponseModel(BaseModel):
     """A response body: camelCase names, every field always present, nothing undocumented."""
 
     model_config = ConfigDict(
-        alias_generator=to_camel,
-        validate_by_name=True,
-        validate_by_alias=True,
+        **_CAMEL_CASE,
         serialize_by_alias=True,
         extra="forbid",
         json_schema_serialization_defaults_required=True,
@@ -155,11 +155,11 @@ class TextRule:
             raise problem("must not contain control characters")
         if self.max_length is None or len(value) <= self.max_length:
             return value
-        limits = _limits(info)
-        if not self.truncate or limits is None or limits.strict:
-            raise problem(f"must be at most {self.max_length} characters")
-        limits.notes.append(
-            f"{wire_name(info)} truncated from {len(value)} to {self.max_length} characters"
+        _cut_or_refuse(
+            info,
+            self.truncate,
+            f"must be at most {self.max_length} characters",
+            f"{wire_name(info)} truncated from {len(value)} to {self.max_length} characters",
         )
         if self.ellipsis:
             return value[: self.max_length - 1] + ELLIPSIS
@@ -214,14 +214,24 @@ class ItemsRule:
             values = kept
         if len(values) <= self.max_items:
             return values
-        limits = _limits(info)
-        if not self.truncate or limits is None or limits.strict:
-            raise problem(f"must have at most {self.max_items} items")
-        limits.notes.append(
+        _cut_or_refuse(
+            info,
+            self.truncate,
+            f"must have at most {self.max_items} items",
             f"{wire_name(info)}: {len(values) - self.max_items} items beyond the limit of "
-            f"{self.max_items} dropped"
+            f"{self.max_items} dropped",
         )
         return values[: self.max_items]
+
+
+def _cut_or_refuse(
+    info: core_schema.ValidationInfo, truncate: bool, refusal: str, note: str
+) -> None:
+    """Let an over-long value be cut (noting it), or refuse it in a strict request."""
+    limits = _limits(info)
+    if not truncate or limits is None or limits.strict:
+        raise problem(refusal)
+    limits.notes.append(note)
 
 
 def Items(  # noqa: N802 - named like the field it describes
