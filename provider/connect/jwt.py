@@ -256,12 +256,20 @@ def issuer_of(token: str) -> str:
     :raises JwtError: for a malformed token, another algorithm, or no ``iss``.
     """
     header, unverified_claims = _unverified(token)
-    if header.get("alg") != "HS256":
-        raise JwtError("The JWT must be signed with HS256.", code="invalid_algorithm")
-    iss = unverified_claims.get("iss")
-    if not isinstance(iss, str) or not iss:
-        raise JwtError("The JWT lacks the 'iss' claim.", code="invalid_token")
-    return iss
+    _signed_with(header, "HS256", "The JWT must be signed with HS256.")
+    return _named(unverified_claims, "iss", "The JWT lacks the 'iss' claim.")
+
+
+def _signed_with(header: dict[str, Any], algorithm: str, message: str) -> None:
+    if header.get("alg") != algorithm:
+        raise JwtError(message, code="invalid_algorithm")
+
+
+def _named(values: dict[str, Any], name: str, message: str) -> str:
+    value = values.get(name)
+    if not isinstance(value, str) or not value:
+        raise JwtError(message, code="invalid_token")
+    return value
 
 
 def verify_host_jwt(
@@ -295,12 +303,8 @@ def key_id_of(token: str) -> str:
     :raises JwtError: for a malformed token, another algorithm, or no ``kid``.
     """
     header = _header(token)
-    if header.get("alg") != "RS256":
-        raise JwtError("Lifecycle callbacks must be signed with RS256.", code="invalid_algorithm")
-    kid = header.get("kid")
-    if not isinstance(kid, str) or not kid:
-        raise JwtError("The lifecycle JWT has no 'kid' header.", code="invalid_token")
-    return kid
+    _signed_with(header, "RS256", "Lifecycle callbacks must be signed with RS256.")
+    return _named(header, "kid", "The lifecycle JWT has no 'kid' header.")
 
 
 def verify_install_jwt(
