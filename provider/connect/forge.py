@@ -4,6 +4,12 @@ It is built from the rendered descriptor, so the descriptor template stays the o
 modules, their URLs and the scopes. Module URLs become relative to the ``connect`` remote, whose
 ``baseUrl`` is the app's ``BASE_URL``; Jira resolves them against it, as it resolves a Connect
 descriptor's against its ``baseUrl``.
+
+The manifest also declares one Forge Remote ``endpoint`` that Forge invokes with a Forge
+Invocation Token (hourly, and when the app is installed or upgraded): each invocation brings the
+installation's current app system token, which the app keeps for calls made without an inbound
+request. What the manifest may hold is what ``@forge/manifest`` 13.7.0 accepts; a test validates it
+against that package's schema.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from provider.connect import descriptor
 
 REMOTE_KEY = "connect"
 APP_ID_PLACEHOLDER = "ari:cloud:ecosystem::app/00000000-0000-0000-0000-000000000000"
+# Forge requires a runtime even when all code runs on the remote; nothing runs in it here.
+RUNTIME = "nodejs24.x"
 # Connect scope → Forge permission; the scopes of the descriptor are mapped one to one.
 SCOPES = {
     "READ": "read:connect-jira",
@@ -27,7 +35,33 @@ SCOPES = {
     "ACT_AS_USER": "act-as-user:connect-jira",
     "ACCESS_EMAIL_ADDRESSES": "access-email-addresses:connect-jira",
 }
+# Forge's own scopes: receiving the app system token at the remote, and what that token would
+# need on the Operations and DevOps Components APIs. Jira does not document those APIs as open to
+# Forge apps yet; ``provider forge-probe`` tells whether a site accepts the token.
+FORGE_SCOPES = (
+    "read:app-system-token",
+    "read:operations-info:jira",
+    "write:operations-info:jira",
+    "delete:operations-info:jira",
+    "read:devops-component-info:jira",
+    "write:devops-component-info:jira",
+    "delete:devops-component-info:jira",
+)
+# The actions the manifest schema knows for each provider module (its operationsInfoProvider- and
+# devOpsComponentProviderActionsBean); an action it does not know, such as the operations module's
+# createPostIncidentReview, is left out of the manifest.
+FORGE_ACTIONS = {
+    "jiraOperationsInfoProvider": frozenset(
+        {"fetchWorkspaces", "searchContainers", "onEntityAssociated", "onEntityDisassociated"}
+    ),
+    "jiraDevOpsComponentProvider": frozenset(
+        {"associate", "disassociate", "onEntityAssociated", "onEntityDisassociated"}
+    ),
+}
 LIFECYCLE_KEY = "lifecycle-events"
+INVOCATIONS_ENDPOINT = "forge-invocations"
+INVOCATIONS_PATH = "/forge/invocations"
+LIFECYCLE_EVENTS = ("avi:forge:installed:app", "avi:forge:upgraded:app")
 
 
 class ManifestError(Exception):
@@ -55,7 +89,9 @@ def build_manifest(rendered: Mapping[str, Any], *, app_id: str | None = None) ->
     }
     for module_type, value in (rendered.get("modules") or {}).items():
         entries = value if isinstance(value, list) else [value]
-        modules[f"jira:{module_type}"] = [_relative(dict(e), base_url) for e in entries]
+        modules[f"jira:{module_type}"] = [
+            _known_actions(module_type, _relative(dict(e), base_url)) for e in entries
+        ]
     scopes = []
     for scope in rendered.get("scopes") or []:
         if scope not in SCOPES:
@@ -64,6 +100,7 @@ def build_manifest(rendered: Mapping[str, Any], *, app_id: str | None = None) ->
     return {
         "app": {
             "id": app_id or APP_ID_PLACEHOLDER,
+            "runtime": {"name": RUNTIME},
             "connect": {
                 "key": rendered["key"],
                 "remote": REMOTE_KEY,
@@ -71,9 +108,42 @@ def build_manifest(rendered: Mapping[str, Any], *, app_id: str | None = None) ->
             },
         },
         "remotes": [{"key": REMOTE_KEY, "baseUrl": base_url}],
-        "permissions": {"scopes": scopes},
+        "permissions": {"scopes": [*scopes, *FORGE_SCOPES]},
         "connectModules": modules,
-        "modules": {},
+        "modules": _invocation_modules(),
+    }
+
+
+def _known_actions(module_type: str, entry: dict[str, Any]) -> dict[str, Any]:
+    known = FORGE_ACTIONS.get(module_type)
+    if known is None or not isinstance(entry.get("actions"), dict):
+        return entry
+    actions = {name: spec for name, spec in entry["actions"].items() if name in known}
+    return {**entry, "actions": actions}
+
+
+def _invocation_modules() -> dict[str, list[dict[str, Any]]]:
+    return {
+        "endpoint": [
+            {
+                "key": INVOCATIONS_ENDPOINT,
+                "remote": REMOTE_KEY,
+                "route": {"path": INVOCATIONS_PATH},
+                "auth": {"appSystemToken": {"enabled": True}},
+            }
+        ],
+        # Background pushes have no inbound request to bring a token: an hourly invocation
+        # keeps the stored one fresh, and install and upgrade bring the first one.
+        "scheduledTrigger": [
+            {"key": "system-token-refresh", "endpoint": INVOCATIONS_ENDPOINT, "interval": "hour"}
+        ],
+        "trigger": [
+            {
+                "key": "app-lifecycle",
+                "endpoint": INVOCATIONS_ENDPOINT,
+                "events": list(LIFECYCLE_EVENTS),
+            }
+        ],
     }
 
 

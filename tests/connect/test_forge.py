@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session
 
 from provider.config import Settings
 from provider.connect import descriptor
+from provider.connect.forge import FORGE_ACTIONS
+from provider.connect.forge import FORGE_SCOPES
 from provider.connect.forge import SCOPES
 from provider.connect.forge import ManifestError
 from provider.connect.forge import build_manifest
@@ -38,6 +40,13 @@ def _absolute(value: Any, base_url: str) -> Any:
     return value
 
 
+def _forge_known(module_type: str, entry: dict[str, Any]) -> dict[str, Any]:
+    known = FORGE_ACTIONS.get(module_type)
+    if known is None:
+        return entry
+    return {**entry, "actions": {k: v for k, v in entry["actions"].items() if k in known}}
+
+
 def _parsed(settings: Settings) -> dict[str, Any]:
     return yaml.safe_load(to_yaml(manifest_for(settings)))
 
@@ -53,7 +62,10 @@ def test_manifest_declares_the_descriptors_modules_urls_and_scopes(
     assert manifest["app"]["connect"]["key"] == rendered["key"]
     remote = manifest["remotes"][0]
     assert remote == {"key": manifest["app"]["connect"]["remote"], "baseUrl": rendered["baseUrl"]}
-    assert manifest["permissions"]["scopes"] == [SCOPES[s] for s in rendered["scopes"]]
+    assert manifest["permissions"]["scopes"] == [
+        *(SCOPES[s] for s in rendered["scopes"]),
+        *FORGE_SCOPES,
+    ]
 
     modules = manifest["connectModules"]
     lifecycle = modules.pop("jira:lifecycle")
@@ -61,7 +73,7 @@ def test_manifest_declares_the_descriptors_modules_urls_and_scopes(
     assert {k: v for k, v in lifecycle[0].items() if k != "key"} == rendered["lifecycle"]
     assert set(modules) == {f"jira:{name}" for name in rendered["modules"]}
     for name, value in rendered["modules"].items():
-        expected = value if isinstance(value, list) else [value]
+        expected = [_forge_known(name, e) for e in (value if isinstance(value, list) else [value])]
         assert _absolute(modules[f"jira:{name}"], remote["baseUrl"]) == _absolute(
             expected, remote["baseUrl"]
         )
@@ -71,8 +83,10 @@ def test_manifest_declares_the_descriptors_modules_urls_and_scopes(
     assert modules["jira:configurePage"][0]["url"] == "/admin"
     actions = modules["jira:jiraOperationsInfoProvider"][0]["actions"]
     assert actions["fetchWorkspaces"]["templateUrl"] == "/workspaces/list"
-    assert actions["createPostIncidentReview"]["url"] == (
-        "/reviews/new?component={component-id}&incident={incident-id}"
+    # Forge's schema has no createPostIncidentReview; the descriptor keeps it for Connect.
+    assert "createPostIncidentReview" not in actions
+    assert (
+        "createPostIncidentReview" in rendered["modules"]["jiraOperationsInfoProvider"]["actions"]
     )
 
 
