@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 DEFAULT_INSTALL_KEYS_URL = "https://connect-install-keys.atlassian.com"
 DEFAULT_CONNECT_JS_URL = "https://connect-cdn.atl-paas.net/all.js"
+DEFAULT_FORGE_JWKS_URL = "https://forge.cdn.prod.atlassian-dev.net/.well-known/jwks.json"
+FORGE_APP_ARI_PREFIX = "ari:cloud:ecosystem::app/"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
@@ -38,6 +40,13 @@ class Settings:
     # Jira's JavaScript API for pages inside its iframes. Only the local simulator, which plays
     # Jira's host side itself, needs another one.
     connect_js_url: str = DEFAULT_CONNECT_JS_URL
+    # The Forge app's id (its ARI): the audience every Forge Invocation Token must name. Unset,
+    # the app takes no Forge invocations.
+    forge_app_id: str | None = None
+    # Where Forge publishes the keys that sign invocation tokens (staging has its own).
+    forge_jwks_url: str = DEFAULT_FORGE_JWKS_URL
+    # Hosts a token's app.apiBaseUrl may name: the app system token is only ever sent there.
+    forge_api_hosts: tuple[str, ...] = ("api.atlassian.com",)
     log_level: str = "INFO"
     jwt_leeway_seconds: int = 30
     instance_path: str = "instance"
@@ -102,11 +111,7 @@ class Settings:
         elif len(secret_key) < 32:
             raise SettingsError("SECRET_KEY must be at least 32 characters long")
 
-        hosts = tuple(
-            h.strip().lower()
-            for h in (env.get("ALLOWED_JIRA_HOSTS") or "*.atlassian.net").split(",")
-            if h.strip()
-        )
+        hosts = _hosts(env.get("ALLOWED_JIRA_HOSTS") or "*.atlassian.net")
         return cls(
             database_url=database_url,
             base_url=base_url,
@@ -117,6 +122,9 @@ class Settings:
             install_keys_url=(env.get("INSTALL_KEYS_URL") or DEFAULT_INSTALL_KEYS_URL).rstrip("/"),
             allowed_jira_hosts=hosts,
             connect_js_url=env.get("CONNECT_JS_URL") or DEFAULT_CONNECT_JS_URL,
+            forge_app_id=forge_app_ari(env.get("FORGE_APP_ID") or ""),
+            forge_jwks_url=_http_url(env, "FORGE_JWKS_URL", DEFAULT_FORGE_JWKS_URL),
+            forge_api_hosts=_hosts(env.get("FORGE_API_HOSTS") or "api.atlassian.com"),
             log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
             jwt_leeway_seconds=_int(env, "JWT_LEEWAY_SECONDS", 30),
             instance_path=str(instance),
@@ -140,6 +148,36 @@ def normalize_database_url(url: str) -> str:
     raise SettingsError(
         f"DATABASE_URL must be a sqlite:/// or postgres:// URL, got scheme {url.split(':', 1)[0]!r}"
     )
+
+
+def forge_app_ari(value: str) -> str | None:
+    """The app id as an ARI; ``forge register`` prints one, and a bare id is accepted too.
+
+    :raises SettingsError: for anything else.
+    """
+    value = value.strip()
+    if not value:
+        return None
+    ari = value if value.startswith(FORGE_APP_ARI_PREFIX) else FORGE_APP_ARI_PREFIX + value
+    app = ari[len(FORGE_APP_ARI_PREFIX) :]
+    if not app or not all(c.isalnum() or c == "-" for c in app):
+        raise SettingsError(
+            f"FORGE_APP_ID must be the app id `forge register` printed "
+            f"({FORGE_APP_ARI_PREFIX}…), got {value!r}"
+        )
+    return ari
+
+
+def _hosts(raw: str) -> tuple[str, ...]:
+    return tuple(h.strip().lower() for h in raw.split(",") if h.strip())
+
+
+def _http_url(env: Mapping[str, str], name: str, default: str) -> str:
+    url = env.get(name) or default
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SettingsError(f"{name} must be an absolute http(s) URL, got {url!r}")
+    return url
 
 
 def _storage_url(url: str) -> str:

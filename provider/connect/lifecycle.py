@@ -209,6 +209,9 @@ def record_uninstalled(session: Session, client_key: str) -> Installation | None
         return None
     installation.installed = False
     installation.uninstalled_at = utcnow()
+    # A system token outlives nothing it was for; the next install's invocations bring a new one.
+    installation.forge_system_token_encrypted = None
+    installation.forge_token_expires_at = None
     session.flush()
     return installation
 

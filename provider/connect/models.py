@@ -24,6 +24,13 @@ class InstallationState(enum.StrEnum):
     UNINSTALLED = "uninstalled"
 
 
+class JiraAuth(enum.StrEnum):
+    """How the app authenticates its own calls to the site."""
+
+    CONNECT = "connect"  # a Connect JWT signed with the shared secret, at base_url
+    FORGE = "forge"  # the latest Forge app system token as a Bearer, at forge_api_base_url
+
+
 class Installation(Base):
     __tablename__ = "installations"
 
@@ -36,7 +43,18 @@ class Installation(Base):
     cloud_id: Mapped[str | None] = mapped_column(String(255))
     product_type: Mapped[str | None] = mapped_column(String(50))
     description: Mapped[str | None] = mapped_column(String(1000))
-    forge_installation_id: Mapped[str | None] = mapped_column(String(255))
+    # Forge's installation id (an ARI), from the install payload; Forge Invocation Tokens name
+    # the installation by it.
+    forge_installation_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    jira_auth: Mapped[JiraAuth] = mapped_column(
+        default=JiraAuth.CONNECT, server_default=JiraAuth.CONNECT.value
+    )
+    # The latest app system token a verified invocation brought (Fernet, never plain), where it
+    # is valid (the token's app.apiBaseUrl) and until when (its own exp, when it says).
+    forge_system_token_encrypted: Mapped[str | None] = mapped_column(Text)
+    forge_api_base_url: Mapped[str | None] = mapped_column(String(2000))
+    forge_token_expires_at: Mapped[datetime | None]
+    forge_token_received_at: Mapped[datetime | None]
     # Lifecycle events arrive out of order (disabled and uninstalled ~5 ms apart), so each event
     # sets its own flag and the state is derived: no event can undo another one's meaning.
     installed: Mapped[bool] = mapped_column(default=True)
@@ -70,6 +88,15 @@ class Installation(Base):
             "state": self.state.value,
             "installedAt": iso(self.installed_at),
             "uninstalledAt": iso(self.uninstalled_at),
+            "jiraAuth": self.jira_auth.value,
+            "forgeInstallationId": self.forge_installation_id,
+            "forgeToken": None
+            if self.forge_system_token_encrypted is None
+            else {
+                "apiBaseUrl": self.forge_api_base_url,
+                "receivedAt": iso(self.forge_token_received_at),
+                "expiresAt": iso(self.forge_token_expires_at),
+            },
             "deliveryPaused": self.delivery_paused_at is not None,
             "deliveryPausedReason": self.delivery_paused_reason,
         }
