@@ -102,6 +102,7 @@ class _JSONProvider(DefaultJSONProvider):
 def _register_packages(app: Flask, settings: Settings, install_keys: Any | None) -> None:
     """Register each package's blueprints; the only place that imports blueprint modules."""
     from provider.connect import api as connect_api
+    from provider.connect import forge_remote
     from provider.ops import openapi
     from provider.ops.access.http import init_api
     from provider.ops.access.opsgenie import error_body as opsgenie_error_body
@@ -127,6 +128,7 @@ def _register_packages(app: Flask, settings: Settings, install_keys: Any | None)
         install_keys=install_keys,
         hooks=connect_api.LifecycleHooks(installed=[_backfill_on_reinstall()]),
     )
+    app.register_blueprint(forge_remote.bp)
     app.register_blueprint(workspace_actions.bp)
     app.register_blueprint(component_actions.bp)
     init_api(

@@ -301,6 +301,17 @@ def get_session() -> Session:
     return session
 
 
+def separate_session(*, reading: bool = False) -> Session:
+    """A session beside the request's, for work that must commit, or read, on its own.
+
+    Finish it before the request's session starts writing: on SQLite a second writer in the
+    same thread would wait for the first.
+    """
+    factory = READ_ONLY_SESSIONS.get() if reading else SESSIONS.get()
+    session: Session = factory()
+    return session
+
+
 class ReadOnlySession(Session):
     """The session of a view declared :func:`read_only`: a change reaching a flush is a bug."""
 

@@ -30,6 +30,8 @@ from provider.connect import descriptor
 from provider.connect.auth import INSTALLATIONS
 from provider.connect.auth import extract_token
 from provider.connect.auth import request_target
+from provider.connect.forge_auth import FORGE_KEYS
+from provider.connect.forge_keys import HttpForgeKeys
 from provider.connect.install_keys import HttpInstallKeys
 from provider.connect.install_keys import InstallKeys
 from provider.connect.installations import InstallationStore
@@ -85,13 +87,17 @@ def init_app(
     install_keys: InstallKeys | None = None,
     hooks: LifecycleHooks | None = None,
 ) -> None:
-    """Render the descriptor once, set up install keys, installations and hooks, add the routes.
+    """Render the descriptor once, set up install keys, Forge's keys, installations and hooks,
+    add the routes.
 
     :raises DescriptorError: at start-up, not on the first request, when the template is bad.
     """
     DESCRIPTOR.install(app, descriptor.load(settings))
     INSTALL_KEYS.install(app, install_keys or HttpInstallKeys(settings.install_keys_url))
     INSTALLATIONS.install(app, InstallationStore(SECRET_BOX.of(app)))
+    FORGE_KEYS.install(
+        app, HttpForgeKeys(settings.forge_jwks_url, allow_private=settings.allow_private_outbound)
+    )
     HOOKS.install(app, hooks or LifecycleHooks())
     app.register_blueprint(bp)
 

@@ -4,6 +4,9 @@ Every route that Jira calls declares what it takes: ``@jira_jwt_required(qsh="re
 server-to-server calls and iframe loads (the ``qsh`` must be the hash of this very request) or
 ``qsh="context"`` for the admin page's XHR calls (``AP.context.getToken()``; only the literal
 ``context-qsh``). There is no route that accepts both, and no switch that turns checking off.
+A route Forge may invoke as an ``endpoint`` also declares ``forge=True``: a request that brings a
+Forge Invocation Token (``Authorization: Bearer``) is then verified as one
+(:mod:`provider.connect.forge_auth`), and every other request as a Connect JWT, by the one view.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from urllib.parse import quote
 from flask import g
 from flask import request
 
+from provider.connect.forge_auth import authenticate_invocation
+from provider.connect.forge_auth import bearer_token
 from provider.connect.installations import InstallationStore
 from provider.connect.jwt import JwtError
 from provider.connect.jwt import QshMode
@@ -36,9 +41,10 @@ logger = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 R = TypeVar("R")
-# The token kind a protected view takes, readable on the view itself; set with setattr because
+# The token kinds a protected view takes, readable on the view itself; set with setattr because
 # a function's type has no such attribute.
 QSH_ATTR = "jira_jwt_qsh"
+FORGE_ATTR = "forge_invocations"
 
 # Jira's tokens are a few hundred bytes; anything far larger is not one of them and is refused
 # before any parsing work is spent on it.
@@ -174,22 +180,44 @@ def _verify(
 
 
 def jira_jwt_required(
-    qsh: QshMode = "request",
+    qsh: QshMode = "request", *, forge: bool = False
 ) -> Callable[[Callable[P, R]], Callable[P, R]]:
-    """Protect a view: only an enabled installation's valid JWT of the declared kind passes."""
+    """Protect a view: only an enabled installation's valid JWT of the declared kind passes.
+
+    ``forge``: a Forge Invocation Token passes too (request-bound routes only: an invocation
+    token is bound to its call, as a request qsh is).
+    """
     if qsh not in ("request", "context"):
         raise ValueError(f"qsh must be 'request' or 'context', not {qsh!r}")
+    if forge and qsh != "request":
+        raise ValueError("only request-bound routes take Forge invocations")
 
     def decorator(view: Callable[P, R]) -> Callable[P, R]:
         @functools.wraps(view)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-            authenticate_request(qsh)
+            if forge and bearer_token() is not None:
+                authenticate_invocation()
+            else:
+                authenticate_request(qsh)
             return view(*args, **kwargs)
 
         setattr(wrapper, QSH_ATTR, qsh)
+        setattr(wrapper, FORGE_ATTR, forge)
         return wrapper
 
     return decorator
+
+
+def forge_invocation_required(view: Callable[P, R]) -> Callable[P, R]:
+    """Protect a view only Forge invokes: a valid Forge Invocation Token, nothing else, passes."""
+
+    @functools.wraps(view)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        authenticate_invocation()
+        return view(*args, **kwargs)
+
+    setattr(wrapper, FORGE_ATTR, True)
+    return wrapper
 
 
 def current_installation() -> Installation:

@@ -185,7 +185,8 @@ class RequestTarget:
         return [first, with_body]
 
 
-def _header(token: str) -> dict[str, Any]:
+def unverified_header(token: str) -> dict[str, Any]:
+    """A token's header, read (not trusted) to choose the algorithm and key to verify it with."""
     try:
         return pyjwt.get_unverified_header(token)
     except pyjwt.PyJWTError:
@@ -204,7 +205,15 @@ def _unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     return header, claims
 
 
-def _decode(token: str, key: Any, *, algorithm: str, leeway: int, **kwargs: Any) -> dict[str, Any]:
+def decode_claims(
+    token: str, key: Any, *, algorithm: str, leeway: int, **kwargs: Any
+) -> dict[str, Any]:
+    """Verify a token with ``key`` and the one ``algorithm`` the caller expects; its claims.
+
+    ``kwargs`` go to :func:`jwt.decode` (``audience``, ``issuer``, ``options``).
+
+    :raises JwtError: for every failure, with a code naming it.
+    """
     try:
         claims: dict[str, Any] = pyjwt.decode(
             token, key, algorithms=[algorithm], leeway=leeway, **kwargs
@@ -215,6 +224,8 @@ def _decode(token: str, key: Any, *, algorithm: str, leeway: int, **kwargs: Any)
         raise JwtError("The JWT is not valid yet.", code="token_not_yet_valid") from None
     except pyjwt.InvalidAudienceError:
         raise JwtError("The JWT audience is not this app.", code="invalid_audience") from None
+    except pyjwt.InvalidIssuerError:
+        raise JwtError("The JWT issuer is not accepted here.", code="invalid_issuer") from None
     except pyjwt.MissingRequiredClaimError as e:
         raise JwtError(f"The JWT lacks the '{e.claim}' claim.", code="invalid_token") from None
     except pyjwt.InvalidSignatureError:
@@ -286,7 +297,7 @@ def verify_host_jwt(
 
     :raises JwtError: for every failure.
     """
-    claims = _decode(
+    claims = decode_claims(
         token,
         secret,
         algorithm="HS256",
@@ -302,7 +313,7 @@ def key_id_of(token: str) -> str:
 
     :raises JwtError: for a malformed token, another algorithm, or no ``kid``.
     """
-    header = _header(token)
+    header = unverified_header(token)
     _signed_with(header, "RS256", "Lifecycle callbacks must be signed with RS256.")
     return _named(header, "kid", "The lifecycle JWT has no 'kid' header.")
 
@@ -323,7 +334,7 @@ def verify_install_jwt(
     key_id_of(token)
     key = public_key
     audiences = [audience.rstrip("/"), audience.rstrip("/") + "/"]
-    claims = _decode(
+    claims = decode_claims(
         token,
         key,
         algorithm="RS256",

@@ -186,7 +186,9 @@ FORGERIES = {
     "two_hour_lifetime": "lifetime_too_long",
     "unknown_iss": "unknown_issuer",
     "no_token": "missing_token",
-    "bearer_scheme": "missing_token",
+    # Jira's actions may also be Forge invocations: a Bearer token is verified as one, and this
+    # app (no FORGE_APP_ID) takes none.
+    "bearer_scheme": "forge_not_configured",
 }
 
 

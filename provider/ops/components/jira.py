@@ -135,7 +135,7 @@ def _single_arg(name: str, *, max_len: int) -> str | None:
 
 @bp.get("/containers/search")
 @read_only
-@jira_jwt_required(qsh="request")
+@jira_jwt_required(qsh="request", forge=True)
 def search_containers() -> Response:
     search = _single_arg("searchQuery", max_len=MAX_QUERY_LENGTH) or ""
     workspace_id = _single_arg("workspaceId", max_len=MAX_ID_LENGTH) or None
@@ -190,14 +190,14 @@ def _component_action(model: type[AssociateAction | DisassociateAction]) -> dict
 
 @bp.post("/components/associate")
 @bp.post("/components/associate-entity")
-@jira_jwt_required(qsh="request")
+@jira_jwt_required(qsh="request", forge=True)
 def associate() -> dict[str, Any]:
     return _component_action(AssociateAction)
 
 
 @bp.post("/components/disassociate")
 @bp.post("/components/disassociate-entity")
-@jira_jwt_required(qsh="request")
+@jira_jwt_required(qsh="request", forge=True)
 def disassociate() -> dict[str, Any]:
     return _component_action(DisassociateAction)
 
@@ -231,12 +231,12 @@ def _association_notice(
 
 
 @bp.route("/components/on-entity-associated", methods=["PUT", "POST"])
-@jira_jwt_required(qsh="request")
+@jira_jwt_required(qsh="request", forge=True)
 def on_entity_associated() -> tuple[str, int]:
     return _association_notice(EntityAssociated, associating=True)
 
 
 @bp.route("/components/on-entity-disassociated", methods=["PUT", "POST"])
-@jira_jwt_required(qsh="request")
+@jira_jwt_required(qsh="request", forge=True)
 def on_entity_disassociated() -> tuple[str, int]:
     return _association_notice(EntityDisassociated, associating=False)

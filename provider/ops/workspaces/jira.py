@@ -43,7 +43,7 @@ _LINKED_WORKSPACES_BY_ID = (
 
 @bp.post("/workspaces/list")
 @read_only
-@jira_jwt_required(qsh="request")
+@jira_jwt_required(qsh="request", forge=True)
 def fetch_workspaces() -> Response:
     body = parse_malformed_as_400(FetchWorkspaces, decode_json(request.get_data(cache=True)))
     wanted = list(dict.fromkeys(body.ids))
