@@ -13,14 +13,17 @@ from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import jwt as pyjwt
 from sqlalchemy import bindparam
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from provider.connect.lifecycle import host_allowed
 from provider.connect.models import Installation
 from provider.crypto import SecretBox
+from provider.times import iso
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +47,14 @@ class SystemToken:
 
     def __repr__(self) -> str:  # never show the token in a traceback or a log line
         return f"SystemToken(api_base_url={self.api_base_url!r}, expires_at={self.expires_at!r})"
+
+
+class NoUsableToken(Exception):
+    """No system token the app may send now; ``waiting`` when Forge's next invocation brings one."""
+
+    def __init__(self, message: str, *, waiting: bool) -> None:
+        super().__init__(message)
+        self.waiting = waiting
 
 
 def find_by_forge_id(session: Session, forge_id: str) -> Installation | None:
@@ -106,3 +117,25 @@ def store_system_token(
     installation.forge_token_expires_at = token_expiry(token)
     installation.forge_token_received_at = now
     return True
+
+
+def usable_system_token(
+    installation: Installation, box: SecretBox, *, hosts: tuple[str, ...], now: datetime
+) -> SystemToken:
+    """The system token to call the installation's site with now.
+
+    :raises NoUsableToken: without one (none yet, expired, or bound to a host no longer allowed).
+    """
+    token = system_token_of(installation, box)
+    if token is None:
+        raise NoUsableToken("no Forge system token received yet", waiting=True)
+    if not token.usable(now):
+        raise NoUsableToken(
+            f"the Forge system token expired at {iso(token.expires_at)}", waiting=True
+        )
+    # Checked when it arrived; checked again in case FORGE_API_HOSTS changed since.
+    if not host_allowed(urlsplit(token.api_base_url).hostname or "", hosts):
+        raise NoUsableToken(
+            "the Forge apiBaseUrl is not on a host in FORGE_API_HOSTS", waiting=False
+        )
+    return token

@@ -1,9 +1,15 @@
-"""Signed HTTP to a Jira site: every request carries a fresh Connect JWT and stays on the site.
+"""Authenticated HTTP to a Jira site: every request carries the app's credential and stays on it.
 
-A :class:`HostClient` is bound to one installation (its ``baseUrl`` and shared secret). It signs
-each request in a :class:`requests.auth.AuthBase` on the *prepared* request, so the ``qsh`` covers
-exactly the URL that goes on the wire (after ``requests`` encoded the query), and it never follows
-a redirect: a JWT must not travel to another host, and a site rename answers POSTs with a 302.
+A :class:`HostClient` is bound to one installation and speaks one of two modes:
+
+* Connect: the site's ``baseUrl``, each request signed with a fresh Connect JWT (shared secret);
+* Forge: the installation's ``apiBaseUrl`` (``https://api.atlassian.com/ex/jira/<cloudId>``),
+  each request carrying the latest app system token Forge sent, as a Bearer.
+
+Credentials are added in a :class:`requests.auth.AuthBase` on the *prepared* request, so a
+``qsh`` covers exactly the URL that goes on the wire (after ``requests`` encoded the query), and
+the client never follows a redirect: a credential must not travel to another host, and a site
+rename answers POSTs with a 302.
 """
 
 from __future__ import annotations
@@ -124,6 +130,20 @@ class ConnectJwtAuth(AuthBase):
         return f"ConnectJwtAuth(app_key={self.app_key!r}, base_url={self.base_url!r})"
 
 
+class SystemTokenAuth(AuthBase):
+    """Send an installation's Forge app system token as a Bearer."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        return request
+
+    def __repr__(self) -> str:  # never show the token in a traceback or a log line
+        return "SystemTokenAuth()"
+
+
 class HostSessions:
     """One pooled :class:`requests.Session` per Jira host (scheme, host, port), shared by threads."""
 
@@ -161,18 +181,20 @@ class HttpOptions:
 
 
 class HostClient:
-    """HTTP to one installation's Jira site, signed as the app.
+    """HTTP to one installation's Jira site, as the app.
 
-    Paths are relative to the installation's ``baseUrl`` (which may carry a path such as
-    ``/jira``); absolute URLs and anything that would leave the site are refused.
+    Paths are relative to ``base_url`` (the site's ``baseUrl``, which may carry a path such as
+    ``/jira``, or its Forge ``apiBaseUrl``); absolute URLs and anything that would leave it are
+    refused. Give ``shared_secret`` to sign Connect JWTs or ``system_token`` to send Forge's.
     """
 
     def __init__(
         self,
         *,
         base_url: str,
-        shared_secret: str,
         app_key: str,
+        shared_secret: str | None = None,
+        system_token: str | None = None,
         sessions: HostSessions | None = None,
         options: HttpOptions | None = None,
         product: str = "ops-provider",
@@ -184,9 +206,15 @@ class HostClient:
         self.app_key = app_key
         self.options = options or HttpOptions()
         self._sessions = sessions or HostSessions()
-        self._auth = ConnectJwtAuth(
-            app_key=app_key, shared_secret=shared_secret, base_url=self.base_url
-        )
+        self._auth: AuthBase
+        if shared_secret is not None and system_token is None:
+            self._auth = ConnectJwtAuth(
+                app_key=app_key, shared_secret=shared_secret, base_url=self.base_url
+            )
+        elif system_token is not None and shared_secret is None:
+            self._auth = SystemTokenAuth(system_token)
+        else:
+            raise ValueError("give a HostClient either a shared secret or a system token")
         self.product = product
         self._user_agent = f"{product}/{__version__} (+{app_key})"
 
@@ -210,7 +238,7 @@ class HostClient:
         params: Mapping[str, str] | None = None,
         json: Any = None,
     ) -> requests.Response:
-        """Send one signed request and return the 2xx response.
+        """Send one authenticated request and return the 2xx response.
 
         :raises JiraHttpError: for any other status (redirects included).
         :raises JiraNetworkError: when no answer arrived.

@@ -33,15 +33,20 @@ from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
 from provider.config import Settings
+from provider.connect.forge_tokens import NoUsableToken
+from provider.connect.forge_tokens import SystemToken
+from provider.connect.forge_tokens import usable_system_token
 from provider.connect.http import HostSessions
 from provider.connect.http import HttpOptions
 from provider.connect.http import JiraError
 from provider.connect.models import Installation
+from provider.connect.models import JiraAuth
 from provider.crypto import SecretBox
 from provider.jira.client import HttpJiraClient
 from provider.jira.client import JiraClient
@@ -80,31 +85,54 @@ class ClientUnavailable(Exception):
     """No Jira client can be built for an installation (e.g. its secret cannot be decrypted)."""
 
 
+class ClientNotReady(Exception):
+    """No Jira client yet: the installation waits for a fresh Forge system token."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+# Forge sends a new system token with its next invocation, at the latest the hourly one.
+FORGE_TOKEN_WAIT_SECONDS = 60.0
+
+
 def make_client_factory(
     settings: Settings, config: WorkerConfig | None = None, sessions: HostSessions | None = None
 ) -> ClientFactory:
-    """Build signed Jira clients from stored installations (the production factory)."""
+    """Build Jira clients from stored installations, in the mode each one has (production)."""
     config = config or WorkerConfig()
     box = SecretBox(settings.secret_key)
     pool = sessions or HostSessions()
     options = HttpOptions(connect_timeout=config.connect_timeout, read_timeout=config.read_timeout)
-    product = settings.app_key
+    common: dict[str, Any] = {
+        "app_key": settings.app_key,
+        "sessions": pool,
+        "options": options,
+        "product": settings.app_key,
+    }
 
     def factory(installation: Installation) -> JiraClient:
+        if installation.jira_auth is JiraAuth.FORGE:
+            token = _forge_token(installation, box, settings)
+            return HttpJiraClient(base_url=token.api_base_url, system_token=token.token, **common)
         try:
             secret = box.decrypt(installation.shared_secret_encrypted)
         except ValueError as e:
             raise ClientUnavailable(str(e)) from None
-        return HttpJiraClient(
-            base_url=installation.base_url,
-            shared_secret=secret,
-            app_key=settings.app_key,
-            sessions=pool,
-            options=options,
-            product=product,
-        )
+        return HttpJiraClient(base_url=installation.base_url, shared_secret=secret, **common)
 
     return factory
+
+
+def _forge_token(installation: Installation, box: SecretBox, settings: Settings) -> SystemToken:
+    """:raises ClientNotReady: until a token arrives; :raises ClientUnavailable: for a bad one."""
+    try:
+        return usable_system_token(installation, box, hosts=settings.forge_api_hosts, now=utcnow())
+    except NoUsableToken as e:
+        if e.waiting:
+            raise ClientNotReady(str(e), FORGE_TOKEN_WAIT_SECONDS) from None
+        raise ClientUnavailable(str(e)) from None
 
 
 class OutboxWorker:
@@ -188,6 +216,9 @@ class OutboxWorker:
                 client = self.client_factory(claim.installation)
             except ClientUnavailable as e:
                 return [Part(claim.batch.messages, decision=Decision(Action.PAUSE, str(e)))]
+            except ClientNotReady as e:
+                decision = Decision(Action.THROTTLE, str(e), e.retry_after)
+                return [Part(claim.batch.messages, decision=decision)]
         return self._send(spec, claim.batch, client, claim.token, first=True)
 
     def _send(

@@ -175,3 +175,23 @@ def test_a_base_url_that_is_not_http_is_refused() -> None:
 def test_the_secret_is_not_in_the_auth_repr() -> None:
     client = _client("https://acme.atlassian.net")
     assert SECRET not in repr(client._auth)
+
+
+def test_forge_mode_sends_the_system_token_as_a_bearer_to_the_api_base_url() -> None:
+    with recording_server() as server:
+        client = HostClient(
+            base_url=f"{server.url}/ex/jira/cloud-1", system_token="sys-token", app_key=APP_KEY
+        )
+        client.request("POST", "/rest/operations/1.0/bulk", json={"incidents": []})
+        with pytest.raises(OffSiteUrl):
+            client.request("GET", "/../../ex/jira/cloud-2/rest/operations/1.0/bulk")
+    (received,) = server.requests
+    assert received.raw_path == "/ex/jira/cloud-1/rest/operations/1.0/bulk"
+    assert received.headers["Authorization"] == "Bearer sys-token"
+    assert "sys-token" not in repr(client._auth)
+
+
+@pytest.mark.parametrize("credentials", [{}, {"shared_secret": SECRET, "system_token": "t"}])
+def test_a_client_takes_exactly_one_credential(credentials: dict[str, str]) -> None:
+    with pytest.raises(ValueError, match="either"):
+        HostClient(base_url="https://x.atlassian.net", app_key=APP_KEY, **credentials)
