@@ -36,6 +36,8 @@ for command in [
     cli.add_command(command)
 for command in linking.WORKSPACE_COMMANDS:
     workspaces.workspaces_group.add_command(command)
+for command in forge.INSTALLATION_COMMANDS:
+    core.installations_group.add_command(command)
 
 
 def main() -> None:

@@ -15,13 +15,16 @@ from tests.installs import make_installation
 from tests.signing import JiraSigner
 
 
-def run_cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    database_url: str, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {
         "PATH": os.environ.get("PATH", ""),
         "DATABASE_URL": database_url,
         "BASE_URL": TEST_BASE_URL,
         "SECRET_KEY": TEST_SECRET_KEY,
         "LOG_LEVEL": "WARNING",
+        **(env or {}),
     }
     return subprocess.run(
         [sys.executable, "-m", "provider.cli", *args],
