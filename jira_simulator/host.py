@@ -13,6 +13,7 @@ from typing import Protocol
 import requests
 
 from jira_simulator.faults import Faults
+from jira_simulator.forge import Forge
 from jira_simulator.keys import KeyPair
 from jira_simulator.state import World
 
@@ -39,6 +40,7 @@ class Host(Protocol):
     world: World
     faults: Faults
     keys: KeyPair
+    forge: Forge
     max_entities: int
     strict_retry_after: bool
 
@@ -54,7 +56,11 @@ class Host(Protocol):
 
     def reset(self) -> None: ...
 
-    def install(self, site: str, descriptor_url: str, *, sign: bool = True) -> LifecycleResult: ...
+    def install(
+        self, site: str, descriptor_url: str, *, sign: bool = True, forge: bool = False
+    ) -> LifecycleResult: ...
+
+    def forge_event(self, site: str, event: str = ...) -> requests.Response: ...
 
     def uninstall(self, site: str, *, sign: bool = True) -> LifecycleResult: ...
 

@@ -27,20 +27,17 @@ from flask import Response
 from flask import request
 
 from jira_simulator import validation
+from jira_simulator.auth import AuthFailure
+from jira_simulator.auth import authenticate_forge
+from jira_simulator.auth import authenticate_jwt
+from jira_simulator.auth import authorize
 from jira_simulator.host import Host
 from jira_simulator.state import Site
-from provider.connect.jwt import JwtError
-from provider.connect.jwt import RequestTarget
-from provider.connect.jwt import issuer_of
-from provider.connect.jwt import verify_host_jwt
 
 logger = logging.getLogger(__name__)
 
 OPERATIONS = "jiraOperationsInfoProvider"
 COMPONENTS = "jiraDevOpsComponentProvider"
-SCOPE_BY_METHOD = {"GET": "READ", "POST": "WRITE", "PUT": "WRITE", "DELETE": "DELETE"}
-MAX_TOKEN_LIFETIME = 3600
-JWT_LEEWAY = 30
 HARD_MAX_ENTITIES = 1000
 
 Handler = Callable[["Call"], Response]
@@ -117,61 +114,6 @@ def match(method: str, path: str) -> tuple[Route | None, dict[str, str], bool]:
 # ── the pipeline ───────────────────────────────────────────────────────────────────────────────
 
 
-class AuthFailure(Exception):
-    def __init__(self, status: int, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.reason, self.message = status, reason, message
-
-
-def authenticate(site: Site, method: str, raw_path: str, raw_query: str, header: str) -> None:
-    """Check the app's JWT the way the site would.
-
-    :raises AuthFailure: with the status and a short reason for the counters.
-    """
-    if not header.startswith("JWT "):
-        raise AuthFailure(401, "missing_token", "Authorization: JWT <token> is required.")
-    app = site.app
-    if (
-        app is None
-        or site.shared_secret is None
-        or site.state
-        not in (
-            "installing",
-            "installed",
-            "enabled",
-            "disabled",
-        )
-    ):
-        raise AuthFailure(401, "not_installed", "The app is not installed on this site.")
-    token = header[4:].strip()
-    secret = site.shared_secret
-    target = RequestTarget(method, raw_path, raw_query, base_path=site.base_path)
-    try:
-        if issuer_of(token) != app.key:
-            raise AuthFailure(401, "unknown_issuer", "The JWT issuer is not the installed app.")
-        claims = verify_host_jwt(token, target, secret=secret, leeway=JWT_LEEWAY)
-    except JwtError as e:
-        raise AuthFailure(401, e.code, e.message) from None
-    iat, exp = claims.get("iat"), claims.get("exp")
-    if not isinstance(iat, int | float) or not isinstance(exp, int | float):
-        raise AuthFailure(401, "invalid_token", "iat and exp must be numbers.")
-    if exp - iat > MAX_TOKEN_LIFETIME:
-        raise AuthFailure(401, "lifetime_too_long", "The JWT lives longer than an hour.")
-    if site.state == "disabled":
-        raise AuthFailure(403, "app_disabled", "The app is disabled on this site.")
-
-
-def authorize(site: Site, route_: Route) -> None:
-    """Check the descriptor grants the module and the scope the endpoint needs."""
-    app = site.app
-    assert app is not None  # noqa: S101 - authenticate() ran first
-    if not app.has_module(route_.module):
-        raise AuthFailure(403, "missing_module", f"The app does not declare {route_.module}.")
-    scope = SCOPE_BY_METHOD[route_.method]
-    if scope not in app.scopes:
-        raise AuthFailure(403, "missing_scope", f"The app lacks the {scope} scope.")
-
-
 def _raw_target() -> tuple[str, str]:
     raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
     if raw:
@@ -207,24 +149,38 @@ def _drop_connection() -> Response:
 
 
 def handle(sim: Host, site_name: str) -> Response:
-    """Serve one request to ``/sites/<site_name>/…``."""
-    world = sim.world
+    """Serve one request to ``/sites/<site_name>/…`` (the site's own URL: Connect JWTs)."""
+    with sim.world.lock:
+        site = sim.world.sites.get(site_name)
+    return _serve(sim, site, "jwt", None if site is None else site.base_path)
+
+
+def handle_api(sim: Host, cloud_id: str) -> Response:
+    """Serve one request to ``/ex/jira/<cloud_id>/…`` (the site's apiBaseUrl: Forge's tokens)."""
+    with sim.world.lock:
+        site = next((s for s in sim.world.sites.values() if s.cloud_id == cloud_id), None)
+    return _serve(sim, site, "forge", f"/ex/jira/{cloud_id}")
+
+
+def _serve(sim: Host, site: Site | None, credential: str, base_path: str | None) -> Response:
     raw_path, raw_query = _raw_target()
-    with world.lock:
-        site = world.sites.get(site_name)
-    if site is None:
+    if site is None or base_path is None:
         world_counters(sim, None, "unknown site", 404)
-        return error(404, f"No site named {site_name!r}.")
-    if not raw_path.startswith(site.base_path + "/"):
-        # The site name was percent-encoded: no real client does that, and the qsh could not
+        return error(404, "No such site.")
+    if not raw_path.startswith(base_path + "/"):
+        # The site's part was percent-encoded: no real client does that, and the qsh could not
         # be checked against a path the site does not recognise as its own.
         world_counters(sim, site.name, "unmatched", 404)
         return error(404, "No such resource.")
-    rel_path = raw_path[len(site.base_path) :]
+    rel_path = raw_path[len(base_path) :]
     method = request.method.upper()
     route_, path_params, exists = match(method, rel_path)
     endpoint = route_.name if route_ else f"{method} (unmatched)"
-    response = _pipeline(sim, site, route_, path_params, exists, method, raw_path, raw_query)
+    response = _pipeline(
+        sim, site, route_, path_params, exists, method, raw_path, raw_query, credential, rel_path
+    )
+    with sim.world.lock:
+        sim.world.counters.auth(site.name, credential)
     world_counters(sim, site.name, endpoint, response.status_code)
     return response
 
@@ -243,6 +199,8 @@ def _pipeline(
     method: str,
     raw_path: str,
     raw_query: str,
+    credential: str,
+    rel_path: str,
 ) -> Response:
     world = sim.world
     now = time.monotonic()
@@ -260,19 +218,20 @@ def _pipeline(
             return error(405, f"{method} is not allowed here.")
         return error(404, "No such resource.")
 
+    header = request.headers.get("Authorization", "")
     try:
         with world.lock:
-            authenticate(
-                site, method, raw_path, raw_query, request.headers.get("Authorization", "")
-            )
-            authorize(site, route_)
+            if credential == "forge":
+                authenticate_forge(site, header, route_.module, sim.forge.accepts_system_tokens)
+            else:
+                authenticate_jwt(site, method, raw_path, raw_query, header)
+            authorize(site, route_.module, route_.method)
     except AuthFailure as e:
         with world.lock:
             world.counters.rejected_auth(site.name, e.reason)
         return error(e.status, e.message)
 
     body_text = request.get_data(as_text=True) if method in ("POST", "PUT") else ""
-    rel_path = raw_path[len(site.base_path) :] or "/"
     decision = sim.faults.decide(site.name, method, rel_path, _entity_count(body_text))
     with world.lock:
         for kind in decision.fired:

@@ -15,7 +15,9 @@ from werkzeug.exceptions import HTTPException
 from jira_simulator import jira_api
 from jira_simulator.faults import Fault
 from jira_simulator.faults import FaultError
+from jira_simulator.forge import JWKS_PATH
 from jira_simulator.host import Host
+from jira_simulator.host import LifecycleResult
 from jira_simulator.host import SimulatorError
 
 logger = logging.getLogger(__name__)
@@ -55,6 +57,14 @@ def create_sim_app(sim: Host) -> Flask:
     @app.route("/sites/<site>/<path:rest>", methods=ALL_METHODS)
     def site_api(site: str, rest: str) -> Response:
         return jira_api.handle(sim, site)
+
+    @app.route("/ex/jira/<cloud_id>/<path:rest>", methods=ALL_METHODS)
+    def site_api_for_forge(cloud_id: str, rest: str) -> Response:
+        return jira_api.handle_api(sim, cloud_id)
+
+    @app.get(JWKS_PATH)
+    def forge_jwks() -> Response:
+        return _json(sim.forge.jwks())
 
     @app.get("/keys/<kid>")
     def public_key(kid: str) -> Response:
@@ -141,13 +151,16 @@ def create_sim_app(sim: Host) -> Flask:
                 url = body.get("descriptorUrl") if isinstance(body, dict) else None
                 if not isinstance(url, str) or not url:
                     return _json([{"message": "descriptorUrl is required."}], 400)
-                result = sim.install(site, url)
+                result = sim.install(site, url, forge=body.get("forge") is True)
             elif event == "uninstall":
                 result = sim.uninstall(site)
             elif event == "enable":
                 result = sim.enable(site)
             elif event == "disable":
                 result = sim.disable(site)
+            elif event == "forge-trigger":
+                response = sim.forge_event(site)
+                result = LifecycleResult({"avi:forge:scheduled-trigger": response})
             else:
                 return _json([{"message": f"Unknown event {event!r}."}], 404)
         except SimulatorError as e:

@@ -16,9 +16,6 @@ import threading
 import time
 import uuid
 from typing import Any
-from urllib.parse import quote
-from urllib.parse import urlencode
-from urllib.parse import urlsplit
 
 import jwt as pyjwt
 import requests
@@ -26,7 +23,12 @@ from werkzeug.serving import BaseWSGIServer
 from werkzeug.serving import WSGIRequestHandler
 from werkzeug.serving import make_server
 
+from jira_simulator.calls import PLUGINS_VERSION
+from jira_simulator.calls import AppCalls
 from jira_simulator.faults import Faults
+from jira_simulator.forge import DEFAULT_APP_ID
+from jira_simulator.forge import JWKS_PATH
+from jira_simulator.forge import Forge
 from jira_simulator.host import LifecycleResult
 from jira_simulator.host import SimulatorError
 from jira_simulator.keys import KeyPair
@@ -35,14 +37,11 @@ from jira_simulator.state import App
 from jira_simulator.state import Site
 from jira_simulator.state import World
 from provider.connect.jwt import qsh_for_url
-from provider.connect.jwt import sign_hs256
 
 logger = logging.getLogger(__name__)
 
 SERVER_VERSION = "100296"
-PLUGINS_VERSION = "1001.0.0-SNAPSHOT"
-COMPONENT_MODULE = "jiraDevOpsComponentProvider"
-OPERATIONS_MODULE = "jiraOperationsInfoProvider"
+FORGE_INSTALLED_EVENT = "avi:forge:installed:app"
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -51,7 +50,7 @@ class _QuietHandler(WSGIRequestHandler):
             super().log_request(code, size)
 
 
-class Simulator:
+class Simulator(AppCalls):
     """A local Jira with several sites, usable as a context manager.
 
     :param max_entities: answer 413 to a bulk request with more entities than this (below
@@ -60,6 +59,9 @@ class Simulator:
         Jira does), instead of only counting the violation.
     :param seed: seeds the RNG that decides which requests a fractional fault hits.
     :param keys: the RSA key pair for signed installs (a new one by default).
+    :param forge_app_id: the app id Forge puts in invocation tokens (the app's FORGE_APP_ID).
+    :param accept_forge_tokens: let the app call the sites' REST APIs with Forge's system tokens
+        (Jira documents that it does not; off by default).
     """
 
     def __init__(
@@ -74,6 +76,9 @@ class Simulator:
         log_requests: bool = False,
         timeout: float = 10.0,
         keys: KeyPair | None = None,
+        forge_app_id: str = DEFAULT_APP_ID,
+        accept_forge_tokens: bool = False,
+        forge_keys: KeyPair | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -84,6 +89,9 @@ class Simulator:
         self.world = World()
         self.faults = Faults(seed)
         self.keys = keys or KeyPair.generate()
+        self.forge = Forge(
+            app_id=forge_app_id, accepts_system_tokens=accept_forge_tokens, keys=forge_keys
+        )
         self.http = requests.Session()
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
@@ -147,6 +155,11 @@ class Simulator:
         """What the app's ``INSTALL_KEYS_URL`` should be."""
         return f"{self.url}/keys"
 
+    @property
+    def forge_jwks_url(self) -> str:
+        """What the app's ``FORGE_JWKS_URL`` should be."""
+        return f"{self.url}{JWKS_PATH}"
+
     # ── sites and state ────────────────────────────────────────────────────────────────────────
 
     def add_site(self, name: str, **fields: Any) -> Site:
@@ -208,11 +221,16 @@ class Simulator:
 
     # ── lifecycle (Jira → app, signed RS256) ───────────────────────────────────────────────────
 
-    def install(self, site: str, descriptor_url: str, *, sign: bool = True) -> LifecycleResult:
+    def install(
+        self, site: str, descriptor_url: str, *, sign: bool = True, forge: bool = False
+    ) -> LifecycleResult:
         """Install the app: fetch its descriptor, send ``installed`` then ``enabled``.
 
         A re-install sends a new shared secret. ``sign=False`` sends the callback without a JWT
-        (what a forged install looks like).
+        (what a forged install looks like). ``forge=True`` installs the app the Forge way, as a
+        Connect-on-Forge app is: ``installed`` carries Forge's ``installationId``, ``enabled`` is
+        not sent, Forge's install event follows, and the site calls the app with Forge
+        invocations from then on.
 
         :raises SimulatorError: when the descriptor cannot be fetched or read.
         """
@@ -225,9 +243,17 @@ class Simulator:
             raise SimulatorError(f"cannot read the descriptor at {descriptor_url}: {e}") from e
 
         with self.world.lock:
-            previous = (target.app, target.shared_secret, target.state)
+            previous = (
+                target.app,
+                target.shared_secret,
+                target.state,
+                target.forge_installation_id,
+            )
             target.app = app
             secret = target.new_secret()
+            target.forge_installation_id = (
+                (target.forge_installation_id or Forge.new_installation_id()) if forge else None
+            )
             # Calls signed with the new secret are accepted while the app handles `installed`:
             # an app may start pushing (a backfill) before its answer reaches Jira.
             target.state = "installing"
@@ -235,12 +261,21 @@ class Simulator:
         responses = {"installed": installed}
         with self.world.lock:
             if not installed.ok:
-                target.app, target.shared_secret, target.state = previous
+                (
+                    target.app,
+                    target.shared_secret,
+                    target.state,
+                    target.forge_installation_id,
+                ) = previous
                 return LifecycleResult(responses)
             target.state = "installed"
-        enabled = self._lifecycle(target, app, "enabled", secret, sign=sign)
-        responses["enabled"] = enabled
-        if enabled.ok:
+        if forge:
+            follow = FORGE_INSTALLED_EVENT
+            responses[follow] = self.forge_event(site, FORGE_INSTALLED_EVENT)
+        else:
+            follow = "enabled"
+            responses[follow] = self._lifecycle(target, app, "enabled", secret, sign=sign)
+        if responses[follow].ok:
             with self.world.lock:
                 target.state = "enabled"
         return LifecycleResult(responses)
@@ -252,6 +287,8 @@ class Simulator:
         with self.world.lock:
             target.state = "uninstalled"
             target.shared_secret = None
+            target.forge_installation_id = None
+            target.system_tokens.clear()
             target.wipe()
         return LifecycleResult({"uninstalled": response})
 
@@ -280,7 +317,9 @@ class Simulator:
 
     def lifecycle_body(self, site: Site, app: App, event: str, secret: str) -> dict[str, Any]:
         """The body Jira posts to a lifecycle callback."""
+        forge = {"installationId": site.forge_installation_id} if site.forge_installation_id else {}
         return {
+            **forge,
             "key": app.key,
             "clientKey": site.client_key,
             "sharedSecret": secret,
@@ -326,196 +365,3 @@ class Simulator:
             )
         logger.info("lifecycle %s for site %s answered %s", event, site.name, response.status_code)
         return response
-
-    # ── actions (Jira → app, signed HS256 with the shared secret) ──────────────────────────────
-
-    def signed_request(
-        self,
-        site: str,
-        method: str,
-        url: str,
-        *,
-        params: dict[str, str] | None = None,
-        json: Any = None,
-        in_query: bool = False,
-        claims: dict[str, Any] | None = None,
-    ) -> requests.Response:
-        """Call the app as the site would: HS256, ``iss`` = clientKey, ``qsh`` of the request.
-
-        ``url`` may be relative to the app's base URL. With ``in_query`` the token travels as
-        ``?jwt=`` (page loads); otherwise in ``Authorization: JWT …``.
-        """
-        target, app, secret = self._installed(site)
-        full = app.url(url)
-        if params:
-            query = urlencode(params, quote_via=quote)
-            full = full + ("&" if "?" in full else "?") + query
-        extra = {"sub": target.account_id, **(claims or {})}
-        token = sign_hs256(
-            iss=target.client_key,
-            secret=secret,
-            method=method,
-            url=full,
-            base_url=app.base_url,
-            extra=extra,
-        )
-        headers = {}
-        if in_query:
-            full = full + ("&" if "?" in full else "?") + "jwt=" + token
-        else:
-            headers["Authorization"] = "JWT " + token
-        return self.http.request(method, full, json=json, headers=headers, timeout=self.timeout)
-
-    def _action(self, site: str, action: str, *modules: str) -> str:
-        _, app, _ = self._installed(site)
-        url = app.action_url(action, *modules)
-        if url is None:
-            raise SimulatorError(f"the descriptor declares no {action} action")
-        return url
-
-    def fetch_workspaces(self, site: str, ids: list[str]) -> requests.Response:
-        url = self._action(site, "fetchWorkspaces", OPERATIONS_MODULE)
-        return self.signed_request(site, "POST", url, json={"ids": list(ids)})
-
-    def search_containers(
-        self, site: str, query: str, workspace_id: str | None = None
-    ) -> requests.Response:
-        url = self._action(site, "searchContainers", OPERATIONS_MODULE)
-        params = {"searchQuery": query}
-        if workspace_id is not None:
-            params["workspaceId"] = workspace_id
-        return self.signed_request(site, "GET", url, params=params)
-
-    def _ref(self, site: Site, kind: str, entity_id: str) -> dict[str, str]:
-        return {
-            "ati": f"ati:cloud:jira:{kind}",
-            "ari": f"ari:cloud:jira:{site.cloud_id}:{kind}/{entity_id}",
-            "cloudId": site.cloud_id,
-            "id": entity_id,
-        }
-
-    def associate(
-        self, site: str, component_url: str, issue_id: str = "10001"
-    ) -> requests.Response:
-        url = (
-            self._action(site, "associate", COMPONENT_MODULE)
-            if self._has_action(site, "associate")
-            else self._action(site, "associateEntity", COMPONENT_MODULE)
-        )
-        target = self.site(site)
-        body = {
-            "entity": {"url": component_url},
-            "associateWith": self._ref(target, "issue", issue_id),
-        }
-        return self.signed_request(
-            site, "POST", url, params={"userId": target.account_id}, json=body
-        )
-
-    def disassociate(
-        self, site: str, component_id: str, issue_id: str = "10001"
-    ) -> requests.Response:
-        url = (
-            self._action(site, "disassociate", COMPONENT_MODULE)
-            if self._has_action(site, "disassociate")
-            else self._action(site, "disassociateEntity", COMPONENT_MODULE)
-        )
-        target = self.site(site)
-        body = {
-            "entity": {
-                "ari": f"ari:cloud:compass:{target.cloud_id}:component/{component_id}",
-                "id": component_id,
-            },
-            "disassociateFrom": self._ref(target, "issue", issue_id),
-        }
-        return self.signed_request(
-            site, "POST", url, params={"userId": target.account_id}, json=body
-        )
-
-    def _has_action(self, site: str, action: str) -> bool:
-        _, app, _ = self._installed(site)
-        return app.action_url(action, COMPONENT_MODULE) is not None
-
-    def _entity_event(
-        self, site: str, action: str, key: str, component_id: str, project_id: str, method: str
-    ) -> requests.Response:
-        url = self._action(site, action, COMPONENT_MODULE, OPERATIONS_MODULE)
-        target = self.site(site)
-        body = {
-            "entity": {
-                "ari": f"ari:cloud:compass:{target.cloud_id}:component/{component_id}",
-                "id": component_id,
-            },
-            key: self._ref(target, "project", project_id),
-            "user": {"id": target.account_id},
-        }
-        return self.signed_request(site, method, url, json=body)
-
-    def on_entity_associated(
-        self, site: str, component_id: str, project_id: str, method: str = "PUT"
-    ) -> requests.Response:
-        return self._entity_event(
-            site, "onEntityAssociated", "associatedWith", component_id, project_id, method
-        )
-
-    def on_entity_disassociated(
-        self, site: str, component_id: str, project_id: str, method: str = "PUT"
-    ) -> requests.Response:
-        return self._entity_event(
-            site, "onEntityDisassociated", "disassociatedFrom", component_id, project_id, method
-        )
-
-    def _admin_page_params(self, site: str) -> tuple[str, dict[str, str]]:
-        target, app, _ = self._installed(site)
-        url = app.page_url()
-        if url is None:
-            raise SimulatorError("the descriptor declares no admin page")
-        origin = urlsplit(target.base_url)
-        params = {
-            "xdm_e": f"{origin.scheme}://{origin.netloc}",
-            "xdm_c": f"channel-{app.key}__admin",
-            "cp": target.base_path,
-            "xdm_deprecated_addon_key_do_not_use": app.key,
-            "lic": "none",
-            "cv": PLUGINS_VERSION,
-            "tz": "UTC",
-            "loc": "en-US",
-        }
-        return url, params
-
-    def open_admin_page(self, site: str) -> requests.Response:
-        """Load the app's admin page the way Jira's iframe does (``?jwt=`` and context params)."""
-        url, params = self._admin_page_params(site)
-        return self.signed_request(site, "GET", url, params=params, in_query=True)
-
-    def admin_page_url(self, site: str) -> str:
-        """The URL Jira puts in the admin page's iframe: context parameters and a page JWT."""
-        target, app, secret = self._installed(site)
-        url, params = self._admin_page_params(site)
-        full = app.url(url)
-        full = full + ("&" if "?" in full else "?") + urlencode(params, quote_via=quote)
-        token = sign_hs256(
-            iss=target.client_key,
-            secret=secret,
-            method="GET",
-            url=full,
-            base_url=app.base_url,
-            extra={"sub": target.account_id},
-        )
-        return f"{full}&jwt={token}"
-
-    def context_token(self, site: str) -> str:
-        """What ``AP.context.getToken()`` hands the app's page: a JWT with ``qsh: context-qsh``."""
-        target, _app, secret = self._installed(site)
-        return sign_hs256(
-            iss=target.client_key,
-            secret=secret,
-            method="GET",
-            url="/",
-            qsh="context-qsh",
-            extra={"sub": target.account_id},
-        )
-
-    def app_origin(self, site: str) -> str:
-        _target, app, _secret = self._installed(site)
-        parts = urlsplit(app.base_url)
-        return f"{parts.scheme}://{parts.netloc}"

@@ -141,6 +141,10 @@ class Site:
     projects: dict[str, str] = field(default_factory=lambda: {"OPS": "10000", "SHOP": "10001"})
     shared_secret: str | None = None
     state: str = "new"  # new → installed/enabled ⇄ disabled → uninstalled
+    # Set when the app was installed the Forge way: Forge's id for the installation, and the
+    # app system tokens handed out with invocations (token → expiry, time.time()).
+    forge_installation_id: str | None = None
+    system_tokens: dict[str, float] = field(default_factory=dict)
     app: App | None = None
     linked_workspaces: list[str] = field(default_factory=list)
     entities: dict[str, dict[str, Entity]] = field(
@@ -207,6 +211,7 @@ class Site:
             "clientKey": self.client_key,
             "cloudId": self.cloud_id,
             "state": self.state,
+            "forgeInstallationId": self.forge_installation_id,
             "app": self.app.summary() if self.app else None,
             "projects": dict(self.projects),
             "linkedWorkspaces": list(self.linked_workspaces),
@@ -253,6 +258,8 @@ class Counters:
                 "entities": defaultdict(lambda: defaultdict(int)),
                 "rejected_auth": 0,
                 "rejected_auth_by_reason": defaultdict(int),
+                # requests to the REST APIs by the credential they came with: jwt or forge
+                "requests_by_auth": defaultdict(int),
                 "faults_injected": defaultdict(int),
                 "retry_after_violations": 0,
             }
@@ -261,6 +268,10 @@ class Counters:
     def request(self, site: str | None, endpoint: str, status: int) -> None:
         for bucket in self._scopes(site):
             bucket["requests"][endpoint][str(status)] += 1
+
+    def auth(self, site: str, credential: str) -> None:
+        for bucket in self._scopes(site):
+            bucket["requests_by_auth"][credential] += 1
 
     def bulk(self, site: str, kind: str) -> None:
         for bucket in self._scopes(site):
