@@ -110,13 +110,16 @@ def start_app(database_url: str, sim: Simulator, **overrides: object) -> tuple[A
     dispatch = _Dispatch()
     server = make_server("127.0.0.1", 0, dispatch, threaded=True)
     url = f"http://127.0.0.1:{server.server_port}"
-    settings = make_settings(
-        database_url,
-        base_url=url,
-        install_keys_url=sim.keys_url,
-        allowed_jira_hosts=("127.0.0.1",),
-        **overrides,
-    )
+    values: dict[str, object] = {
+        "base_url": url,
+        "install_keys_url": sim.keys_url,
+        "allowed_jira_hosts": ("127.0.0.1",),
+        # The simulator plays Forge as well: its app id, JWKS and API host.
+        "forge_app_id": sim.forge.app_id,
+        "forge_jwks_url": sim.forge_jwks_url,
+        "forge_api_hosts": ("127.0.0.1",),
+    }
+    settings = make_settings(database_url, **{**values, **overrides})
     dispatch.app = create_app(settings, configure_logs=False)
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True

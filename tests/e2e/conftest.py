@@ -67,6 +67,7 @@ class Stack:
             SECRET_KEY=TEST_SECRET_KEY,
             BASE_URL=self.url,
             LOG_LEVEL="WARNING",
+            FORGE_API_HOSTS="127.0.0.1",
         )
         done = subprocess.run(
             [sys.executable, "-m", "provider.cli", *args],
@@ -84,9 +85,19 @@ class Stack:
         return self.http.request(method, self.url + path, headers=headers, timeout=10, **kw)
 
 
+@pytest.fixture(params=["connect", "forge"])
+def install_way(request: pytest.FixtureRequest) -> str:
+    """How the sites install the app: a Connect descriptor, or the Forge way."""
+    way: str = request.param
+    return way
+
+
 @pytest.fixture
-def sim() -> Iterator[Simulator]:
-    with Simulator(sites=("acme", "globex"), seed=11) as simulator:
+def sim(install_way: str) -> Iterator[Simulator]:
+    # Forge's tokens are taken on the REST APIs, as they will be once the probe passes.
+    with Simulator(
+        sites=("acme", "globex"), seed=11, accept_forge_tokens=install_way == "forge"
+    ) as simulator:
         yield simulator
 
 

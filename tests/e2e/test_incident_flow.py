@@ -2,7 +2,9 @@
 
 Jira is the local simulator (two sites, one of which never links anything); the app is served on
 a loopback port; workspaces are made and linked with the command line; the worker's jobs are the
-ones ``provider worker`` runs.
+ones ``provider worker`` runs. It runs twice: with the sites installing the app as a Connect app,
+and the Forge way, where Jira calls the app with Forge Invocation Tokens and, once the
+administrator has probed the site and switched it, the app calls Jira with Forge's system token.
 """
 
 from __future__ import annotations
@@ -95,19 +97,31 @@ def _setup_workspace(stack: Stack) -> dict[str, Any]:
     return {**ws, "components": components, "integration": integration}
 
 
+def _switch_to_forge(stack: Stack, sim: Simulator, client_key: str) -> None:
+    """What an administrator does: probe the site with the app's Forge token, then switch."""
+    probed = stack.cli("forge-probe", "--site", client_key)
+    assert probed.count("accepted") == 4, probed
+    stack.cli("installations", "set-auth", "--site", client_key, "forge")
+    # The probe's requests are meant to be answered 400 and 404; they are not the app's pushes.
+    sim.reset()
+
+
 def test_an_alert_becomes_an_incident_in_jira_and_a_review_follows(
-    stack: Stack, sim: Simulator
+    stack: Stack, sim: Simulator, install_way: str
 ) -> None:
+    forge = install_way == "forge"
     for site in ("acme", "globex"):
-        installed = sim.install(site, f"{stack.url}/atlassian-connect.json")
+        installed = sim.install(site, f"{stack.url}/atlassian-connect.json", forge=forge)
         assert installed.ok, {k: (r.status_code, r.text) for k, r in installed.responses.items()}
+    acme_key = sim.site("acme").client_key
+    if forge:
+        _switch_to_forge(stack, sim, acme_key)
     ws = _setup_workspace(stack)
     key, database, checkout = (
         ws["apiKey"],
         ws["components"]["Database"],
         ws["components"]["Checkout"],
     )
-    acme_key = sim.site("acme").client_key
 
     # Linking needs the link code: the site gets the workspace, then its components.
     linked = stack.cli(
@@ -219,12 +233,14 @@ def test_an_alert_becomes_an_incident_in_jira_and_a_review_follows(
     assert after.status_code == 200
     assert after.json()["containers"] == []
 
-    # Jira rejected none of the app's calls.
+    # Jira rejected none of the app's calls, and took them all with the credential chosen.
     for site in ("acme", "globex"):
         counters = sim.counters()["sites"].get(site, {})
         assert counters.get("rejected_auth", 0) == 0, counters
         for endpoint, statuses in counters.get("requests", {}).items():
             assert not {"400", "401", "403"} & set(statuses), (site, endpoint, statuses)
+    by_auth = sim.counters()["sites"]["acme"]["requests_by_auth"]
+    assert set(by_auth) == {"forge" if forge else "jwt"}, by_auth
 
 
 def _assert_globex_sees_nothing(sim: Simulator, ws: dict[str, Any], component_id: str) -> None:
