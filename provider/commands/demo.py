@@ -5,6 +5,11 @@ into the simulator's site, creates a demo workspace with components and an integ
 sends alerts that become incidents, waits until the simulator holds them, and prints what to
 open. Ctrl-C stops everything. The demo has its own SQLite file, started afresh on every run, so
 it never touches the database of ``provider run``.
+
+With ``--forge`` the site installs the app the Forge way: Jira calls the app with Forge
+Invocation Tokens, the demo runs ``provider forge-probe`` on the site and, as the simulator is
+told to take Forge's system tokens (real Jira documents that it does not yet), switches the site
+to them, so every push travels with the Forge token.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import contextlib
 import json
 import os
 import socket
+import subprocess
 import sys
 import time
 import urllib.error
@@ -152,6 +158,7 @@ def _create_demo_data(settings: Settings, client_key: str) -> dict[str, str]:
 )
 @click.option("--exit-after-setup", is_flag=True, help="stop once incidents reached the simulator")
 @click.option("--timeout", type=float, default=60.0, show_default=True, help="seconds to wait")
+@click.option("--forge", is_flag=True, help="install the Forge way and deliver with Forge's token")
 def demo(
     port: int,
     sim_port: int,
@@ -159,6 +166,7 @@ def demo(
     instance: Path,
     exit_after_setup: bool,
     timeout: float,
+    forge: bool,
 ) -> None:
     """App + worker + local Jira simulator, installed and fed with demo data (Ctrl-C stops)."""
     ports = Ports(_free_port(), _free_port()) if free_ports else Ports(port, sim_port)
@@ -173,6 +181,8 @@ def demo(
     for suffix in ("", "-wal", "-shm"):
         with contextlib.suppress(FileNotFoundError):
             Path(f"{db_path}{suffix}").unlink()
+    from jira_simulator import forge as simulated_forge
+
     app_url = f"http://127.0.0.1:{ports.app}"
     sim_url = f"http://127.0.0.1:{ports.sim}"
     env = {
@@ -185,6 +195,11 @@ def demo(
         "INSTALL_KEYS_URL": f"{sim_url}/keys",
         "ALLOWED_JIRA_HOSTS": "127.0.0.1",
         "CONNECT_JS_URL": f"{sim_url}/_sim/all.js",
+        "FORGE_APP_ID": simulated_forge.DEFAULT_APP_ID,
+        "FORGE_JWKS_URL": f"{sim_url}{simulated_forge.JWKS_PATH}",
+        "FORGE_API_HOSTS": "127.0.0.1",
+        # Forge's JWKS is the simulator's, on loopback, which the outgoing-URL guard refuses.
+        "ALLOW_PRIVATE_OUTBOUND": "true",
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
         "WEB_CONCURRENCY": "1",
         "PYTHONUNBUFFERED": "1",
@@ -197,7 +212,7 @@ def demo(
         _step(f"database {db_path} (fresh for this demo)")
         migrate.upgrade(settings.database_url)
         try:
-            _run_demo(supervisor, settings, ports, instance, timeout)
+            _run_demo(supervisor, settings, ports, instance, timeout, forge=forge)
         except (OSError, click.ClickException) as e:
             # A stop signal or a process that exited explains a failed step better than the step.
             supervisor.check()
@@ -211,16 +226,27 @@ def demo(
 
 
 def _run_demo(
-    supervisor: Supervisor, settings: Settings, ports: Ports, instance: Path, timeout: float
+    supervisor: Supervisor,
+    settings: Settings,
+    ports: Ports,
+    instance: Path,
+    timeout: float,
+    *,
+    forge: bool,
 ) -> None:
     """Start the three processes, install the app, create the data, send alerts, show them."""
     app_url = settings.base_url
     sim_url = f"http://127.0.0.1:{ports.sim}"
     python = sys.executable
     _step(f"starting the Jira simulator on {sim_url}")
+    sim_args = ["--port", str(ports.sim), "--site", SITE]
+    if settings.forge_app_id:
+        sim_args += ["--forge-app-id", settings.forge_app_id]
+    if forge:
+        sim_args.append("--accept-forge-tokens")
     supervisor.start(
         "simulator",
-        [python, "-m", "provider.cli", "jira-sim", "--port", str(ports.sim), "--site", SITE],
+        [python, "-m", "provider.cli", "jira-sim", *sim_args],
         log=instance / "simulator.log",
     )
     _step(f"starting the app on {app_url} and a worker")
@@ -231,15 +257,18 @@ def _run_demo(
     _wait_for(f"{sim_url}/_sim/state", "the simulator", supervisor, 30)
     _wait_for(f"{app_url}/readyz", "the app", supervisor, 60)
 
-    _step(f"installing the app into the simulator's site {SITE!r}")
+    way = "the Forge way" if forge else "as a Connect app"
+    _step(f"installing the app into the simulator's site {SITE!r} {way}")
     result = _http(
         "POST",
         f"{sim_url}/_sim/sites/{SITE}/install",
-        {"descriptorUrl": f"{app_url}/atlassian-connect.json"},
+        {"descriptorUrl": f"{app_url}/atlassian-connect.json", "forge": forge},
     )
     if not result or not result.get("ok"):
         raise click.ClickException(f"the install failed: {result}")
     client_key = result["site"]["clientKey"]
+    if forge:
+        _switch_to_forge(python, supervisor.env, client_key)
 
     _step("creating workspace 'Demo Shop' with 3 components and an integration; linking it")
     secrets = _create_demo_data(settings, client_key)
@@ -255,6 +284,32 @@ def _run_demo(
 
     incidents = _wait_for_incidents(sim_url, supervisor, timeout)
     _summary(app_url, sim_url, secrets, incidents)
+
+
+def _switch_to_forge(python: str, env: dict[str, str] | None, client_key: str) -> None:
+    """Probe the site with the Forge token the install brought, and switch to it if it passed."""
+    _step("provider forge-probe: does the site take the app's Forge token?")
+    probed = subprocess.run(  # noqa: S603 - our own interpreter and command
+        [python, "-m", "provider.cli", "forge-probe", "--site", client_key],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    for line in probed.stdout.splitlines():
+        click.echo(f"    {line}")
+    if probed.returncode != 0:
+        click.echo("    the site keeps Connect JWTs")
+        return
+    _step("provider installations set-auth … forge: pushes go with the Forge token")
+    subprocess.run(  # noqa: S603
+        [python, "-m", "provider.cli", "installations", "set-auth", "--site", client_key, "forge"],
+        env=env,
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )
 
 
 def _wait_for_incidents(

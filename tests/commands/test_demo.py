@@ -84,3 +84,23 @@ def test_demo_shows_incidents_in_the_simulator_and_stops_on_ctrl_c(tmp_path: Pat
         proc.stdout.close()
     assert code == 0, "".join(seen)
     assert (tmp_path / "demo.sqlite3").exists()
+
+
+@pytest.mark.slow
+def test_demo_installs_the_forge_way_and_delivers_with_the_forge_token(tmp_path: Path) -> None:
+    env = {"PATH": os.environ.get("PATH", ""), "LOG_LEVEL": "WARNING", "HOME": str(tmp_path)}
+    args = ["demo", "--forge", "--free-ports", "--exit-after-setup", "--instance", str(tmp_path)]
+    done = subprocess.run(
+        [sys.executable, "-m", "provider.cli", *args],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "the Forge way" in done.stdout
+    assert done.stdout.count("accepted") == 4, done.stdout
+    assert "pushes go with the Forge token" in done.stdout
+    assert "Jira holds 2 incidents" in done.stdout
