@@ -139,3 +139,23 @@ def test_a_forge_install_keeps_its_installation_id_across_reinstalls(
         )
     )
     assert stored == forge_id
+
+
+def test_uninstall_drops_the_forge_system_token(
+    connect_client: FlaskClient, signer: JiraSigner, session: Session
+) -> None:
+    forge_id = "ari:cloud:ecosystem::installation/5f1c2f4e-0000-4000-8000-000000000002"
+    assert signer.lifecycle(connect_client, "installed", installationId=forge_id).status_code == 204
+    row = session.scalars(
+        select(Installation).where(Installation.client_key == signer.client_key)
+    ).one()
+    row.forge_system_token_encrypted = "encrypted-token"
+    row.forge_api_base_url = "https://api.atlassian.com/ex/jira/x"
+    session.commit()
+
+    assert signer.lifecycle(connect_client, "uninstalled").status_code == 204
+
+    session.expire_all()
+    assert row.forge_system_token_encrypted is None
+    assert row.forge_token_expires_at is None
+    assert row.forge_installation_id == forge_id  # data kept, as the rest of the row is
