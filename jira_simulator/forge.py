@@ -23,6 +23,7 @@ import uuid
 from typing import Any
 
 import jwt as pyjwt
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from jwt.algorithms import RSAAlgorithm
 
@@ -67,7 +68,8 @@ class Forge:
 
     def jwks(self) -> dict[str, Any]:
         public = load_pem_public_key(self.keys.public_pem.encode())
-        jwk = RSAAlgorithm.to_jwk(public, as_dict=True)  # type: ignore[arg-type]
+        assert isinstance(public, RSAPublicKey)  # noqa: S101 - KeyPair makes RSA keys
+        jwk = RSAAlgorithm.to_jwk(public, as_dict=True)
         return {"keys": [{**jwk, "kid": self.keys.kid, "use": "sig", "alg": "RS256"}]}
 
     @staticmethod
