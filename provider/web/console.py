@@ -37,7 +37,15 @@ bp = Blueprint(
 
 MAX_ID_LENGTH = 64
 
-web_session.page_hooks(bp)
+
+@bp.before_request
+def _reject_nul() -> None:
+    web_session.reject_nul()
+
+
+@bp.after_request
+def _persist(response: Response) -> Response:
+    return web_session.persist(response)
 
 
 def _apply(session: Session, incident: Incident, action: str) -> str:

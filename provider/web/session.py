@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint
 from flask import Response
 from flask import g
 from flask import make_response
@@ -205,12 +204,6 @@ def safe_next(value: str | None, default: str) -> str:
 
 # PostgreSQL text cannot hold NUL: refuse it before any query (the /v1 edge does the same).
 NUL_MESSAGE = "Text may not contain NUL (\\u0000) characters."
-
-
-def page_hooks(bp: Blueprint) -> None:
-    """The hooks every page blueprint has: NUL refused first, the session and headers last."""
-    bp.before_request(reject_nul)
-    bp.after_request(persist)
 
 
 def reject_nul() -> None:
