@@ -45,6 +45,15 @@ def find_transition(transitions: list[dict[str, Any]], wanted: str) -> str | Non
     return None
 
 
+def _status_of(issue: dict[str, Any] | None) -> str:
+    if issue is None:
+        raise IssueRefused("the issue does not exist on this site")
+    fields = issue.get("fields")
+    status = fields.get("status") if isinstance(fields, dict) else None
+    name = status.get("name") if isinstance(status, dict) else None
+    return name if isinstance(name, str) else ""
+
+
 def _send_one(client: JiraClient, envelope: Envelope) -> None:
     payload = envelope.payload
     key = str(payload.get("issue") or "")
@@ -55,6 +64,8 @@ def _send_one(client: JiraClient, envelope: Envelope) -> None:
         client.add_comment(key, comment)
     wanted = payload.get("transition")
     if isinstance(wanted, str) and wanted:
+        if _status_of(client.get_issue(key)).casefold() == wanted.strip().casefold():
+            return  # already there (moved by a person, or an earlier try of this message)
         transitions = client.get_transitions(key)
         transition_id = find_transition(transitions, wanted)
         if transition_id is None:
