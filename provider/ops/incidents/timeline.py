@@ -35,7 +35,7 @@ logger = logging.getLogger(__name__)
 MAX_TEXT = 4000
 MAX_EVENTS_SHOWN = 500
 
-RESPONDER = "Responder"
+RESPONDER = "a responder"
 JIRA = "Jira"
 
 
