@@ -253,3 +253,28 @@ def test_another_sites_issue_webhooks_never_reach_this_workspaces_incidents(
     stack.run_worker()
     assert all("Globex outage" in _texts(c) for c in sim.issue("globex", "OPS-1")["comments"])
     assert all("Globex outage" not in _texts(c) for c in sim.issue("acme", "OPS-1")["comments"])
+
+
+def test_what_jira_refuses_is_on_the_timeline_with_its_reason(
+    stack: Stack, sim: Simulator, linked: dict[str, Any]
+) -> None:
+    key = linked["quiet"]["apiKey"]
+    r = stack.api(
+        key, "PUT", "/v1/incident-issue-sync", json={"transitions": {"resolved": "Closed"}}
+    )
+    assert r.status_code == 200, r.text
+    r = stack.api(
+        key, "PATCH", f"/v1/incidents/{linked['second']}", json={"issueKeys": ["OPS-3", "OPS-99"]}
+    )
+    assert r.status_code == 200, r.text
+    stack.api(key, "POST", f"/v1/incidents/{linked['second']}/resolve")
+    stack.run_worker()
+    deliveries = [t for kind, t in _timeline(stack, linked["second"]) if kind is EventKind.DELIVERY]
+    assert any(
+        "Update of issue OPS-3" in t and "failed" in t and "offers no transition 'Closed'" in t
+        for t in deliveries
+    ), deliveries
+    assert any("Update of issue OPS-99" in t and "failed" in t for t in deliveries), deliveries
+    # The comment was made before the transition was refused; the status stayed.
+    assert sim.issue("acme", "OPS-3")["status"] == "To Do"
+    assert "Incident resolved" in _texts(sim.issue("acme", "OPS-3")["comments"][-1])

@@ -119,7 +119,7 @@ def create_incident(
         session,
         incident,
         EventKind.OPENED,
-        f"Incident opened by {created_by}",
+        f"Incident opened through the API ({created_by})",
         actor=created_by,
     )
     sync.publish(session, incident)
