@@ -73,13 +73,24 @@ def record(
             with session_factory.begin() as session:
                 delivered = _record_in(session, claim, parts, policy, rng, clock())
                 if observer is not None and delivered:
-                    observer(session, delivered)
+                    _tell(observer, session, delivered)
             return
         except IntegrityError:
             # An enqueue of the same entity slipped in while releasing; the next try sees it.
             if attempt == 2:
                 raise
             logger.info("recording raced with an enqueue; retrying")
+
+
+def _tell(observer: DeliveryObserver, session: Session, delivered: list[Delivered]) -> None:
+    """Tell the observer; what it fails to do never undoes the outcome being recorded."""
+    try:
+        with session.begin_nested():
+            observer(session, delivered)
+    except Exception:
+        logger.exception(
+            "the delivery observer failed; %s outcomes recorded without it", len(delivered)
+        )
 
 
 def ensure_delivery_state(session: Session, installation_id: int) -> DeliveryState:
