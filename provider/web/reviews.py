@@ -136,7 +136,9 @@ def sign_out() -> Response:
 
 def _form_fields() -> tuple[str, str, ReviewStatus, list[str]]:
     summary = request.form.get("summary", "").strip()
-    description = request.form.get("description", "")
+    # Browsers send a textarea's lines ended by CRLF (HTML's form encoding); Jira and every other
+    # writer of a description use LF.
+    description = request.form.get("description", "").replace("\r\n", "\n").replace("\r", "\n")
     incident_ids = [i[:64] for i in request.form.getlist("incident")][:100]
     errors = {}
     if not summary:
@@ -175,6 +177,7 @@ def create_review() -> Response:
         created_by="review page",
     )
     session.commit()
+    web_session.flash("Review saved")
     return redirect(url_for(".show_review", review_id=review.public_id), code=303)  # type: ignore[return-value]
 
 
@@ -188,6 +191,7 @@ def show_review(review_id: str) -> Response:
     incidents = reviews.incidents_of(session, review)
     return _page(
         "reviews/form.html",
+        notice=web_session.take_notice(),
         workspace=workspace,
         review=review,
         selected={i.public_id for i in incidents},
@@ -218,4 +222,5 @@ def update_review(review_id: str) -> Response:
         incidents=incidents,
     )
     session.commit()
+    web_session.flash("Review saved")
     return redirect(url_for(".show_review", review_id=review.public_id), code=303)  # type: ignore[return-value]
