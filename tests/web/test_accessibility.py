@@ -32,6 +32,22 @@ class Visit:
     ready: str = "main"
     # The page is framed by Jira: axe runs in the frame whose URL starts with the app's.
     framed: bool = False
+    # What the person does on the page before it is checked (a state of it: errors, a notice).
+    then: Callable[[Any], None] | None = None
+
+
+def _save_empty(tab: Any) -> None:
+    tab.get_by_label("Summary").fill("")
+    tab.get_by_role("checkbox").first.uncheck()
+    # The browser's own check of "required" would stop the form before the server sees it.
+    tab.locator("form[action]").last.evaluate("f => f.noValidate = true")
+    tab.get_by_role("button", name="Save review").click()
+    tab.locator("#form-errors").wait_for()
+
+
+def _save(tab: Any) -> None:
+    tab.get_by_role("button", name="Save review").click()
+    tab.locator("#notice").wait_for()
 
 
 def _review(shop: Shop) -> str:
@@ -57,6 +73,13 @@ PAGES = [
         signed_in=True,
     ),
     Visit("review", _review, signed_in=True),
+    Visit("review-saved", _review, signed_in=True, then=_save),
+    Visit(
+        "review-errors",
+        lambda shop: f"/reviews/new?incident={shop.incident}",
+        signed_in=True,
+        then=_save_empty,
+    ),
     Visit("incident", lambda shop: f"/incidents/{shop.incident}", signed_in=True),
     Visit(
         "admin",
@@ -90,6 +113,8 @@ def test_no_serious_or_critical_violation(tab: Any, shop: Shop, shots: Path, vis
         [target] = [f for f in tab.frames if f.url.startswith(shop.url)]
     else:
         tab.locator(visit.ready).first.wait_for()
+    if visit.then is not None:
+        visit.then(tab)
     shot(tab, shots, f"axe-{visit.name}")
 
     results = axe_playwright.Axe().run(target)

@@ -102,6 +102,17 @@ def _csrf(html: str) -> str:
     return match.group(1)
 
 
+def _signed_in_form(client: FlaskClient, api: Api) -> Any:
+    """The new-review form, after signing in with the workspace key."""
+    form = _get(client, "/reviews/new")
+    client.post(
+        "/reviews/sign-in",
+        data={"csrf_token": _csrf(form.text), "workspace_key": api.key, "next": "/reviews/new"},
+        base_url=HTTPS,
+    )
+    return _get(client, "/reviews/new")
+
+
 def test_a_review_description_keeps_lf_line_endings(
     client: FlaskClient, api: Api, session: Session
 ) -> None:
@@ -112,13 +123,7 @@ def test_a_review_description_keeps_lf_line_endings(
     session.commit()
     api.create_alert(message="Checkout down", priority="P1", alias="checkout")
     incident = api.get("/v1/incidents").get_json()["values"][0]
-    form = _get(client, "/reviews/new")
-    client.post(
-        "/reviews/sign-in",
-        data={"csrf_token": _csrf(form.text), "workspace_key": api.key, "next": "/reviews/new"},
-        base_url=HTTPS,
-    )
-    form = _get(client, "/reviews/new")
+    form = _signed_in_form(client, api)
     r = client.post(
         "/reviews",
         data={
@@ -135,3 +140,19 @@ def test_a_review_description_keeps_lf_line_endings(
     assert "Review saved" not in _get(client, r.headers["Location"]).text
     [message] = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "review"))
     assert message.payload["description"] == "one\ntwo\nthree\n"
+
+
+def test_a_bad_review_form_comes_back_with_what_is_wrong(client: FlaskClient, api: Api) -> None:
+    form = _signed_in_form(client, api)
+    r = client.post(
+        "/reviews",
+        data={"csrf_token": _csrf(form.text), "summary": " ", "description": "<b>kept</b>"},
+        base_url=HTTPS,
+    )
+    assert r.status_code == 422
+    assert r.mimetype == "text/html"
+    assert "The review was not saved" in r.text
+    assert 'id="summary-error">Summary is required.' in r.text
+    assert 'id="incident-error">The review must name at least one incident.' in r.text
+    # What was typed is kept, escaped.
+    assert "&lt;b&gt;kept&lt;/b&gt;</textarea>" in r.text
