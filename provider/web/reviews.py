@@ -113,7 +113,7 @@ def _form_again(
         incidents, statuses = _recent_incidents(session, workspace), list(ReviewStatus)
     else:
         incidents = reviews.incidents_of(session, review)
-        statuses = reviews.STATUS_ORDER[reviews.STATUS_ORDER.index(review.status) :]
+        statuses = list(reviews.STATUS_ORDER[reviews.STATUS_ORDER.index(review.status) :])
     return _page(
         "reviews/form.html",
         http_status=error.status,
