@@ -2,13 +2,14 @@
 the worker's jobs and the simulator's Jira.
 
 Each step is checked on the page (the timeline says it) and in the simulated Jira site (it
-arrived); a screenshot of each state is saved under the test's ``tmp_path`` (the path is
-printed). Without Chromium the test skips with the reason.
+arrived); a screenshot of each state is saved under ``$PAGE_SCREENSHOTS`` when set, else under the
+test's ``tmp_path`` (the path is printed). Without Chromium the test skips with the reason.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -88,7 +89,7 @@ def test_a_responder_works_an_incident_from_the_console(
     assert _jira_incident(sim, incident_id)["severity"] == {"level": "P2"}
 
     page = browser.new_page(viewport={"width": 1280, "height": 900})
-    shots = Shots(page, tmp_path / "console")
+    shots = Shots(page, Path(os.environ.get("PAGE_SCREENSHOTS") or tmp_path) / "console")
     page.goto(f"{stack.url}/incidents/{incident_id}")
     page.fill("#workspace_key", ws["apiKey"])
     page.click("button[type=submit]")
