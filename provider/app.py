@@ -9,10 +9,13 @@ import uuid
 from typing import Any
 
 from flask import Flask
+from flask import Request
 from flask import Response
 from flask import g
 from flask import request
 from flask.json.provider import DefaultJSONProvider
+from flask.sessions import SessionInterface
+from flask.sessions import SessionMixin
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
@@ -57,6 +60,7 @@ def create_app(
 
     app = Flask(__name__, instance_path=None, static_folder=None)
     app.json = _JSONProvider(app)
+    app.session_interface = _NoCookieSession()
     app.config.update(
         SECRET_KEY=settings.secret_key,
         TESTING=settings.testing,
@@ -97,6 +101,18 @@ class _JSONProvider(DefaultJSONProvider):
             return super().loads(s, **kwargs)
         except RecursionError:
             raise ValueError("JSON nested too deeply") from None
+
+
+class _NoCookieSession(SessionInterface):
+    """No cookie session: nothing here keeps state in one (Jira's calls carry a JWT, the API a
+    key). Flask would otherwise build a signing serializer on every request; writing to
+    ``flask.session`` fails loudly instead of setting a cookie no one reads."""
+
+    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+        return self.make_null_session(app)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        return None
 
 
 def _register_packages(app: Flask, settings: Settings, install_keys: Any | None) -> None:

@@ -13,8 +13,11 @@ behaviour of the host (Jira, Java) wins, because Jira is the one that signs and 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import json
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -195,6 +198,9 @@ def unverified_header(token: str) -> dict[str, Any]:
 
 def _unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """Header and claims of a token, read (not trusted) to find who claims to have signed it."""
+    fast = _plain_parts(token)
+    if fast is not None:
+        return fast
     try:
         parts = pyjwt.decode_complete(token, options={"verify_signature": False})
     except pyjwt.PyJWTError:
@@ -202,6 +208,42 @@ def _unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     header, claims = parts.get("header"), parts.get("payload")
     if not isinstance(header, dict) or not isinstance(claims, dict):
         raise JwtError("The JWT is malformed.", code="invalid_token")
+    return header, claims
+
+
+# Three unpadded base64url segments: every token Jira signs. Anything else takes PyJWT's path.
+_PLAIN_TOKEN = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]*)")
+
+
+def _plain_parts(token: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """What PyJWT's unverified read gives for a plain token, with a tenth of its work; None
+    when the token is not plain (padding, ``crit``/``b64`` headers, anything unusual).
+
+    Only the issuer lookup reads this: the token is then verified in full by PyJWT.
+    """
+    match = _PLAIN_TOKEN.fullmatch(token)
+    if match is None:
+        return None
+    decoded = []
+    for n, segment in enumerate(match.groups()):
+        if len(segment) % 4 == 1:
+            return None
+        raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        # PyJWT refuses a segment that is not the canonical encoding of its bytes
+        if base64.urlsafe_b64encode(raw).rstrip(b"=") != segment.encode():
+            return None
+        if n == 2:
+            break  # the signature: checked as PyJWT reads it, verified later
+        try:
+            value = json.loads(raw)
+        except (ValueError, RecursionError):
+            return None
+        if not isinstance(value, dict):
+            return None
+        decoded.append(value)
+    header, claims = decoded
+    if "crit" in header or "b64" in header or not isinstance(header.get("kid", ""), str):
+        return None
     return header, claims
 
 
