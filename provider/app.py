@@ -23,7 +23,6 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from provider import db
 from provider import errors
-from provider import migrate
 from provider.config import Settings
 from provider.crypto import SecretBox
 from provider.extension import RATE_LIMITER
@@ -206,6 +205,9 @@ def _health_routes(app: Flask) -> None:
 
     @app.get("/readyz")
     def readyz() -> tuple[dict[str, Any], int]:
+        # alembic (with mako and pygments) is a tenth of a web worker's memory, for this alone
+        from provider import migrate
+
         session = db.get_session()
         try:
             connection = session.connection()
