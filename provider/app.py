@@ -31,6 +31,7 @@ from provider.extension import SETTINGS
 from provider.logging import client_key_var
 from provider.logging import configure_logging
 from provider.logging import request_id_var
+from provider.ops.paths import JSM_MOUNT
 from provider.ops.paths import OPSGENIE_PREFIX
 from provider.ops.paths import JsmPaths
 from provider.ops.sync.links import bind_links
@@ -135,6 +136,7 @@ def _register_packages(app: Flask, settings: Settings, install_keys: Any | None)
     from provider.ops.workspaces.service import resolve_workspace_key
     from provider.web import admin as admin_page
     from provider.web import pages as object_pages
+    from provider.web import public as public_pages
     from provider.web import reviews as review_pages
 
     connect_api.init_app(
@@ -164,6 +166,22 @@ def _register_packages(app: Flask, settings: Settings, install_keys: Any | None)
     app.register_blueprint(object_pages.bp)
     app.register_blueprint(object_pages.static_bp)
     app.register_blueprint(admin_page.bp)
+    # Jira's calls (the admin page's included) and JSM's printed paths keep the JSON errors
+    # their callers parse; every other error answers a browser with a page.
+    jira_called = {
+        bp.name
+        for bp in (
+            connect_api.bp,
+            forge_remote.bp,
+            workspace_actions.bp,
+            component_actions.bp,
+            admin_page.bp,
+        )
+    }
+    public_pages.init_app(
+        app,
+        keep_json=lambda: request.blueprint in jira_called or JSM_MOUNT in request.environ,
+    )
 
 
 def _backfill_on_reinstall() -> Any:
