@@ -147,7 +147,6 @@ def sign_in() -> Response:
     workspace = find_workspace_by_key(session, key) if 0 < len(key) <= MAX_KEY_LENGTH else None
     next_url = _safe_next(request.form.get("next"))
     if workspace is None:
-        web_session.refuse_when_locked_out()
         web_session.count_failed_sign_in()
         logger.info("review page sign-in failed addr=%s", web_session.client_addr())
         return _page(

@@ -245,15 +245,16 @@ def client_addr() -> str:
     return (request.remote_addr or "unknown")[:64]
 
 
-def refuse_when_locked_out() -> None:
-    """:raises TooManyRequests: after too many failed sign-ins from this address."""
-    wait = RATE_LIMITER.get().exhausted(FAILED_SIGN_INS, client_addr())
+def count_failed_sign_in() -> None:
+    """Count a failed sign-in from this address.
+
+    :raises TooManyRequests: when it is one more than the limit allows. Counting and deciding are
+        one atomic step of the limiter: a look first and a count after let parallel guesses all
+        pass the look before any count landed.
+    """
+    wait = RATE_LIMITER.get().hit(FAILED_SIGN_INS, client_addr())
     if wait:
         raise TooManyRequests(
             "Too many failed sign-ins; try again in a few minutes.",
             headers={"Retry-After": str(int(wait))},
         )
-
-
-def count_failed_sign_in() -> None:
-    RATE_LIMITER.get().hit(FAILED_SIGN_INS, client_addr())
