@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session
 
 from provider.connect.models import Installation
 from provider.errors import NotFound
+from provider.outbox.budget import ensure_delivery_state
 from provider.outbox.models import DeliveryState
 from provider.outbox.models import MessageStatus
 from provider.outbox.models import OutboxMessage
-from provider.outbox.outcomes import ensure_delivery_state
 from provider.times import iso
 
 

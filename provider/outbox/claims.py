@@ -35,6 +35,10 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.orm import sessionmaker
 
 from provider.connect.models import Installation
+from provider.outbox.budget import Pacing
+from provider.outbox.budget import note_claim
+from provider.outbox.budget import points_available
+from provider.outbox.budget import site_due
 from provider.outbox.handlers import Batch
 from provider.outbox.handlers import Envelope
 from provider.outbox.handlers import KindSpec
@@ -104,12 +108,16 @@ def claim(
     *,
     batch_size: int,
     lease_seconds: float,
+    pacing: Pacing | None = None,
 ) -> Claim | None:
     """Claim the next batch under a lease and commit; ``None`` when nothing is claimable.
 
     One batch per installation is in flight at a time: Jira's rate limits are per site, and a
-    second request racing a 429 would arrive before the ``Retry-After`` it never saw.
+    second request racing a 429 would arrive before the ``Retry-After`` it never saw. A site
+    is sent batches at the pace of ``pacing`` and, near its points quota, only urgent kinds
+    (``provider.outbox.budget``).
     """
+    pacing = pacing or Pacing()
     with session_factory.begin() as session:
         # Sites with a batch in flight are few; excluding them by value keeps the head query
         # a plain index scan instead of a per-row anti-join over the whole backlog.
@@ -125,16 +133,23 @@ def claim(
             )
         )
         for _ in range(MAX_CLAIM_CANDIDATES):
-            head = _head(session, handlers, now, skipped)
+            head = _head(session, handlers, now, skipped, pacing)
             if head is None:
                 return None
             installation_id = head[0]
             if installation_id is not None and not _take_site(session, installation_id, now):
                 skipped.append(installation_id)
                 continue
-            return _claim_group(
+            claimed = _claim_group(
                 session, handlers, now, *head, batch_size=batch_size, lease_seconds=lease_seconds
             )
+            if (
+                claimed is not None
+                and installation_id is not None
+                and handlers[claimed.batch.kind].needs_jira
+            ):
+                note_claim(session, installation_id, now, pacing)
+            return claimed
     return None
 
 
@@ -156,7 +171,11 @@ def renew_lease(
 
 
 def _head(
-    session: Session, handlers: Mapping[str, KindSpec], now: datetime, skipped: list[int]
+    session: Session,
+    handlers: Mapping[str, KindSpec],
+    now: datetime,
+    skipped: list[int],
+    pacing: Pacing,
 ) -> Row[int | None, str, str, str] | None:
     """The oldest claimable message of the most urgent kind, outside the ``skipped`` sites.
 
@@ -164,7 +183,7 @@ def _head(
     queue index and stops at the first row, where ordering by priority across kinds would
     sort the whole backlog on every claim.
     """
-    query = _claimable(handlers, now)
+    query = _claimable(handlers, now, pacing)
     if skipped:
         query = query.where(
             or_(
@@ -231,7 +250,7 @@ def _claim_group(
     spec = handlers[kind]
     limit = spec.batch_limit(operation, batch_size)
     if installation_id is None:
-        candidates = _claimable(handlers, now)
+        candidates = _claimable(handlers, now, Pacing())
     else:
         # _take_site saw no batch of this site in flight, under the site lock, and the head
         # query checked that the site is deliverable: the group needs no per-row anti-join
@@ -277,7 +296,7 @@ def _claim_group(
     return Claim(token=token, batch=batch, installation=installation)
 
 
-def _claimable(handlers: Mapping[str, KindSpec], now: datetime) -> Select[Any]:
+def _claimable(handlers: Mapping[str, KindSpec], now: datetime, pacing: Pacing) -> Select[Any]:
     in_flight = aliased(OutboxMessage)
     busy = exists().where(
         _same_entity(in_flight, OutboxMessage),
@@ -291,6 +310,7 @@ def _claimable(handlers: Mapping[str, KindSpec], now: datetime) -> Select[Any]:
         or_(DeliveryState.not_before.is_(None), DeliveryState.not_before <= now),
     )
     jira_kinds = [k for k, s in handlers.items() if s.needs_jira]
+    urgent = [k for k, s in handlers.items() if s.needs_jira and s.urgent]
     other_kinds = [k for k, s in handlers.items() if not s.needs_jira]
     return (
         select(OutboxMessage)
@@ -300,7 +320,12 @@ def _claimable(handlers: Mapping[str, KindSpec], now: datetime) -> Select[Any]:
             OutboxMessage.status == MessageStatus.PENDING,
             or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= now),
             or_(
-                and_(OutboxMessage.kind.in_(jira_kinds), deliverable_site),
+                and_(
+                    OutboxMessage.kind.in_(jira_kinds),
+                    deliverable_site,
+                    site_due(now, pacing),
+                    or_(OutboxMessage.kind.in_(urgent), points_available(now)),
+                ),
                 and_(
                     OutboxMessage.kind.in_(other_kinds),
                     or_(OutboxMessage.installation_id.is_(None), deliverable_site),
