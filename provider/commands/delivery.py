@@ -53,6 +53,13 @@ logger = logging.getLogger(__name__)
     help="batches sent at once to a site that was idle",
 )
 @click.option(
+    "--settle",
+    type=click.FloatRange(0),
+    default=2.0,
+    show_default=True,
+    help="seconds a component or review change waits for others of its kind (incidents never wait)",
+)
+@click.option(
     "--points-reserve",
     type=click.FloatRange(0, 1),
     default=0.1,
@@ -73,6 +80,8 @@ def worker(
     idle_max: float,
     coalesce_window: float,
     coalesce_burst: int,
+    settle: float,
+    max_wait: float,
     points_reserve: float,
 ) -> None:
     """Deliver the outbox to Jira (and run the other background jobs) until SIGTERM."""
@@ -92,7 +101,11 @@ def worker(
         read_timeout=read_timeout,
         idle_sleep_max=idle_max,
         pacing=Pacing(
-            window=coalesce_window, burst=coalesce_burst, reserve_fraction=points_reserve
+            window=coalesce_window,
+            burst=coalesce_burst,
+            settle=settle,
+            max_wait=max_wait,
+            reserve_fraction=points_reserve,
         ),
     )
     worker = build_worker(settings, config=config)

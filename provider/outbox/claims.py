@@ -37,7 +37,9 @@ from sqlalchemy.orm import sessionmaker
 from provider.connect.models import Installation
 from provider.outbox.budget import Pacing
 from provider.outbox.budget import note_claim
+from provider.outbox.budget import old_enough
 from provider.outbox.budget import points_available
+from provider.outbox.budget import settled
 from provider.outbox.budget import site_due
 from provider.outbox.handlers import Batch
 from provider.outbox.handlers import Envelope
@@ -132,16 +134,34 @@ def claim(
                 .distinct()
             )
         )
+        settling: list[tuple[int, str]] = []
         for _ in range(MAX_CLAIM_CANDIDATES):
-            head = _head(session, handlers, now, skipped, pacing)
+            head = _head(session, handlers, now, skipped, settling, pacing)
             if head is None:
                 return None
-            installation_id = head[0]
+            installation_id, kind, operation, group_key, oldest = head
+            spec = handlers[kind]
+            if (
+                installation_id is not None
+                and spec.needs_jira
+                and not spec.urgent
+                and not settled(session, installation_id, kind, oldest, now, pacing)
+            ):
+                settling.append((installation_id, kind))
+                continue
             if installation_id is not None and not _take_site(session, installation_id, now):
                 skipped.append(installation_id)
                 continue
             claimed = _claim_group(
-                session, handlers, now, *head, batch_size=batch_size, lease_seconds=lease_seconds
+                session,
+                handlers,
+                now,
+                installation_id,
+                kind,
+                operation,
+                group_key,
+                batch_size=batch_size,
+                lease_seconds=lease_seconds,
             )
             if (
                 claimed is not None
@@ -175,9 +195,11 @@ def _head(
     handlers: Mapping[str, KindSpec],
     now: datetime,
     skipped: list[int],
+    settling: list[tuple[int, str]],
     pacing: Pacing,
-) -> Row[int | None, str, str, str] | None:
-    """The oldest claimable message of the most urgent kind, outside the ``skipped`` sites.
+) -> Row[int | None, str, str, str, datetime] | None:
+    """The oldest claimable message of the most urgent kind, outside the ``skipped`` sites
+    and the (site, kind) pairs still ``settling``.
 
     One query per kind, in priority order: ``ORDER BY id LIMIT 1`` within a kind walks the
     queue index and stops at the first row, where ordering by priority across kinds would
@@ -191,6 +213,8 @@ def _head(
                 OutboxMessage.installation_id.not_in(skipped),
             )
         )
+    for site, kind in settling:
+        query = query.where(or_(OutboxMessage.installation_id != site, OutboxMessage.kind != kind))
     for kind in sorted(handlers, key=lambda k: handlers[k].priority):
         head = session.execute(
             query.where(OutboxMessage.kind == kind)
@@ -199,6 +223,7 @@ def _head(
                 OutboxMessage.kind,
                 OutboxMessage.operation,
                 OutboxMessage.group_key,
+                OutboxMessage.created_at,
             )
             .order_by(OutboxMessage.id)
             .limit(1)
@@ -324,7 +349,10 @@ def _claimable(handlers: Mapping[str, KindSpec], now: datetime, pacing: Pacing) 
                     OutboxMessage.kind.in_(jira_kinds),
                     deliverable_site,
                     site_due(now, pacing),
-                    or_(OutboxMessage.kind.in_(urgent), points_available(now)),
+                    or_(
+                        OutboxMessage.kind.in_(urgent),
+                        and_(points_available(now), old_enough(now, pacing)),
+                    ),
                 ),
                 and_(
                     OutboxMessage.kind.in_(other_kinds),

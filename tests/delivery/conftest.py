@@ -43,7 +43,7 @@ FAST = WorkerConfig(
     ),
     connect_timeout=2,
     read_timeout=2,
-    pacing=Pacing(window=0.02),
+    pacing=Pacing(window=0.02, settle=0),
 )
 
 

@@ -46,11 +46,14 @@ def jira() -> FakeJira:
     return FakeJira()
 
 
+# No pacing: these tests are about what is claimed, in what order (pacing has its own tests).
+NO_PACING = Pacing(window=0, settle=0)
+
+
 def _worker(
     session_factory: sessionmaker[Session], jira: FakeJira, clock: Clock, **config: object
 ) -> OutboxWorker:
-    # No pacing: these tests are about what is claimed, in what order (pacing has its own).
-    values: dict[str, object] = {"retry": POLICY, "lease_seconds": 60, "pacing": Pacing(window=0)}
+    values: dict[str, object] = {"retry": POLICY, "lease_seconds": 60, "pacing": NO_PACING}
     values.update(config)
     return OutboxWorker(
         session_factory,
