@@ -57,7 +57,14 @@ logger = logging.getLogger(__name__)
     type=click.FloatRange(0),
     default=2.0,
     show_default=True,
-    help="seconds a component or review change waits for others of its kind (incidents never wait)",
+    help="components and reviews go once none arrived for this long (incidents never wait)",
+)
+@click.option(
+    "--max-wait",
+    type=click.FloatRange(0),
+    default=30.0,
+    show_default=True,
+    help="the longest a component or review change waits for others to settle",
 )
 @click.option(
     "--points-reserve",

@@ -26,7 +26,7 @@ MAX_POINTS = 100_000_000
 MAX_SECONDS = 7 * 86_400
 MAX_REASON_CHARS = 100
 
-_PARAM = re.compile(r";\s*([a-z][a-z0-9_\-*.]*)\s*=\s*([0-9]{1,12})")
+_PARAM = re.compile(r";\s*([a-z][a-z0-9_\-*.]*)\s*=\s*([0-9]{1,12})(?=\s*(?:;|$))")
 _NUMBER = re.compile(r"[0-9]{1,12}")
 _REASON = re.compile(r"^[A-Za-z0-9._\-]+$")
 
