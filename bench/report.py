@@ -123,6 +123,8 @@ def markdown(results: dict[str, Any]) -> str:
                 )
             )
             out.append("")
+        if "pacing" in b:
+            out.extend(_pacing(b["pacing"], b.get("load_average_before_pacing")))
         if b.get("memory_mib"):
             out.append("**Memory** (resident, MiB, one value per process)")
             out.append("")
@@ -155,3 +157,38 @@ def update_readme(readme: Path, table: str) -> None:
     head, _, rest = text.partition(START)
     _, _, tail = rest.partition(END)
     readme.write_text(f"{head}{START}\n{table}{END}{tail}")
+
+
+def _pacing(p: dict[str, Any], load: Any) -> list[str]:
+    """Requests to a site (each a point of Jira's hourly quota): a burst, then a steady stream."""
+    b, st = p["burst"], p["steady"]
+    return [
+        f"**Requests to a site** (load before: {load})",
+        "",
+        _table(
+            ["case", "changes", "bulk / write requests", "goal", "lost", "worker CPU s"],
+            [
+                [
+                    f"{b['components']:,} components by {b['clients']} clients, first "
+                    f"{b['answered_429']} answered 429 (created in {b['creation_s']} s, "
+                    f"held after {b['delivered_s']} s)",
+                    b["created_201"],
+                    b["bulk_requests"],
+                    "≤ 6",
+                    b["components"] - b["in_simulator"],
+                    b["worker_cpu_s"],
+                ],
+                [
+                    f"{st['rate_per_s']:.0f} changes/s for {st['stream_s']} s (alerts into an "
+                    f"incident, component updates); requests per minute "
+                    f"{st['site_writes_per_minute']}",
+                    st["accepted"],
+                    st["site_writes_until_drained"],
+                    "≤ 120 a minute",
+                    st["components_stale"] + st["incidents_stale"],
+                    st["worker_cpu_s"],
+                ],
+            ],
+        ),
+        "",
+    ]
