@@ -23,9 +23,11 @@ bookkeeping for processes that died.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Iterator
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -39,9 +41,12 @@ from prometheus_client import Histogram
 from prometheus_client import generate_latest
 from prometheus_client import multiprocess
 from prometheus_client.metrics_core import Metric
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import sessionmaker
 
 from provider import errors
 from provider.extension import Extension
+from provider.times import utcnow
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 DELIVERY_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
@@ -52,6 +57,16 @@ class Collector(Protocol):
     """What prometheus_client calls at each scrape (its custom-collector interface)."""
 
     def collect(self) -> Iterable[Metric]: ...
+
+
+class DatabaseCollector:
+    """Base of the collectors that read what is true now from the database at each scrape."""
+
+    def __init__(
+        self, session_factory: sessionmaker[Session], clock: Callable[[], datetime] = utcnow
+    ) -> None:
+        self.session_factory = session_factory
+        self.clock = clock
 
 
 class _Together:

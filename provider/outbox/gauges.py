@@ -8,32 +8,22 @@ a worker that died leaves nothing stale behind.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from collections.abc import Iterator
-from datetime import datetime
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from sqlalchemy import func
 from sqlalchemy import select
-from sqlalchemy.orm import Session
-from sqlalchemy.orm import sessionmaker
 
 from provider.connect.models import Installation
+from provider.metrics import DatabaseCollector
 from provider.outbox.models import DeliveryState
 from provider.outbox.models import MessageStatus
 from provider.outbox.models import OutboxMessage
-from provider.times import utcnow
 
 
-class OutboxGauges:
+class OutboxGauges(DatabaseCollector):
     """A prometheus_client collector over the outbox and the sites' delivery states."""
-
-    def __init__(
-        self, session_factory: sessionmaker[Session], clock: Callable[[], datetime] = utcnow
-    ) -> None:
-        self.session_factory = session_factory
-        self.clock = clock
 
     def collect(self) -> Iterator[Metric]:
         now = self.clock()

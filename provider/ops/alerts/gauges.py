@@ -2,30 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from collections.abc import Iterator
-from datetime import datetime
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from sqlalchemy import func
 from sqlalchemy import select
-from sqlalchemy.orm import Session
-from sqlalchemy.orm import sessionmaker
 
+from provider.metrics import DatabaseCollector
 from provider.ops.alerts.models import AlertRequest
 from provider.ops.alerts.models import RequestState
-from provider.times import utcnow
 
 
-class AlertRequestGauges:
+class AlertRequestGauges(DatabaseCollector):
     """A prometheus_client collector: pending alert requests and the age of the oldest."""
-
-    def __init__(
-        self, session_factory: sessionmaker[Session], clock: Callable[[], datetime] = utcnow
-    ) -> None:
-        self.session_factory = session_factory
-        self.clock = clock
 
     def collect(self) -> Iterator[Metric]:
         with self.session_factory() as session:
