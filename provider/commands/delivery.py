@@ -74,6 +74,12 @@ logger = logging.getLogger(__name__)
     help="share of a site's hourly points quota kept for incidents; below it components and "
     "reviews wait for the next window",
 )
+@click.option(
+    "--supervised",
+    is_flag=True,
+    hidden=True,
+    help="started by `provider run`/`demo`, whose supervisor owns the second Ctrl-C",
+)
 def worker(
     batch_size: int,
     lease_seconds: float,
@@ -90,6 +96,7 @@ def worker(
     settle: float,
     max_wait: float,
     points_reserve: float,
+    supervised: bool,
 ) -> None:
     """Deliver the outbox to Jira (and run the other background jobs) until SIGTERM."""
     settings = _settings()
@@ -123,8 +130,12 @@ def worker(
         logger.info("worker stopping after the current batch (signal %s)", signum)
         stop.set()
         # A second Ctrl-C interrupts the batch: its messages keep their lease and go out again
-        # once it expires.
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        # once it expires. Under a supervisor a repeat is the same stop arriving twice (systemd or
+        # a PaaS signals every process, and the supervisor forwards its own copy); the supervisor
+        # kills on a real second Ctrl-C. An interrupt landing mid-transaction could otherwise
+        # leave the SQLite writer queue held and the worker hanging until it is killed.
+        if not supervised:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
