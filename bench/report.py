@@ -179,13 +179,12 @@ def _pacing(p: dict[str, Any], load: Any) -> list[str]:
                     b["worker_cpu_s"],
                 ],
                 [
-                    f"{st['rate_per_s']:.0f} changes/s for {st['stream_s']} s (alerts into an "
-                    f"incident, component updates); requests per minute "
-                    f"{st['site_writes_per_minute']}",
-                    st["accepted"],
+                    f"{st['rate_per_s']:.0f} changes/s for {st['stream_s']} s to 20 incidents "
+                    f"and 200 components; requests per minute {st['site_writes_per_minute']}",
+                    st["changes"],
                     st["site_writes_until_drained"],
                     "≤ 120 a minute",
-                    st["components_stale"] + st["incidents_stale"],
+                    st["entities_not_at_latest"],
                     st["worker_cpu_s"],
                 ],
             ],
