@@ -2,8 +2,9 @@
 
 python -m bench                 # everything, SQLite and (with TEST_DATABASE_URL) PostgreSQL
 python -m bench --quick         # a smoke run: small sizes, short durations
-python -m bench --only jira     # one scenario: jira, delivery, ingestion, growth, pacing
+python -m bench --only jira     # one scenario: ace, jira, delivery, ingestion, growth, pacing
 python -m bench --profile       # also sample the web workers with py-spy (bench/profiles/)
+python -m bench --only ace      # side by side with atlassian-connect-express (needs node)
 """
 
 from __future__ import annotations
@@ -29,12 +30,13 @@ from bench import loadgen
 from bench import pacing
 from bench import profile
 from bench import report
+from bench import versus_ace
 from bench.stack import rss_mib
 from bench.stack import stack
 
 logger = logging.getLogger("bench")
 HERE = Path(__file__).resolve().parent
-SCENARIOS = ("jira", "growth", "ingestion", "delivery", "pacing")
+SCENARIOS = ("ace", "jira", "growth", "ingestion", "delivery", "pacing")
 
 
 def machine() -> dict[str, Any]:
@@ -78,9 +80,14 @@ def run_backend(backend: str, args: argparse.Namespace, workdir: Path) -> dict[s
     out: dict[str, Any] = {"memory_mib": {}}
     wanted = set(args.only or SCENARIOS)
 
-    if wanted & {"jira", "growth"}:
+    if wanted & {"ace", "jira", "growth"}:
         with stack(backend, workdir) as s:
             out["memory_mib"]["web worker, idle"] = web_rss(s)
+            # one comparison per run is enough: ACE's store is SQLite, so beside SQLite's
+            if "ace" in wanted and backend == "sqlite":
+                out["load_average_before_ace"] = load_average()
+                out["versus_ace"] = versus_ace.run(s, workdir, duration=2 if quick else 10)
+                out["memory_mib"]["web worker, after the side by side"] = web_rss(s)
             if "jira" in wanted:
                 out["load_average_before_jira"] = load_average()
                 raw = workdir / f"{backend}-jira.raw"
