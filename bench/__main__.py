@@ -2,7 +2,7 @@
 
 python -m bench                 # everything, SQLite and (with TEST_DATABASE_URL) PostgreSQL
 python -m bench --quick         # a smoke run: small sizes, short durations
-python -m bench --only jira     # one scenario: jira, delivery, ingestion, growth
+python -m bench --only jira     # one scenario: ace, jira, delivery, ingestion, growth, pacing
 python -m bench --profile       # also sample the web workers with py-spy (bench/profiles/)
 python -m bench --only ace      # side by side with atlassian-connect-express (needs node)
 """
@@ -27,6 +27,7 @@ from bench import growth
 from bench import ingestion
 from bench import jira_calls
 from bench import loadgen
+from bench import pacing
 from bench import profile
 from bench import report
 from bench import versus_ace
@@ -35,7 +36,7 @@ from bench.stack import stack
 
 logger = logging.getLogger("bench")
 HERE = Path(__file__).resolve().parent
-SCENARIOS = ("ace", "jira", "growth", "ingestion", "delivery")
+SCENARIOS = ("ace", "jira", "growth", "ingestion", "delivery", "pacing")
 
 
 def machine() -> dict[str, Any]:
@@ -130,6 +131,12 @@ def run_backend(backend: str, args: argparse.Namespace, workdir: Path) -> dict[s
                 runs.append(result)
         out["delivery"] = runs
         out["memory_mib"]["worker, after delivery"] = runs[0]["worker_rss_mib_after"]
+
+    if "pacing" in wanted:
+        with stack(backend, workdir) as s:
+            out["load_average_before_pacing"] = load_average()
+            out["pacing"] = pacing.run(s, quick=quick)
+            logger.info("pacing: %s", out["pacing"])
     return out
 
 

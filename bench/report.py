@@ -118,6 +118,8 @@ def markdown(results: dict[str, Any]) -> str:
                 )
             )
             out.append("")
+        if "pacing" in b:
+            out.extend(_pacing(b["pacing"], b.get("load_average_before_pacing")))
         if b.get("memory_mib"):
             out.append("**Memory** (resident, MiB, one value per process)")
             out.append("")
@@ -188,3 +190,37 @@ def update_readme(readme: Path, table: str) -> None:
     head, _, rest = text.partition(START)
     _, _, tail = rest.partition(END)
     readme.write_text(f"{head}{START}\n{table}{END}{tail}")
+
+
+def _pacing(p: dict[str, Any], load: Any) -> list[str]:
+    """Requests to a site (each a point of Jira's hourly quota): a burst, then a steady stream."""
+    b, st = p["burst"], p["steady"]
+    return [
+        f"**Requests to a site** (load before: {load})",
+        "",
+        _table(
+            ["case", "changes", "bulk / write requests", "goal", "lost", "worker CPU s"],
+            [
+                [
+                    f"{b['components']:,} components by {b['clients']} clients, first "
+                    f"{b['answered_429']} answered 429 (created in {b['creation_s']} s, "
+                    f"held after {b['delivered_s']} s)",
+                    b["created_201"],
+                    b["bulk_requests"],
+                    "≤ 6",
+                    b["components"] - b["in_simulator"],
+                    b["worker_cpu_s"],
+                ],
+                [
+                    f"{st['rate_per_s']:.0f} changes/s for {st['stream_s']} s to 20 incidents "
+                    f"and 200 components; requests per minute {st['site_writes_per_minute']}",
+                    st["changes"],
+                    st["site_writes_until_drained"],
+                    "≤ 120 a minute",
+                    st["entities_not_at_latest"],
+                    st["worker_cpu_s"],
+                ],
+            ],
+        ),
+        "",
+    ]

@@ -15,6 +15,7 @@ import requests
 from jira_simulator.faults import Faults
 from jira_simulator.forge import Forge
 from jira_simulator.keys import KeyPair
+from jira_simulator.quota import Quotas
 from jira_simulator.state import World
 
 
@@ -39,6 +40,7 @@ class LifecycleResult:
 class Host(Protocol):
     world: World
     faults: Faults
+    quotas: Quotas
     keys: KeyPair
     forge: Forge
     max_entities: int

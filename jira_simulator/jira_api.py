@@ -179,6 +179,7 @@ def _serve(sim: Host, site: Site | None, credential: str, base_path: str | None)
     response = _pipeline(
         sim, site, route_, path_params, exists, method, raw_path, raw_query, credential, rel_path
     )
+    response.headers.update(sim.quotas.headers(site.name))
     with sim.world.lock:
         sim.world.counters.auth(site.name, credential)
     world_counters(sim, site.name, endpoint, response.status_code)
@@ -233,6 +234,10 @@ def _pipeline(
         with world.lock:
             world.counters.rejected_auth(site.name, e.reason)
         return error(e.status, e.message)
+    refusal = sim.quotas.charge(site.name)
+    if refusal is not None:
+        headers = {"Retry-After": str(refusal.retry_after), "RateLimit-Reason": refusal.reason}
+        return error(429, "API rate limit has been exceeded.", headers)
 
     body_text = request.get_data(as_text=True) if method in ("POST", "PUT") else ""
     decision = sim.faults.decide(site.name, method, rel_path, _entity_count(body_text))

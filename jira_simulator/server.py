@@ -20,6 +20,7 @@ from jira_simulator.forge import JWKS_PATH
 from jira_simulator.host import Host
 from jira_simulator.host import LifecycleResult
 from jira_simulator.host import SimulatorError
+from jira_simulator.quota import QuotaError
 
 logger = logging.getLogger(__name__)
 
@@ -136,6 +137,23 @@ def create_sim_app(sim: Host) -> Flask:
     def remove_fault(fault_id: int) -> Response:
         if not sim.faults.remove(fault_id):
             return _json([{"message": "No such fault."}], 404)
+        return Response(status=204)
+
+    @app.get("/_sim/quota")
+    def quota() -> Response:
+        return _json(sim.quotas.snapshot())
+
+    @app.put("/_sim/quota")
+    def set_quota() -> Response:
+        try:
+            sim.quotas.configure_json(request.get_json(silent=True))
+        except QuotaError as e:
+            return _json([{"message": str(e)}], 400)
+        return _json(sim.quotas.snapshot())
+
+    @app.delete("/_sim/quota")
+    def reset_quota() -> Response:
+        sim.quotas.reset()
         return Response(status=204)
 
     @app.post("/_sim/reset")

@@ -32,6 +32,8 @@ from jira_simulator.host import LifecycleResult
 from jira_simulator.host import SimulatorError
 from jira_simulator.issues import IssueActions
 from jira_simulator.keys import KeyPair
+from jira_simulator.quota import Limits
+from jira_simulator.quota import Quotas
 from jira_simulator.server import create_sim_app
 from jira_simulator.state import App
 from jira_simulator.state import Site
@@ -59,6 +61,8 @@ class Simulator(IssueActions):
         Jira does), instead of only counting the violation.
     :param seed: seeds the RNG that decides which requests a fractional fault hits.
     :param keys: the RSA key pair for signed installs (a new one by default).
+    :param quota: the hourly points quota and burst limit of every site (Jira's 2026 rate
+        limits; ``sim.quotas.configure`` or ``PUT /_sim/quota`` changes them later).
     :param forge_app_id: the app id Forge puts in invocation tokens (the app's FORGE_APP_ID).
     :param accept_forge_tokens: let the app call the sites' REST APIs with Forge's system tokens
         (Jira documents that it does not; off by default).
@@ -79,6 +83,7 @@ class Simulator(IssueActions):
         forge_app_id: str = DEFAULT_APP_ID,
         accept_forge_tokens: bool = False,
         forge_keys: KeyPair | None = None,
+        quota: Limits | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -88,6 +93,7 @@ class Simulator(IssueActions):
         self.timeout = timeout
         self.world = World()
         self.faults = Faults(seed)
+        self.quotas = Quotas(quota)
         self.keys = keys or KeyPair.generate()
         self.forge = Forge(
             app_id=forge_app_id, accepts_system_tokens=accept_forge_tokens, keys=forge_keys
@@ -218,6 +224,7 @@ class Simulator(IssueActions):
                 site.blocked_until = 0.0
             self.world.counters = type(self.world.counters)()
         self.faults.clear()
+        self.quotas.reset()
 
     # ── lifecycle (Jira → app, signed RS256) ───────────────────────────────────────────────────
 

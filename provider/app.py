@@ -86,7 +86,23 @@ def create_app(
     _request_context(app)
     _health_routes(app)
     _register_packages(app, settings, install_keys)
+    _metrics(app, settings, factory)
     return app
+
+
+def _metrics(app: Flask, settings: Settings, factory: sessionmaker[Session]) -> None:
+    """Prometheus: answers counted, and /metrics with the database's view of the backlog."""
+    from provider import metrics
+    from provider.ops.alerts.gauges import AlertRequestGauges
+    from provider.outbox.gauges import OutboxGauges
+
+    metrics.init_app(
+        app,
+        metrics.Metrics(),
+        token=settings.metrics_token,
+        directory=settings.metrics_dir,
+        collectors=[OutboxGauges(factory), AlertRequestGauges(factory)],
+    )
 
 
 class _JSONProvider(DefaultJSONProvider):

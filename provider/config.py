@@ -60,6 +60,11 @@ class Settings:
     # How many proxies in front of the app append to X-Forwarded-For (a PaaS router is one);
     # the client address rate limits key on is the one the outermost trusted proxy saw.
     proxy_hops: int = 0
+    # The bearer token a Prometheus scraper sends to /metrics; unset, /metrics does not exist.
+    metrics_token: str = ""
+    # prometheus_client's multiprocess directory (PROMETHEUS_MULTIPROC_DIR), which the app's
+    # commands set for their processes; unset, /metrics shows the answering process alone.
+    metrics_dir: str | None = None
     testing: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -135,6 +140,8 @@ class Settings:
             # A public https deployment is behind a TLS-terminating router (that is how gunicorn,
             # speaking plain HTTP, serves https); a laptop run talks to its clients directly.
             proxy_hops=_int(env, "PROXY_HOPS", 0 if local else 1),
+            metrics_token=_metrics_token(env.get("METRICS_TOKEN") or ""),
+            metrics_dir=env.get("PROMETHEUS_MULTIPROC_DIR") or None,
         )
 
 
@@ -178,6 +185,15 @@ def _http_url(env: Mapping[str, str], name: str, default: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise SettingsError(f"{name} must be an absolute http(s) URL, got {url!r}")
     return url
+
+
+def _metrics_token(token: str) -> str:
+    if token and (len(token) < 16 or not token.isascii() or not token.isprintable()):
+        raise SettingsError(
+            "METRICS_TOKEN must be at least 16 printable ASCII characters "
+            "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+        )
+    return token
 
 
 def _storage_url(url: str) -> str:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import sessionmaker
 
 from provider.config import Settings
 from provider.db import make_session_factory
+from provider.metrics import Metrics
 from provider.ops.alerts.listeners import AlertListeners
 from provider.ops.alerts.processing import process_pending
 from provider.ops.heartbeats import expiry as heartbeats
@@ -62,11 +63,12 @@ class Worker:
     outbox: OutboxWorker
     jobs: Sequence[Tick]
     config: WorkerConfig
+    metrics: Metrics
 
     def run(self, stop: threading.Event) -> None:
         """Run until ``stop`` is set, sleeping only while every job is idle."""
         run_loop(
-            self.jobs,
+            [counted(job, self.metrics) for job in self.jobs],
             stop,
             idle_sleep_min=self.config.idle_sleep_min,
             idle_sleep_max=self.config.idle_sleep_max,
@@ -74,7 +76,22 @@ class Worker:
 
     def run_once(self) -> int:
         """Run every job once; how much work they did (tests drive the worker this way)."""
-        return sum(job() for job in self.jobs)
+        return sum(counted(job, self.metrics)() for job in self.jobs)
+
+
+def counted(job: Tick, metrics: Metrics) -> Tick:
+    """``job``, counting the work it reports in ``provider_worker_items_total{job=…}``."""
+    name = getattr(job, "__name__", "job")
+    items = metrics.worker_items.labels(name)
+
+    def tick() -> int:
+        done = job()
+        if done:
+            items.inc(done)
+        return done
+
+    tick.__name__ = name
+    return tick
 
 
 def build_worker(
@@ -83,6 +100,7 @@ def build_worker(
     session_factory: sessionmaker[Session] | None = None,
     client_factory: ClientFactory | None = None,
     config: WorkerConfig | None = None,
+    metrics: Metrics | None = None,
 ) -> Worker:
     """Assemble the worker: the outbox drain, heartbeat expiry, alert requests, promotion.
 
@@ -90,6 +108,7 @@ def build_worker(
     they opened.
     """
     config = config or WorkerConfig()
+    metrics = metrics or Metrics()
     factory = bind_links(session_factory or make_session_factory(settings), settings.base_url)
     outbox = OutboxWorker(
         factory,
@@ -98,6 +117,7 @@ def build_worker(
         handlers=outbox_handlers(settings),
         # Each final outcome of an incident's deliveries goes on its timeline.
         observer=timeline.on_delivered,
+        metrics=metrics,
     )
     listeners = alert_listeners()
 
@@ -112,4 +132,4 @@ def build_worker(
 
     # Expiry comes before alert processing, so an expiry's alert is opened in the same round.
     jobs = (outbox.drain_once, expire_heartbeats, process_alert_requests, promote_due_alerts)
-    return Worker(outbox, jobs, config)
+    return Worker(outbox, jobs, config, metrics)

@@ -20,6 +20,7 @@ FOUNDATION = {
     "schema",
     "extension",
     "ratelimit",
+    "metrics",
 }
 COMPOSITION_ROOTS = {"app", "worker", "cli", "models", "commands"}
 

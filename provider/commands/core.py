@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import MutableMapping
+from pathlib import Path
 
 import click
 from sqlalchemy import select
@@ -17,6 +19,7 @@ from provider.commands.processes import ensure_port_free
 from provider.config import Settings
 from provider.config import SettingsError
 from provider.db import make_session_factory
+from provider.metrics import prepare_directory
 from provider.ops.sync.links import bind_links
 
 
@@ -83,7 +86,8 @@ def installations_list() -> None:
 @click.option("--workers", type=int, default=None, help="gunicorn worker processes")
 def web(workers: int | None) -> None:
     """Serve the web app with gunicorn (production configuration)."""
-    _settings()  # fail fast with a readable message before gunicorn starts
+    settings = _settings()  # fail fast with a readable message before gunicorn starts
+    metrics_env(os.environ, settings)
     args = [sys.executable, "-m", "gunicorn", "-c", _gunicorn_conf(), "provider.app:create_app()"]
     if workers:
         args += ["--workers", str(workers)]
@@ -92,6 +96,21 @@ def web(workers: int | None) -> None:
 
 def _gunicorn_conf() -> str:
     return str(migrate.MIGRATIONS.parent / "gunicorn.conf.py")
+
+
+def metrics_env(env: MutableMapping[str, str], settings: Settings) -> None:
+    """Give the processes started from ``env`` one Prometheus multiprocess directory.
+
+    prometheus_client decides at import whether it counts in files, so the variable must be in
+    the environment before the processes start. One set by the operator is used as it is (its
+    lifecycle is theirs, e.g. a tmpfs per container); otherwise ``<instance>/metrics``, emptied
+    first so that a new run does not add the last run's counters to its own.
+    """
+    if env.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    directory = Path(settings.instance_path, "metrics").resolve()
+    prepare_directory(str(directory))
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
 
 
 def process_specs(settings: Settings) -> list[tuple[str, list[str]]]:
@@ -112,6 +131,8 @@ def run() -> None:
     ensure_port_free(
         env["HOST"], settings.port, "set PORT=… to a free port (and BASE_URL to match)"
     )
+    # The web workers and the worker count into one directory: /metrics shows them summed.
+    metrics_env(env, settings)
     with Supervisor(env) as supervisor:
         migrate.upgrade(settings.database_url)
         click.echo(

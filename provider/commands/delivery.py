@@ -17,6 +17,7 @@ from provider.errors import NotFound
 from provider.logging import configure_logging
 from provider.ops.sync import service as sync
 from provider.outbox import admin
+from provider.outbox.budget import Pacing
 from provider.outbox.models import MessageStatus
 from provider.outbox.retry import RetryPolicy
 from provider.outbox.worker import WorkerConfig
@@ -35,7 +36,44 @@ logger = logging.getLogger(__name__)
 @click.option("--throttle-max", type=click.FloatRange(0), default=300.0, show_default=True)
 @click.option("--connect-timeout", type=click.FloatRange(0.1), default=5.0, show_default=True)
 @click.option("--read-timeout", type=click.FloatRange(0.1), default=30.0, show_default=True)
-@click.option("--idle-max", type=click.FloatRange(0.01), default=1.0, show_default=True)
+@click.option("--idle-max", type=click.FloatRange(0.01), default=0.5, show_default=True)
+@click.option(
+    "--coalesce-window",
+    type=click.FloatRange(0),
+    default=1.0,
+    show_default=True,
+    help="seconds between batches to a site that was just sent some; changes meanwhile wait "
+    "and go out together",
+)
+@click.option(
+    "--coalesce-burst",
+    type=click.IntRange(1, 100),
+    default=2,
+    show_default=True,
+    help="batches sent at once to a site that was idle",
+)
+@click.option(
+    "--settle",
+    type=click.FloatRange(0),
+    default=2.0,
+    show_default=True,
+    help="components and reviews go once none arrived for this long (incidents never wait)",
+)
+@click.option(
+    "--max-wait",
+    type=click.FloatRange(0),
+    default=30.0,
+    show_default=True,
+    help="the longest a component or review change waits for others to settle",
+)
+@click.option(
+    "--points-reserve",
+    type=click.FloatRange(0, 1),
+    default=0.1,
+    show_default=True,
+    help="share of a site's hourly points quota kept for incidents; below it components and "
+    "reviews wait for the next window",
+)
 @click.option(
     "--supervised",
     is_flag=True,
@@ -53,6 +91,11 @@ def worker(
     connect_timeout: float,
     read_timeout: float,
     idle_max: float,
+    coalesce_window: float,
+    coalesce_burst: int,
+    settle: float,
+    max_wait: float,
+    points_reserve: float,
     supervised: bool,
 ) -> None:
     """Deliver the outbox to Jira (and run the other background jobs) until SIGTERM."""
@@ -71,6 +114,13 @@ def worker(
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
         idle_sleep_max=idle_max,
+        pacing=Pacing(
+            window=coalesce_window,
+            burst=coalesce_burst,
+            settle=settle,
+            max_wait=max_wait,
+            reserve_fraction=points_reserve,
+        ),
     )
     worker = build_worker(settings, config=config)
 

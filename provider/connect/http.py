@@ -17,8 +17,10 @@ from __future__ import annotations
 import json as jsonlib
 import logging
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,6 +31,8 @@ from requests.auth import AuthBase
 
 from provider import __version__
 from provider.connect.jwt import sign_hs256
+from provider.connect.quota import QuotaHeaders
+from provider.connect.quota import parse_quota_headers
 from provider.times import utcnow
 
 logger = logging.getLogger(__name__)
@@ -180,6 +184,25 @@ class HttpOptions:
     read_timeout: float = 30.0
 
 
+@dataclass(frozen=True, slots=True)
+class JiraCall:
+    """One request sent to Jira and what came back: for the points budget and the metrics.
+
+    ``endpoint`` is the method and the path without ids (at most four segments), a bounded
+    label; ``status`` is ``None`` when no answer arrived.
+    """
+
+    endpoint: str
+    status: int | None
+    seconds: float
+    quota: QuotaHeaders = field(default_factory=QuotaHeaders)
+
+
+def endpoint_label(method: str, path: str) -> str:
+    segments = [s for s in path.split("?", 1)[0].split("/") if s][:4]
+    return f"{method.upper()} /{'/'.join(segments)}"
+
+
 class HostClient:
     """HTTP to one installation's Jira site, as the app.
 
@@ -216,6 +239,9 @@ class HostClient:
         else:
             raise ValueError("give a HostClient either a shared secret or a system token")
         self.product = product
+        # Every request this client sent, in order: a client serves one batch, and the worker
+        # reads what Jira said about its budget from here once the batch is done.
+        self.calls: list[JiraCall] = []
         self._user_agent = f"{product}/{__version__} (+{app_key})"
 
     def url_for(self, path: str) -> str:
@@ -255,6 +281,8 @@ class HostClient:
         )
         prepared = session.prepare_request(request)
         self._check_on_site(prepared.url or "")
+        endpoint = endpoint_label(method, path)
+        started = time.perf_counter()
         try:
             response = session.send(
                 prepared,
@@ -262,10 +290,14 @@ class HostClient:
                 allow_redirects=False,
             )
         except requests.RequestException as e:
+            self.calls.append(JiraCall(endpoint, None, time.perf_counter() - started))
             logger.info(
                 "jira request failed method=%s path=%s error=%s", method, path, type(e).__name__
             )
             raise JiraNetworkError(f"{type(e).__name__} calling {method} {path}") from e
+        elapsed = time.perf_counter() - started
+        quota = parse_quota_headers(response.headers)
+        self.calls.append(JiraCall(endpoint, response.status_code, elapsed, quota))
         if not 200 <= response.status_code < 300:
             body = _text(response)
             raise JiraHttpError(

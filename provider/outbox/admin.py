@@ -14,11 +14,13 @@ from sqlalchemy.orm import Session
 
 from provider.connect.models import Installation
 from provider.errors import NotFound
+from provider.outbox.budget import budget_json
+from provider.outbox.budget import ensure_delivery_state
 from provider.outbox.models import DeliveryState
 from provider.outbox.models import MessageStatus
 from provider.outbox.models import OutboxMessage
-from provider.outbox.outcomes import ensure_delivery_state
 from provider.times import iso
+from provider.times import utcnow
 
 
 @dataclass(slots=True)
@@ -33,6 +35,7 @@ class InstallationStatus:
     paused_at: datetime | None = None
     paused_reason: str | None = None
     unknown_project_keys: list[str] = field(default_factory=list)
+    budget: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -47,11 +50,13 @@ class InstallationStatus:
             "lastSuccessAt": iso(self.last_success_at),
             "lastError": self.last_error,
             "unknownProjectKeys": self.unknown_project_keys,
+            "budget": self.budget,
         }
 
 
-def outbox_status(session: Session) -> list[InstallationStatus]:
+def outbox_status(session: Session, now: datetime | None = None) -> list[InstallationStatus]:
     """One entry per installation (and one for site-less messages, when there are any)."""
+    now = now or utcnow()
     out: dict[int | None, InstallationStatus] = {}
     for inst in session.scalars(select(Installation).order_by(Installation.id)):
         out[inst.id] = InstallationStatus(
@@ -59,6 +64,7 @@ def outbox_status(session: Session) -> list[InstallationStatus]:
             state=inst.state.value,
             paused_at=inst.delivery_paused_at,
             paused_reason=inst.delivery_paused_reason,
+            budget=budget_json(None, now),
         )
     for state in session.scalars(select(DeliveryState)):
         entry = out.get(state.installation_id)
@@ -67,6 +73,7 @@ def outbox_status(session: Session) -> list[InstallationStatus]:
             entry.last_success_at = state.last_success_at
             entry.last_error = state.last_error
             entry.unknown_project_keys = list(state.unknown_project_keys or [])
+            entry.budget = budget_json(state, now)
     rows = session.execute(
         select(
             OutboxMessage.installation_id,

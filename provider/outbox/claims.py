@@ -35,6 +35,12 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.orm import sessionmaker
 
 from provider.connect.models import Installation
+from provider.outbox.budget import Pacing
+from provider.outbox.budget import note_claim
+from provider.outbox.budget import old_enough
+from provider.outbox.budget import points_available
+from provider.outbox.budget import settled
+from provider.outbox.budget import site_due
 from provider.outbox.handlers import Batch
 from provider.outbox.handlers import Envelope
 from provider.outbox.handlers import KindSpec
@@ -104,12 +110,16 @@ def claim(
     *,
     batch_size: int,
     lease_seconds: float,
+    pacing: Pacing | None = None,
 ) -> Claim | None:
     """Claim the next batch under a lease and commit; ``None`` when nothing is claimable.
 
     One batch per installation is in flight at a time: Jira's rate limits are per site, and a
-    second request racing a 429 would arrive before the ``Retry-After`` it never saw.
+    second request racing a 429 would arrive before the ``Retry-After`` it never saw. A site
+    is sent batches at the pace of ``pacing`` and, near its points quota, only urgent kinds
+    (``provider.outbox.budget``).
     """
+    pacing = pacing or Pacing()
     with session_factory.begin() as session:
         # Sites with a batch in flight are few; excluding them by value keeps the head query
         # a plain index scan instead of a per-row anti-join over the whole backlog.
@@ -124,17 +134,42 @@ def claim(
                 .distinct()
             )
         )
+        settling: list[tuple[int, str]] = []
         for _ in range(MAX_CLAIM_CANDIDATES):
-            head = _head(session, handlers, now, skipped)
+            head = _head(session, handlers, now, skipped, settling, pacing)
             if head is None:
                 return None
-            installation_id = head[0]
+            installation_id, kind, operation, group_key, oldest = head
+            spec = handlers[kind]
+            if (
+                installation_id is not None
+                and spec.needs_jira
+                and not spec.urgent
+                and not settled(session, installation_id, kind, oldest, now, pacing)
+            ):
+                settling.append((installation_id, kind))
+                continue
             if installation_id is not None and not _take_site(session, installation_id, now):
                 skipped.append(installation_id)
                 continue
-            return _claim_group(
-                session, handlers, now, *head, batch_size=batch_size, lease_seconds=lease_seconds
+            claimed = _claim_group(
+                session,
+                handlers,
+                now,
+                installation_id,
+                kind,
+                operation,
+                group_key,
+                batch_size=batch_size,
+                lease_seconds=lease_seconds,
             )
+            if (
+                claimed is not None
+                and installation_id is not None
+                and handlers[claimed.batch.kind].needs_jira
+            ):
+                note_claim(session, installation_id, now, pacing)
+            return claimed
     return None
 
 
@@ -156,15 +191,21 @@ def renew_lease(
 
 
 def _head(
-    session: Session, handlers: Mapping[str, KindSpec], now: datetime, skipped: list[int]
-) -> Row[int | None, str, str, str] | None:
-    """The oldest claimable message of the most urgent kind, outside the ``skipped`` sites.
+    session: Session,
+    handlers: Mapping[str, KindSpec],
+    now: datetime,
+    skipped: list[int],
+    settling: list[tuple[int, str]],
+    pacing: Pacing,
+) -> Row[int | None, str, str, str, datetime] | None:
+    """The oldest claimable message of the most urgent kind, outside the ``skipped`` sites
+    and the (site, kind) pairs still ``settling``.
 
     One query per kind, in priority order: ``ORDER BY id LIMIT 1`` within a kind walks the
     queue index and stops at the first row, where ordering by priority across kinds would
     sort the whole backlog on every claim.
     """
-    query = _claimable(handlers, now)
+    query = _claimable(handlers, now, pacing)
     if skipped:
         query = query.where(
             or_(
@@ -172,6 +213,8 @@ def _head(
                 OutboxMessage.installation_id.not_in(skipped),
             )
         )
+    for site, kind in settling:
+        query = query.where(or_(OutboxMessage.installation_id != site, OutboxMessage.kind != kind))
     for kind in sorted(handlers, key=lambda k: handlers[k].priority):
         head = session.execute(
             query.where(OutboxMessage.kind == kind)
@@ -180,6 +223,7 @@ def _head(
                 OutboxMessage.kind,
                 OutboxMessage.operation,
                 OutboxMessage.group_key,
+                OutboxMessage.created_at,
             )
             .order_by(OutboxMessage.id)
             .limit(1)
@@ -231,7 +275,7 @@ def _claim_group(
     spec = handlers[kind]
     limit = spec.batch_limit(operation, batch_size)
     if installation_id is None:
-        candidates = _claimable(handlers, now)
+        candidates = _claimable(handlers, now, Pacing())
     else:
         # _take_site saw no batch of this site in flight, under the site lock, and the head
         # query checked that the site is deliverable: the group needs no per-row anti-join
@@ -277,7 +321,7 @@ def _claim_group(
     return Claim(token=token, batch=batch, installation=installation)
 
 
-def _claimable(handlers: Mapping[str, KindSpec], now: datetime) -> Select[Any]:
+def _claimable(handlers: Mapping[str, KindSpec], now: datetime, pacing: Pacing) -> Select[Any]:
     in_flight = aliased(OutboxMessage)
     busy = exists().where(
         _same_entity(in_flight, OutboxMessage),
@@ -291,6 +335,7 @@ def _claimable(handlers: Mapping[str, KindSpec], now: datetime) -> Select[Any]:
         or_(DeliveryState.not_before.is_(None), DeliveryState.not_before <= now),
     )
     jira_kinds = [k for k, s in handlers.items() if s.needs_jira]
+    urgent = [k for k, s in handlers.items() if s.needs_jira and s.urgent]
     other_kinds = [k for k, s in handlers.items() if not s.needs_jira]
     return (
         select(OutboxMessage)
@@ -300,7 +345,15 @@ def _claimable(handlers: Mapping[str, KindSpec], now: datetime) -> Select[Any]:
             OutboxMessage.status == MessageStatus.PENDING,
             or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= now),
             or_(
-                and_(OutboxMessage.kind.in_(jira_kinds), deliverable_site),
+                and_(
+                    OutboxMessage.kind.in_(jira_kinds),
+                    deliverable_site,
+                    site_due(now, pacing),
+                    or_(
+                        OutboxMessage.kind.in_(urgent),
+                        and_(points_available(now), old_enough(now, pacing)),
+                    ),
+                ),
                 and_(
                     OutboxMessage.kind.in_(other_kinds),
                     or_(OutboxMessage.installation_id.is_(None), deliverable_site),

@@ -90,6 +90,8 @@ class KindSpec:
     priority: int  # lower goes first: linked workspaces, components, incidents, reviews
     max_batch: Mapping[str, int] = field(default_factory=dict)  # per operation
     needs_jira: bool = True
+    # Sent even when the site's points run low (provider.outbox.budget); the rest waits.
+    urgent: bool = False
 
     def batch_limit(self, operation: str, default: int) -> int:
         return min(default, self.max_batch.get(operation, default))
@@ -190,8 +192,9 @@ HANDLERS: dict[str, KindSpec] = {
         handle_linked_workspace,
         priority=0,
         max_batch={SUBMIT: MAX_WORKSPACE_IDS_PER_REQUEST, DELETE: 20},
+        urgent=True,
     ),
     Kind.COMPONENT: KindSpec(handle_component, priority=1, max_batch=_BULK_LIMITS),
-    Kind.INCIDENT: KindSpec(handle_incident, priority=2, max_batch=_BULK_LIMITS),
+    Kind.INCIDENT: KindSpec(handle_incident, priority=2, max_batch=_BULK_LIMITS, urgent=True),
     Kind.REVIEW: KindSpec(handle_review, priority=3, max_batch=_BULK_LIMITS),
 }

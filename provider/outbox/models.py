@@ -84,6 +84,12 @@ class DeliveryState(Base):
     ``not_before`` holds back every request to this installation (429/503 with or without
     ``Retry-After``) while other installations keep flowing; ``throttle_count`` drives the
     exponential backoff when Jira gives no ``Retry-After``.
+
+    The rest paces the site and keeps its points budget (``provider.outbox.budget``):
+    ``pace_at`` is when the next request is due at a steady rate (changes arriving earlier wait
+    and go out together), and the ``points_*`` columns hold what Jira's rate-limit headers last
+    said about the hourly quota, counted down locally between answers. While
+    ``points_low_until`` lies ahead, only incidents (and links) are sent.
     """
 
     __tablename__ = "delivery_states"
@@ -98,4 +104,15 @@ class DeliveryState(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None]
     unknown_project_keys: Mapped[list[str]] = mapped_column(default=list)
+    pace_at: Mapped[datetime | None]
+    last_request_at: Mapped[datetime | None]
+    requests_total: Mapped[int] = mapped_column(default=0)
+    throttled_total: Mapped[int] = mapped_column(default=0)
+    points_quota: Mapped[int | None]
+    points_window_seconds: Mapped[int | None]
+    points_remaining: Mapped[int | None]
+    points_spent: Mapped[int] = mapped_column(default=0)
+    points_reset_at: Mapped[datetime | None]
+    points_low_until: Mapped[datetime | None]
+    rate_limit_reason: Mapped[str | None] = mapped_column(String(100))
     updated_at: Mapped[updated_now]

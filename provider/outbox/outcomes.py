@@ -14,6 +14,7 @@ from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Sequence
 from dataclasses import dataclass
+from dataclasses import field
 from datetime import datetime
 from datetime import timedelta
 
@@ -23,7 +24,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
+from provider.connect.http import JiraCall
 from provider.connect.models import Installation
+from provider.outbox.budget import Pacing
+from provider.outbox.budget import ensure_delivery_state
+from provider.outbox.budget import note_calls
 from provider.outbox.claims import Claim
 from provider.outbox.handlers import Batch
 from provider.outbox.handlers import Envelope
@@ -49,6 +54,15 @@ DeliveryObserver = Callable[[Session, Sequence[Delivered]], None]
 
 
 @dataclass(slots=True)
+class Recorded:
+    """What a recorded batch delivered: seconds from each accepted change's commit to now."""
+
+    kind: str
+    delivered_ages: list[float] = field(default_factory=list)
+    failed: int = 0
+
+
+@dataclass(slots=True)
 class Part:
     """A slice of a batch and what happened to it: an outcome, or a decision about a failure."""
 
@@ -66,20 +80,31 @@ def record(
     rng: random.Random,
     clock: Callable[[], datetime],
     observer: DeliveryObserver | None = None,
-) -> None:
-    """Record the ``parts`` of a sent batch, retrying when an enqueue of the same entity races."""
+    calls: Sequence[JiraCall] = (),
+    pacing: Pacing | None = None,
+) -> Recorded:
+    """Record the ``parts`` of a sent batch, retrying when an enqueue of the same entity races.
+
+    ``calls`` are the requests the batch made: what Jira said about the site's points budget.
+    """
     for attempt in range(3):
         try:
+            recorded = Recorded(claim.batch.kind)
             with session_factory.begin() as session:
-                delivered = _record_in(session, claim, parts, policy, rng, clock())
+                now = clock()
+                delivered = _record_in(session, claim, parts, policy, rng, now, recorded)
                 if observer is not None and delivered:
                     _tell(observer, session, delivered)
-            return
+                if claim.batch.installation_id is not None and calls:
+                    state = ensure_delivery_state(session, claim.batch.installation_id)
+                    note_calls(state, calls, now, pacing or Pacing())
+            return recorded
         except IntegrityError:
             # An enqueue of the same entity slipped in while releasing; the next try sees it.
             if attempt == 2:
                 raise
             logger.info("recording raced with an enqueue; retrying")
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def _tell(observer: DeliveryObserver, session: Session, delivered: list[Delivered]) -> None:
@@ -93,24 +118,6 @@ def _tell(observer: DeliveryObserver, session: Session, delivered: list[Delivere
         )
 
 
-def ensure_delivery_state(session: Session, installation_id: int) -> DeliveryState:
-    """The installation's delivery state row, created on first use."""
-    state = session.scalars(
-        select(DeliveryState).where(DeliveryState.installation_id == installation_id)
-    ).first()
-    if state is None:
-        try:
-            with session.begin_nested():
-                state = DeliveryState(installation_id=installation_id, unknown_project_keys=[])
-                session.add(state)
-                session.flush()
-        except IntegrityError:  # another worker created it first
-            state = session.scalars(
-                select(DeliveryState).where(DeliveryState.installation_id == installation_id)
-            ).one()
-    return state
-
-
 def _record_in(
     session: Session,
     claim: Claim,
@@ -118,6 +125,7 @@ def _record_in(
     policy: RetryPolicy,
     rng: random.Random,
     now: datetime,
+    recorded: Recorded,
 ) -> list[Delivered]:
     batch = claim.batch
     state = _state(session, batch.installation_id)
@@ -136,7 +144,7 @@ def _record_in(
             for message in held:
                 failed = part.outcome.failed.get(message.entity_id)
                 final(message, failed is None, failed or "")
-            _record_outcome(session, batch, held, part.outcome, state, now)
+            _record_outcome(session, batch, held, part.outcome, state, now, recorded)
             continue
         decision = part.decision
         assert decision is not None  # noqa: S101 - a part has an outcome or a decision
@@ -189,8 +197,11 @@ def _record_outcome(
     outcome: Outcome,
     state: DeliveryState | None,
     now: datetime,
+    recorded: Recorded,
 ) -> None:
     done = [m for m in held if m.entity_id not in outcome.failed]
+    recorded.failed += len(held) - len(done)
+    recorded.delivered_ages += [max(0.0, (now - m.created_at).total_seconds()) for m in done]
     for message in held:
         if message.entity_id in outcome.failed:
             _mark_failed(message, outcome.failed[message.entity_id])

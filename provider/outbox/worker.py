@@ -44,6 +44,7 @@ from provider.connect.forge_tokens import SystemToken
 from provider.connect.forge_tokens import usable_system_token
 from provider.connect.http import HostSessions
 from provider.connect.http import HttpOptions
+from provider.connect.http import JiraCall
 from provider.connect.http import JiraError
 from provider.connect.models import Installation
 from provider.connect.models import JiraAuth
@@ -51,8 +52,10 @@ from provider.crypto import SecretBox
 from provider.jira.client import HttpJiraClient
 from provider.jira.client import JiraClient
 from provider.logging import client_key_var
+from provider.metrics import Metrics
 from provider.outbox import claims
 from provider.outbox import outcomes
+from provider.outbox.budget import Pacing
 from provider.outbox.claims import Claim
 from provider.outbox.handlers import HANDLERS
 from provider.outbox.handlers import Batch
@@ -60,6 +63,7 @@ from provider.outbox.handlers import Envelope
 from provider.outbox.handlers import KindSpec
 from provider.outbox.outcomes import DeliveryObserver
 from provider.outbox.outcomes import Part
+from provider.outbox.outcomes import Recorded
 from provider.outbox.retry import Action
 from provider.outbox.retry import Decision
 from provider.outbox.retry import RetryPolicy
@@ -79,7 +83,10 @@ class WorkerConfig:
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
     idle_sleep_min: float = 0.05
-    idle_sleep_max: float = 1.0
+    # An idle worker looks for work at least this often: the bound on an incident's wait when
+    # the site is idle (plus the request itself).
+    idle_sleep_max: float = 0.5
+    pacing: Pacing = field(default_factory=Pacing)
 
 
 class ClientUnavailable(Exception):
@@ -150,6 +157,7 @@ class OutboxWorker:
         rng: random.Random | None = None,
         worker_id: str | None = None,
         observer: DeliveryObserver | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.session_factory = session_factory
         self.client_factory = client_factory
@@ -159,6 +167,7 @@ class OutboxWorker:
         self.rng = rng or random.Random()
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
         self.observer = observer
+        self.metrics = metrics or Metrics()
 
     # ── public ─────────────────────────────────────────────────────────────────────────────────
 
@@ -172,8 +181,12 @@ class OutboxWorker:
             claim.installation.client_key if claim.installation is not None else "-"
         )
         try:
-            parts = self._deliver(claim)
-            self._record(claim, parts)
+            parts, client = self._deliver(claim)
+            # HttpJiraClient lists the requests it sent; a client without the list (a test's
+            # fake at this seam) leaves the site's budget as it was.
+            calls = list(getattr(client, "calls", ()))
+            recorded = self._record(claim, parts, calls)
+            self._count(claim, calls, recorded)
         finally:
             client_key_var.reset(token)
         return len(claim.batch.messages)
@@ -205,24 +218,27 @@ class OutboxWorker:
             self.clock(),
             batch_size=self.config.batch_size,
             lease_seconds=self.config.lease_seconds,
+            pacing=self.config.pacing,
         )
 
     # ── step 2: send ───────────────────────────────────────────────────────────────────────────
 
-    def _deliver(self, claim: Claim) -> list[Part]:
+    def _deliver(self, claim: Claim) -> tuple[list[Part], JiraClient | None]:
+        """The batch's parts and the client that sent them (it lists the calls it made)."""
         spec = self.handlers[claim.batch.kind]
         client: JiraClient | None = None
         if spec.needs_jira:
             if claim.installation is None:
-                return [Part(claim.batch.messages, decision=_fail("no installation"))]
+                return [Part(claim.batch.messages, decision=_fail("no installation"))], None
             try:
                 client = self.client_factory(claim.installation)
             except ClientUnavailable as e:
-                return [Part(claim.batch.messages, decision=Decision(Action.PAUSE, str(e)))]
+                decision = Decision(Action.PAUSE, str(e))
+                return [Part(claim.batch.messages, decision=decision)], None
             except ClientNotReady as e:
                 decision = Decision(Action.THROTTLE, str(e), e.retry_after)
-                return [Part(claim.batch.messages, decision=decision)]
-        return self._send(spec, claim.batch, client, claim.token, first=True)
+                return [Part(claim.batch.messages, decision=decision)], None
+        return self._send(spec, claim.batch, client, claim.token, first=True), client
 
     def _send(
         self,
@@ -278,8 +294,8 @@ class OutboxWorker:
 
     # ── step 3: record ─────────────────────────────────────────────────────────────────────────
 
-    def _record(self, claim: Claim, parts: list[Part]) -> None:
-        outcomes.record(
+    def _record(self, claim: Claim, parts: list[Part], calls: Sequence[JiraCall] = ()) -> Recorded:
+        return outcomes.record(
             self.session_factory,
             claim,
             parts,
@@ -287,7 +303,27 @@ class OutboxWorker:
             rng=self.rng,
             clock=self.clock,
             observer=self.observer,
+            calls=calls,
+            pacing=self.config.pacing,
         )
+
+    def _count(self, claim: Claim, calls: Sequence[JiraCall], recorded: Recorded) -> None:
+        m = self.metrics
+        site = claim.installation.client_key if claim.installation is not None else "-"
+        for call in calls:
+            outcome = "network" if call.status is None else f"{call.status // 100}xx"
+            m.jira_requests.labels(call.endpoint, outcome).inc()
+            m.jira_seconds.labels(call.endpoint).observe(call.seconds)
+            if call.status == 429:
+                m.jira_throttled.labels(site, call.quota.reason or "-").inc()
+        kind = recorded.kind
+        if recorded.delivered_ages:
+            m.delivered.labels(kind, "accepted").inc(len(recorded.delivered_ages))
+            histogram = m.delivery_seconds.labels(kind)
+            for age in recorded.delivered_ages:
+                histogram.observe(age)
+        if recorded.failed:
+            m.delivered.labels(kind, "rejected").inc(recorded.failed)
 
 
 def _fail(reason: str) -> Decision:

@@ -26,10 +26,12 @@ from provider.ops.sync.links import links_of
 from provider.ops.workspaces.models import Workspace
 from provider.ops.workspaces.models import WorkspaceLink
 from provider.ops.workspaces.service import AuditEvent
+from provider.outbox.budget import budget_json
 from provider.outbox.models import DeliveryState
 from provider.outbox.models import MessageStatus
 from provider.outbox.models import OutboxMessage
 from provider.times import iso
+from provider.times import utcnow
 
 # The page lists problems, it is not an archive: the newest ones are what a person acts on.
 MAX_LISTED_MESSAGES = 50
@@ -211,6 +213,7 @@ def delivery_json(session: Session, installation: Installation) -> dict[str, Any
         "paused": installation.delivery_paused_at is not None,
         "pausedAt": iso(installation.delivery_paused_at),
         "pausedReason": installation.delivery_paused_reason,
+        "budget": budget_json(state, utcnow()),
     }
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 from sqlalchemy import select
 
 from provider.db import make_engine
 from provider.db import make_session_factory
+from provider.outbox.budget import ensure_delivery_state
 from provider.outbox.models import MessageStatus
 from provider.outbox.models import OutboxMessage
 from provider.times import utcnow
@@ -97,5 +99,34 @@ def test_provider_run_starts_the_worker_next_to_the_web_app(settings) -> None:  
     from provider.commands.core import process_specs
 
     names = dict(process_specs(settings))
-    assert names["worker"][-1] == "worker"
+    assert names["worker"][-2:] == ["worker", "--supervised"]  # its supervisor owns a 2nd Ctrl-C
     assert "web" in names
+
+
+def test_status_shows_the_pace_and_the_points_budget(fresh_database_url: str) -> None:
+    engine = make_engine(fresh_database_url)
+    factory = make_session_factory(engine)
+    now = utcnow()
+    with factory.begin() as session:
+        near = make_installation(session)
+        fresh = make_installation(session)
+        state = ensure_delivery_state(session, near.id)
+        state.points_quota, state.points_remaining, state.points_spent = 1000, 40, 960
+        state.points_reset_at = state.points_low_until = now + timedelta(minutes=20)
+        state.requests_total, state.throttled_total = 961, 1
+        state.rate_limit_reason = "jira-quota-tenant-based"
+        keys = (near.client_key, fresh.client_key)
+
+    status = _status(fresh_database_url)
+    budget = status[keys[0]]["budget"]
+    assert budget["pointsQuota"] == 1000
+    assert budget["pointsRemaining"] == 40
+    assert budget["pointsSpent"] == 960
+    assert budget["incidentsOnly"] is True
+    assert budget["incidentsOnlyUntil"] == budget["pointsResetAt"]
+    assert (budget["requests"], budget["throttled"]) == (961, 1)
+    assert budget["rateLimitReason"] == "jira-quota-tenant-based"
+    untouched = status[keys[1]]["budget"]
+    assert untouched["pointsRemaining"] is None
+    assert untouched["incidentsOnly"] is False
+    assert untouched["requests"] == 0

@@ -21,6 +21,7 @@ from provider.config import Settings
 from provider.connect.models import Installation
 from provider.db import make_session_factory
 from provider.ops.sync.links import bind_links
+from provider.outbox.budget import Pacing
 from provider.outbox.models import MessageStatus
 from provider.outbox.models import OutboxMessage
 from provider.outbox.retry import RetryPolicy
@@ -42,6 +43,7 @@ FAST = WorkerConfig(
     ),
     connect_timeout=2,
     read_timeout=2,
+    pacing=Pacing(window=0.02, settle=0),
 )
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import sessionmaker
 
 from provider.connect.http import JiraHttpError
 from provider.jira.client import BulkResult
+from provider.outbox.budget import Pacing
 from provider.outbox.kinds import Delivered
 from provider.outbox.models import MessageStatus
 from provider.outbox.retry import RetryPolicy
@@ -23,6 +24,8 @@ from tests.outbox.helpers import messages
 from tests.outbox.helpers import put
 
 POLICY = RetryPolicy(base_delay=1, max_delay=1, max_attempts=2)
+# No pacing: what matters here is what the observer hears, not when (pacing has its own tests).
+NO_PACING = Pacing(window=0, settle=0)
 
 
 def _worker(
@@ -31,7 +34,7 @@ def _worker(
     return OutboxWorker(
         session_factory,
         jira.factory,
-        config=WorkerConfig(retry=POLICY),
+        config=WorkerConfig(retry=POLICY, pacing=NO_PACING),
         clock=clock,
         rng=random.Random(1),
         observer=observer,  # type: ignore[arg-type]

@@ -15,6 +15,7 @@ from provider.connect.http import JiraNetworkError
 from provider.connect.models import Installation
 from provider.jira.client import BulkResult
 from provider.outbox import admin
+from provider.outbox.budget import Pacing
 from provider.outbox.models import DeliveryState
 from provider.outbox.models import MessageStatus
 from provider.outbox.outcomes import Part as _Part
@@ -45,10 +46,14 @@ def jira() -> FakeJira:
     return FakeJira()
 
 
+# No pacing: these tests are about what is claimed, in what order (pacing has its own tests).
+NO_PACING = Pacing(window=0, settle=0)
+
+
 def _worker(
     session_factory: sessionmaker[Session], jira: FakeJira, clock: Clock, **config: object
 ) -> OutboxWorker:
-    values: dict[str, object] = {"retry": POLICY, "lease_seconds": 60}
+    values: dict[str, object] = {"retry": POLICY, "lease_seconds": 60, "pacing": NO_PACING}
     values.update(config)
     return OutboxWorker(
         session_factory,

@@ -436,6 +436,9 @@ def test_delivery_health_lists_rejections_dead_letters_and_the_pause(
     assert [m["entityId"] for m in delivery["dead"]] == ["i-2"]
     assert delivery["paused"] is True
     assert delivery["pausedReason"] == "Jira answered 401"
+    # Nothing was sent yet: Jira has not said anything about the points.
+    assert delivery["budget"]["pointsRemaining"] is None
+    assert delivery["budget"]["incidentsOnly"] is False
 
     requeued = acme.call("POST", "/delivery/requeue")
     assert requeued.get_json() == {"requeued": 2}

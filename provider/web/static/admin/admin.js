@@ -260,6 +260,11 @@
     if (d.throttledUntil && new Date(d.throttledUntil) > new Date()) {
       box.append(message("info", "Jira asked the app to slow down", el("p", {}, "Sending resumes after " + when(d.throttledUntil) + ".")));
     }
+    const b = d.budget || {};
+    if (b.incidentsOnly) {
+      box.append(message("warning", "This site is near Jira's hourly request quota",
+        el("p", {}, "Only incidents are sent until " + when(b.incidentsOnlyUntil) + "; components and reviews wait here and follow once the quota renews. Nothing is lost.")));
+    }
     if (d.unknownProjectKeys.length) {
       box.append(message("warning", "Jira does not know some project keys",
         el("p", {}, "Incidents name these projects, but this site has no such project: ",
@@ -270,7 +275,9 @@
       stat("Pending", (c.pending || 0) + (c.sending || 0)),
       stat("Failed", c.failed || 0, c.failed ? "danger" : ""),
       stat("Dead-lettered", c.dead || 0, c.dead ? "danger" : ""),
-      stat("Last successful delivery", d.lastSuccessAt ? when(d.lastSuccessAt) : "Not yet", "", true)));
+      stat("Last successful delivery", d.lastSuccessAt ? when(d.lastSuccessAt) : "Not yet", "", true),
+      stat("Jira points left this hour", b.pointsRemaining == null ? "Not reported yet" : b.pointsRemaining.toLocaleString() + (b.pointsQuota ? " of " + b.pointsQuota.toLocaleString() : ""), b.incidentsOnly ? "danger" : "", b.pointsRemaining == null),
+      stat("Requests sent / rate-limited", (b.requests || 0).toLocaleString() + " / " + (b.throttled || 0).toLocaleString())));
     box.append(el("h3", {}, "Rejected by Jira"));
     box.append(messagesTable(d.failed, "Nothing was rejected. Jira accepted everything it was sent."));
     box.append(el("h3", { class: "spaced" }, "Dead-lettered"));
