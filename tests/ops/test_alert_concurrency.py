@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 import requests
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
-from werkzeug.serving import make_server
 
-from provider.app import create_app
-from provider.config import Settings
-from provider.db import make_engine
-from provider.db import make_session_factory
 from provider.ops.alerts.listeners import NO_LISTENERS
 from provider.ops.alerts.models import Alert
 from provider.ops.alerts.models import AlertRequest
@@ -28,28 +21,6 @@ from provider.ops.workspaces.service import create_workspace
 
 CREATES = 1000
 ALIASES = 50
-
-
-@pytest.fixture
-def live(
-    settings: Settings, fresh_database_url: str
-) -> Iterator[tuple[str, sessionmaker[Session]]]:
-    engine = make_engine(fresh_database_url)
-    factory = make_session_factory(engine)
-    app = create_app(
-        settings.with_(database_url=fresh_database_url, api_rate_limit_per_minute=100_000),
-        session_factory=factory,
-        configure_logs=False,
-    )
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", factory
-    finally:
-        server.shutdown()
-        thread.join()
-        engine.dispose()
 
 
 def test_concurrent_creates_over_few_aliases_deduplicate_exactly(
