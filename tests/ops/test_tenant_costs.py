@@ -193,3 +193,17 @@ def test_concurrent_hostile_dry_runs_leave_room_for_another_workspace(
         timeout=30,
     ).json()
     assert status["isSuccess"], status
+
+
+def test_a_workspace_whose_requests_are_costly_waits_for_the_next_tick(
+    api: Api, other_api: Api
+) -> None:
+    for n in range(10):
+        assert api.post("/v1/alerts", json={"message": "m", "alias": f"a{n}"}).status_code == 202
+    victim = other_api.post("/v1/alerts", json={"message": "m"}).get_json()["requestId"]
+    # with a threshold of zero every request counts as costly: one turn per workspace
+    listeners = alert_listeners()
+    assert process_pending(api.session_factory, listeners=listeners, costly_seconds=0) == 2
+    assert _request(other_api, victim).state is RequestState.PROCESSED
+    assert process_pending(api.session_factory, listeners=listeners, costly_seconds=0) == 1
+    assert process_pending(api.session_factory, listeners=listeners) == 8

@@ -10,6 +10,7 @@ without reading every pending row.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Collection
 
 from sqlalchemy import func
 from sqlalchemy import select
@@ -24,9 +25,14 @@ PER_WORKSPACE = 5
 
 
 def claim_order(
-    session_factory: sessionmaker[Session], *, limit: int, per_workspace: int
-) -> list[int]:
-    """Ids of pending requests to apply next: each workspace's oldest few, taking turns.
+    session_factory: sessionmaker[Session],
+    *,
+    limit: int,
+    per_workspace: int,
+    skip: Collection[int] = (),
+) -> list[tuple[int, int]]:
+    """``(request id, workspace id)`` of pending requests to apply next: each workspace's oldest
+    few, taking turns; none of the workspaces in ``skip``.
 
     Read without locks: another processor may take some first, and the caller skips those
     (``FOR UPDATE SKIP LOCKED`` on the request, then its state). The workspace whose oldest
@@ -36,7 +42,7 @@ def claim_order(
     with session_factory() as session:
         oldest = (
             select(AlertRequest.workspace_id, func.min(AlertRequest.id).label("first"))
-            .where(pending)
+            .where(pending, AlertRequest.workspace_id.not_in(skip))
             .group_by(AlertRequest.workspace_id)
             .subquery()
         )
@@ -44,13 +50,13 @@ def claim_order(
             select(oldest.c.workspace_id).order_by(oldest.c.first).limit(limit)
         ).all()
         queues = [
-            session.scalars(
-                select(AlertRequest.id)
+            session.execute(
+                select(AlertRequest.id, AlertRequest.workspace_id)
                 .where(pending, AlertRequest.workspace_id == workspace_id)
                 .order_by(AlertRequest.id)
                 .limit(per_workspace)
             ).all()
             for workspace_id in workspaces
         ]
-    order = [i for turn in itertools.zip_longest(*queues) for i in turn if i is not None]
+    order = [(r.id, r.workspace_id) for turn in itertools.zip_longest(*queues) for r in turn if r]
     return order[:limit]

@@ -15,6 +15,7 @@ serializes processors.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -54,6 +55,8 @@ STATUS_CREATED = "Created alert"
 STATUS_DEDUPLICATED = "Alert is deduplicated"
 STATUS_NOT_FOUND = "Alert does not exist"
 STATUS_FAILED = "Request could not be processed"
+#: A request that takes longer ends its workspace's turns for the worker's current tick.
+COSTLY_SECONDS = 0.05
 
 
 class RequestFailed(Exception):
@@ -66,18 +69,31 @@ def process_pending(
     listeners: AlertListeners,
     limit: int = 100,
     per_workspace: int = PER_WORKSPACE,
+    costly_seconds: float | None = None,
 ) -> int:
     """Apply up to ``limit`` pending requests, workspaces in turn; returns how many were processed.
 
     ``listeners`` run after each change, in its transaction (see ``provider.worker``).
+    ``costly_seconds``: a workspace one of whose requests takes longer gets no more turns in
+    this call (the worker passes :data:`COSTLY_SECONDS`; ``None`` drains the queue).
     """
     processed = 0
+    # A workspace whose configuration makes its requests costly waits for the next call while
+    # the others' requests go first: its cost delays itself.
+    costly: set[int] = set()
     while processed < limit:
-        batch = claim_order(session_factory, limit=limit - processed, per_workspace=per_workspace)
+        batch = claim_order(
+            session_factory, limit=limit - processed, per_workspace=per_workspace, skip=costly
+        )
         if not batch:
             break
-        for request_id in batch:
+        for request_id, workspace_id in batch:
+            if workspace_id in costly:
+                continue
+            started = time.monotonic()
             processed += _process_one(session_factory, request_id, listeners)
+            if costly_seconds is not None and time.monotonic() - started > costly_seconds:
+                costly.add(workspace_id)
     return processed
 
 
