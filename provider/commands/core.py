@@ -98,7 +98,7 @@ def process_specs(settings: Settings) -> list[tuple[str, list[str]]]:
     """The processes ``provider run`` starts side by side."""
     return [
         ("web", [sys.executable, "-m", "provider.cli", "web", "--workers", "2"]),
-        ("worker", [sys.executable, "-m", "provider.cli", "worker"]),
+        ("worker", [sys.executable, "-m", "provider.cli", "worker", "--supervised"]),
     ]
 
 

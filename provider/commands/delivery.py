@@ -36,6 +36,12 @@ logger = logging.getLogger(__name__)
 @click.option("--connect-timeout", type=click.FloatRange(0.1), default=5.0, show_default=True)
 @click.option("--read-timeout", type=click.FloatRange(0.1), default=30.0, show_default=True)
 @click.option("--idle-max", type=click.FloatRange(0.01), default=1.0, show_default=True)
+@click.option(
+    "--supervised",
+    is_flag=True,
+    hidden=True,
+    help="started by `provider run`/`demo`, whose supervisor owns the second Ctrl-C",
+)
 def worker(
     batch_size: int,
     lease_seconds: float,
@@ -47,6 +53,7 @@ def worker(
     connect_timeout: float,
     read_timeout: float,
     idle_max: float,
+    supervised: bool,
 ) -> None:
     """Deliver the outbox to Jira (and run the other background jobs) until SIGTERM."""
     settings = _settings()
@@ -73,8 +80,12 @@ def worker(
         logger.info("worker stopping after the current batch (signal %s)", signum)
         stop.set()
         # A second Ctrl-C interrupts the batch: its messages keep their lease and go out again
-        # once it expires.
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        # once it expires. Under a supervisor a repeat is the same stop arriving twice (systemd or
+        # a PaaS signals every process, and the supervisor forwards its own copy); the supervisor
+        # kills on a real second Ctrl-C. An interrupt landing mid-transaction could otherwise
+        # leave the SQLite writer queue held and the worker hanging until it is killed.
+        if not supervised:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)

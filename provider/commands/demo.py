@@ -253,7 +253,9 @@ def _run_demo(
     supervisor.start(
         "web", [python, "-m", "provider.cli", "web", "--workers", "1"], log=instance / "web.log"
     )
-    supervisor.start("worker", [python, "-m", "provider.cli", "worker", "--idle-max", "0.5"])
+    supervisor.start(
+        "worker", [python, "-m", "provider.cli", "worker", "--idle-max", "0.5", "--supervised"]
+    )
     _wait_for(f"{sim_url}/_sim/state", "the simulator", supervisor, 30)
     _wait_for(f"{app_url}/readyz", "the app", supervisor, 60)
 

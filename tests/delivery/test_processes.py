@@ -169,3 +169,17 @@ def test_a_second_ctrl_c_interrupts_the_batch_and_loses_nothing(
 
     _drain_then_stop(installed, tmp_path)
     assert sim.state("acme")["incidents"] == latest
+
+
+def test_under_a_supervisor_a_repeated_sigint_is_the_same_stop(
+    installed: LiveApp, sim: Simulator, tmp_path: Path
+) -> None:
+    # systemd or a PaaS signal every process and `provider run` forwards its own copy: the
+    # worker sees two SIGINTs for one stop. It finishes the batch; the supervisor kills if needed.
+    latest = _slow_first_batch(installed, sim, 50, 2.0)
+    with _running_worker(installed, tmp_path, "--supervised") as first:
+        _wait_for_a_batch_in_flight(sim)
+        first.send_signal(signal.SIGINT)
+        first.send_signal(signal.SIGINT)
+        assert first.wait(30) == 0
+    assert sim.state("acme")["incidents"] == latest
