@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
+from provider.db import READ_ONLY
 from provider.ops.alerts.models import AlertRequest
 from provider.ops.alerts.models import RequestState
 
@@ -40,6 +41,8 @@ def claim_order(
     """
     pending = AlertRequest.state == RequestState.PENDING
     with session_factory() as session:
+        # Only reads: on SQLite this takes no write lock away from the web's intake.
+        session.connection(execution_options={READ_ONLY: True})
         oldest = (
             select(AlertRequest.workspace_id, func.min(AlertRequest.id).label("first"))
             .where(pending, AlertRequest.workspace_id.not_in(skip))

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy import text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
@@ -57,6 +58,7 @@ STATUS_NOT_FOUND = "Alert does not exist"
 STATUS_FAILED = "Request could not be processed"
 #: A request that takes longer ends its workspace's turns for the worker's current tick.
 COSTLY_SECONDS = 0.05
+WRITER_PAUSE = 0.002
 
 
 class RequestFailed(Exception):
@@ -81,6 +83,8 @@ def process_pending(
     # A workspace whose configuration makes its requests costly waits for the next call while
     # the others' requests go first: its cost delays itself.
     costly: set[int] = set()
+    bind = session_factory.kw.get("bind")
+    sqlite_writer = isinstance(bind, Engine) and bind.dialect.name == "sqlite"
     while processed < limit:
         batch = claim_order(
             session_factory, limit=limit - processed, per_workspace=per_workspace, skip=costly
@@ -94,6 +98,9 @@ def process_pending(
             processed += _process_one(session_factory, request_id, listeners)
             if costly_seconds is not None and time.monotonic() - started > costly_seconds:
                 costly.add(workspace_id)
+            if costly_seconds is not None and sqlite_writer:
+                # Else, taking SQLite's write lock again at once, it starves the intake.
+                time.sleep(WRITER_PAUSE)
     return processed
 
 
