@@ -22,8 +22,8 @@ demo: $(BIN)/provider  ## app + worker + local Jira simulator, installed and fed
 test: $(BIN)/provider  ## the whole suite (SQLite; set TEST_DATABASE_URL for PostgreSQL)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: $(BIN)/provider
-	$(BIN)/python -m bench
+bench: $(BIN)/provider  ## benchmarks (bench/README.md); BENCH_ARGS="--only ace --profile" …
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 lint: $(BIN)/provider
 	$(BIN)/ruff check provider jira_simulator tests migrations bench

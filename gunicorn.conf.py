@@ -1,6 +1,7 @@
 """gunicorn settings for the web process (Procfile ``web``, ``provider web``, ``provider run``)."""
 
 import os
+import traceback
 
 from gunicorn.glogging import Logger
 
@@ -20,16 +21,50 @@ keepalive = 5
 accesslog = "-"
 
 
+ACCESS_LOG_FORMAT = '%(h)s "%(r)s" %(s)s %(b)s %(L)ss request_id=%({x-request-id}o)s'
+
+
 class RedactingLogger(Logger):
-    """gunicorn's logger, with page JWTs removed from the request line and the Referer."""
+    """gunicorn's logger, with page JWTs removed from the request line and the Referer.
+
+    The access line of ``ACCESS_LOG_FORMAT`` is written directly: gunicorn's generic way builds
+    a dictionary of every header and environment variable for each request (a tenth of the CPU
+    of a Jira call, measured), to use five of them.
+    """
 
     def atoms(self, resp, req, environ, request_time):  # type: ignore[no-untyped-def]
         atoms = super().atoms(resp, req, environ, request_time)
         return {k: redact_url(v) if isinstance(v, str) else v for k, v in atoms.items()}
 
+    def access(self, resp, req, environ, request_time):  # type: ignore[no-untyped-def]
+        if self.cfg.access_log_format != ACCESS_LOG_FORMAT:
+            super().access(resp, req, environ, request_time)
+            return
+        if not self.access_log_enabled:
+            return
+        status = resp.status
+        if isinstance(status, str):
+            status = status.split(None, 1)[0]
+        request_id = next((v for k, v in resp.headers if k.lower() == "x-request-id"), "-")
+        line = '%s "%s %s %s" %s %s %d.%06ds request_id=%s' % (  # noqa: UP031 (gunicorn's own)
+            environ.get("REMOTE_ADDR", "-"),
+            environ["REQUEST_METHOD"],
+            environ["RAW_URI"],
+            environ["SERVER_PROTOCOL"],
+            status,
+            resp.sent if getattr(resp, "sent", None) is not None else "-",
+            request_time.seconds,
+            request_time.microseconds,
+            request_id,
+        )
+        try:
+            self.access_log.info("%s", redact_url(line))
+        except Exception:
+            self.error(traceback.format_exc())
+
 
 logger_class = RedactingLogger
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(L)ss request_id=%({x-request-id}o)s'
+access_log_format = ACCESS_LOG_FORMAT
 # PaaS routers terminate TLS and forward; trust their X-Forwarded-* headers.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")
 # Keep the raw request URI (RAW_URI) untouched: qsh verification needs it byte for byte.

@@ -2,9 +2,10 @@
 
 python -m bench                 # everything, SQLite and (with TEST_DATABASE_URL) PostgreSQL
 python -m bench --quick         # a smoke run: small sizes, short durations
-python -m bench --only jira     # one scenario: jira, delivery, ingestion, growth, storm
+python -m bench --only jira     # one scenario: ace, jira, delivery, ingestion, growth, storm
 python -m bench --only storm --storm-alerts 5000   # a smaller storm
 python -m bench --profile       # also sample the web workers with py-spy (bench/profiles/)
+python -m bench --only ace      # side by side with atlassian-connect-express (needs node)
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from bench import loadgen
 from bench import profile
 from bench import report
 from bench import storm
+from bench import versus_ace
 from bench.stack import rss_mib
 from bench.stack import stack
 
@@ -37,7 +39,7 @@ logger = logging.getLogger("bench")
 # the storm keeps twenty creates per alias, and at least one alias per workspace
 WORKSPACES_ALIASES = storm.WORKSPACES
 HERE = Path(__file__).resolve().parent
-SCENARIOS = ("jira", "growth", "ingestion", "delivery", "storm")
+SCENARIOS = ("ace", "jira", "growth", "ingestion", "delivery", "storm")
 
 
 def machine() -> dict[str, Any]:
@@ -81,9 +83,14 @@ def run_backend(backend: str, args: argparse.Namespace, workdir: Path) -> dict[s
     out: dict[str, Any] = {"memory_mib": {}}
     wanted = set(args.only or SCENARIOS)
 
-    if wanted & {"jira", "growth"}:
+    if wanted & {"ace", "jira", "growth"}:
         with stack(backend, workdir) as s:
             out["memory_mib"]["web worker, idle"] = web_rss(s)
+            # one comparison per run is enough: ACE's store is SQLite, so beside SQLite's
+            if "ace" in wanted and backend == "sqlite":
+                out["load_average_before_ace"] = load_average()
+                out["versus_ace"] = versus_ace.run(s, workdir, duration=2 if quick else 10)
+                out["memory_mib"]["web worker, after the side by side"] = web_rss(s)
             if "jira" in wanted:
                 out["load_average_before_jira"] = load_average()
                 raw = workdir / f"{backend}-jira.raw"

@@ -8,10 +8,6 @@ from typing import Any
 START = "<!-- results:start -->"
 END = "<!-- results:end -->"
 
-# atlassian-connect-express 11.5.3 on a 2-core machine, wrk -t2 -c32 -d10s on the same cores
-ACE_AUTHENTICATED_RPS = (1190, 1390)
-ACE_UNAUTHENTICATED_RPS = 5000
-
 
 def _table(header: list[str], rows: list[list[Any]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
@@ -33,6 +29,8 @@ def markdown(results: dict[str, Any]) -> str:
     for backend, b in results["backends"].items():
         out.append(f"### {backend}")
         out.append("")
+        if "versus_ace" in b:
+            out += _versus_ace(b["versus_ace"], b.get("load_average_before_ace"))
         if "jira_calls" in b:
             rows = []
             health = b["jira_calls"].get("healthz", {}).get("rps") or 0
@@ -50,10 +48,7 @@ def markdown(results: dict[str, Any]) -> str:
                 )
             out.append(
                 f"**Jira's calls** ({b['jira_calls']['healthz']['generator']}, "
-                f"load before: {b.get('load_average_before_jira')}); "
-                f"atlassian-connect-express 11.5.3: {ACE_AUTHENTICATED_RPS[0]} to "
-                f"{ACE_AUTHENTICATED_RPS[1]} req/s authenticated, ~{ACE_UNAUTHENTICATED_RPS} "
-                "unauthenticated."
+                f"load before: {b.get('load_average_before_jira')})."
             )
             out.append("")
             out.append(
@@ -175,6 +170,44 @@ def storm_table(st: dict[str, Any], load: Any) -> list[str]:
         ),
         "",
     ]  # fmt: skip
+
+
+def _versus_ace(v: dict[str, Any], load: Any) -> list[str]:
+    if "skipped" in v:
+        return [f"**Side by side with atlassian-connect-express**: skipped ({v['skipped']}).", ""]
+    rows = [
+        [
+            n,
+            f"{r['ace']['rps']:.0f}",
+            f"{r['ace']['cpu_us_per_request']:.0f}",
+            f"{r['project']['rps']:.0f}",
+            f"{r['project']['cpu_us_per_request']:.0f}",
+            f"{r['project']['p99_ms']:.1f}",
+            f"{r['ratio']:.2f}",
+        ]
+        for n, r in enumerate(v["rounds"], 1)
+    ]
+    return [
+        f"**Side by side with {v['ace']}** ({v['load']}, rounds alternating, load before: "
+        f"{load}): ACE's `addon.authenticate()` route against this project's `searchContainers`, "
+        f"server CPU per request from `/proc`. Median ratio of req/s, project ÷ ACE: "
+        f"**{v['median_ratio']:.2f}**; of CPU per request, ACE ÷ project: "
+        f"**{v['median_cpu_ratio']:.2f}**.",
+        "",
+        _table(
+            [
+                "round",
+                "ACE req/s",
+                "ACE CPU µs/req",
+                "project req/s",
+                "project CPU µs/req",
+                "project p99 ms",
+                "project ÷ ACE",
+            ],
+            rows,
+        ),
+        "",
+    ]
 
 
 def update_readme(readme: Path, table: str) -> None:

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import logging
 import math
+import random
 import re
 import time
-import uuid
 from typing import Any
 
 from flask import Flask
+from flask import Request
 from flask import Response
 from flask import g
 from flask import request
 from flask.json.provider import DefaultJSONProvider
+from flask.sessions import SessionInterface
+from flask.sessions import SessionMixin
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
@@ -21,7 +24,6 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from provider import db
 from provider import errors
-from provider import migrate
 from provider.config import Settings
 from provider.crypto import SecretBox
 from provider.extension import RATE_LIMITER
@@ -30,6 +32,7 @@ from provider.extension import SETTINGS
 from provider.logging import client_key_var
 from provider.logging import configure_logging
 from provider.logging import request_id_var
+from provider.ops.paths import JSM_MOUNT
 from provider.ops.paths import OPSGENIE_PREFIX
 from provider.ops.paths import JsmPaths
 from provider.ops.sync.links import bind_links
@@ -58,6 +61,7 @@ def create_app(
 
     app = Flask(__name__, instance_path=None, static_folder=None)
     app.json = _JSONProvider(app)
+    app.session_interface = _NoCookieSession()
     app.config.update(
         SECRET_KEY=settings.secret_key,
         TESTING=settings.testing,
@@ -119,6 +123,18 @@ def _finite(value: Any) -> Any:
     return value
 
 
+class _NoCookieSession(SessionInterface):
+    """No cookie session: nothing here keeps state in one (Jira's calls carry a JWT, the API a
+    key). Flask would otherwise build a signing serializer on every request; writing to
+    ``flask.session`` fails loudly instead of setting a cookie no one reads."""
+
+    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+        return self.make_null_session(app)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        return None
+
+
 def _register_packages(app: Flask, settings: Settings, install_keys: Any | None) -> None:
     """Register each package's blueprints; the only place that imports blueprint modules."""
     from provider.connect import api as connect_api
@@ -140,6 +156,7 @@ def _register_packages(app: Flask, settings: Settings, install_keys: Any | None)
     from provider.ops.workspaces.service import resolve_workspace_key
     from provider.web import admin as admin_page
     from provider.web import pages as object_pages
+    from provider.web import public as public_pages
     from provider.web import reviews as review_pages
 
     connect_api.init_app(
@@ -169,6 +186,22 @@ def _register_packages(app: Flask, settings: Settings, install_keys: Any | None)
     app.register_blueprint(object_pages.bp)
     app.register_blueprint(object_pages.static_bp)
     app.register_blueprint(admin_page.bp)
+    # Jira's calls (the admin page's included) and JSM's printed paths keep the JSON errors
+    # their callers parse; every other error answers a browser with a page.
+    jira_called = {
+        bp.name
+        for bp in (
+            connect_api.bp,
+            forge_remote.bp,
+            workspace_actions.bp,
+            component_actions.bp,
+            admin_page.bp,
+        )
+    }
+    public_pages.init_app(
+        app,
+        keep_json=lambda: request.blueprint in jira_called or JSM_MOUNT in request.environ,
+    )
 
 
 def _backfill_on_reinstall() -> Any:
@@ -189,7 +222,9 @@ def _request_context(app: Flask) -> None:
         incoming = request.headers.get("X-Request-Id", "")
         # A caller's id is kept only if it is one token: with a space or a quote in it, it could
         # write fields of its own into a log line ("x level=ERROR client_key=…").
-        rid = incoming if _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        # A generated id only tells log lines apart, it guards nothing: the process's PRNG (the
+        # random module reseeds it in each forked worker) instead of a getrandom() system call.
+        rid = incoming if _REQUEST_ID.fullmatch(incoming) else f"{random.getrandbits(128):032x}"
         g.request_id = rid
         g.started = time.perf_counter()
         request_id_var.set(rid)
@@ -210,6 +245,9 @@ def _health_routes(app: Flask) -> None:
 
     @app.get("/readyz")
     def readyz() -> tuple[dict[str, Any], int]:
+        # alembic (with mako and pygments) is a tenth of a web worker's memory, for this alone
+        from provider import migrate
+
         session = db.get_session()
         try:
             connection = session.connection()

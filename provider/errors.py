@@ -4,6 +4,11 @@ Domain code raises :class:`AppError` subclasses; :func:`register_error_handlers`
 every other failure, into that body with the right status. Nothing else builds error bodies.
 A path prefix may be given a body of its own (:func:`register_error_format`): the Opsgenie
 paths answer in Opsgenie's shape, since the clients that call them parse nothing else.
+
+A browser is a client too: a request that prefers ``text/html`` to JSON (what a browser's address
+bar sends) gets a page instead (:func:`register_error_page`), with the same status. Every other
+client, anything that accepts JSON as much as HTML or says nothing, and the paths other products
+call (:func:`keep_error_format`), get the body above.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from flask import current_app
 from flask import has_request_context
 from flask import jsonify
 from flask import request
+from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
 logger = logging.getLogger(__name__)
@@ -106,16 +112,62 @@ def _format_of_request() -> ErrorFormat | None:
     return None
 
 
+# (status, code, title) -> a page for a person.
+ErrorPage = Callable[[int, str, str], ResponseReturnValue]
+_PAGE = "provider.error_page"
+_KEPT = "provider.error_format_kept"
+
+
+def register_error_page(app: Flask, render: ErrorPage) -> None:
+    """Answer the errors of a request that prefers HTML to JSON with ``render``'s page."""
+    app.extensions[_PAGE] = render
+
+
+def keep_error_format(app: Flask, keep: Callable[[], bool]) -> None:
+    """Never answer a request for which ``keep()`` is true with a page: its caller parses JSON."""
+    app.extensions.setdefault(_KEPT, []).append(keep)
+
+
+def _prefers_html() -> bool:
+    # Strictly: "*/*", no Accept header, or JSON and HTML alike all mean JSON.
+    accept = request.accept_mimetypes
+    return accept["text/html"] > accept["application/json"]
+
+
+def _page_of_request() -> ErrorPage | None:
+    render: ErrorPage | None = current_app.extensions.get(_PAGE)
+    if render is None or not _prefers_html():
+        return None
+    if any(keep() for keep in current_app.extensions.get(_KEPT, [])):
+        return None
+    return render
+
+
 def error_response(
     status: int, code: str, title: str, details: Mapping[str, Any] | None = None
 ) -> Response:
     render = _format_of_request()
-    if render is None:
-        response = jsonify(body(code, title, details))
-    else:
+    if render is not None:
         response = jsonify(render(status, code, title, dict(details or {})))
+    elif has_request_context() and (page := _page_of_request()) is not None:
+        response = current_app.make_response(page(status, code, title))
+    else:
+        response = jsonify(body(code, title, details))
     response.status_code = status
+    if has_request_context() and current_app.extensions.get(_PAGE) is not None:
+        # The same URL answers a browser and an API client differently: caches must keep both.
+        response.vary.add("Accept")
     return response
+
+
+def _no_password_dialog(response: Response) -> None:
+    """A page explains how to authenticate; a Basic challenge would hide it behind a dialog."""
+    challenges = [
+        c.strip()
+        for c in response.headers.get("WWW-Authenticate", "").split(",")
+        if c.strip() and not c.strip().lower().startswith("basic")
+    ]
+    response.headers["WWW-Authenticate"] = ", ".join(challenges) or 'JWT realm="provider"'
 
 
 def _snake(name: str) -> str:
@@ -130,6 +182,8 @@ def register_error_handlers(app: Flask) -> None:
             response.headers[key] = value
         if e.status == 401:
             response.headers.setdefault("WWW-Authenticate", 'JWT realm="provider"')
+            if response.mimetype == "text/html":
+                _no_password_dialog(response)
         return response
 
     @app.errorhandler(HTTPException)

@@ -105,11 +105,15 @@ def _step(text: str) -> None:
     click.echo(click.style("• ", fg="blue") + text)
 
 
-def _create_demo_data(settings: Settings, client_key: str) -> dict[str, str]:
-    """Workspace, components, integration and link, in one transaction; returns the secrets."""
+def _create_demo_data(settings: Settings, client_key: str) -> dict[str, Any]:
+    """Workspace, components, integration and link, in one transaction; returns the secrets.
+
+    ``components`` names every component Jira will show, the workspace's fallback included.
+    """
     from provider.commands.core import session_factory
     from provider.connect.models import Installation
     from provider.ops.components import service as components
+    from provider.ops.components.models import Component
     from provider.ops.components.schemas import ComponentCreate
     from provider.ops.integrations import service as integrations
     from provider.ops.integrations.schemas import IntegrationCreate
@@ -134,7 +138,18 @@ def _create_demo_data(settings: Settings, client_key: str) -> dict[str, str]:
                 IntegrationCreate(name="Prometheus", type="API"),
             )
             linking.link_workspace(session, installation, link_code=link_code)
+            names = [
+                f"{c.name} (the fallback for alerts that name no component)"
+                if c.is_fallback
+                else c.name
+                for c in session.scalars(
+                    select(Component)
+                    .where(Component.workspace_id == workspace.id)
+                    .order_by(Component.id)
+                )
+            ]
             return {
+                "components": names,
                 "workspace": workspace.public_id,
                 "apiKey": api_key,
                 "linkCode": link_code,
@@ -272,8 +287,10 @@ def _run_demo(
     if forge:
         _switch_to_forge(python, supervisor.env, client_key)
 
-    _step("creating workspace 'Demo Shop' with 3 components and an integration; linking it")
+    _step("creating workspace 'Demo Shop' with components and an integration; linking it")
     secrets = _create_demo_data(settings, client_key)
+    names = secrets["components"]
+    click.echo(f"    {len(names)} components: " + ", ".join(names))
 
     _step(f"sending {len(ALERTS)} alerts (P1 and P2 open incidents at once)")
     for alert in ALERTS:
@@ -337,27 +354,35 @@ def _wait_for_incidents(
 
 
 def _summary(
-    app_url: str, sim_url: str, secrets: dict[str, str], incidents: list[dict[str, Any]]
+    app_url: str, sim_url: str, secrets: dict[str, Any], incidents: list[dict[str, Any]]
 ) -> None:
     click.echo()
     click.secho(f"Jira holds {len(incidents)} incidents:", bold=True)
     for incident in incidents:
-        click.echo(f"  - {incident.get('summary')}")
+        # Jira links each incident to its page here, as its Incidents page does.
+        click.echo(f"  - {incident.get('summary')}\n    {incident.get('url')}")
+    click.echo()
+    click.secho("Workspace key", bold=True, nl=False)
+    click.echo(
+        " (the incident, component and review pages ask for it to sign in; the API takes it):"
+    )
+    click.echo(f"  export KEY={secrets['apiKey']}")
     click.echo()
     click.secho("Open:", bold=True)
     click.echo(f"  What Jira holds (incidents, reviews, components): {sim_url}/")
     click.echo(
         f"  The app's admin page, framed as Jira does:        {sim_url}/_sim/sites/{SITE}/admin"
     )
-    click.echo(f"  The operations API:                               {app_url}/v1/alerts")
+    click.echo(f"  The app's start page (descriptor, docs, health):  {app_url}/")
     click.echo()
     click.secho("Try it:", bold=True)
     click.echo(
-        f"  curl -X POST {app_url}/v1/alerts -H 'Authorization: GenieKey {secrets['apiKey']}' \\\n"
+        f'  curl -X POST {app_url}/v1/alerts -H "Authorization: GenieKey $KEY" \\\n'
         "       -H 'Content-Type: application/json' \\\n"
-        '       -d \'{"message": "checkout-api is down", "priority": "P1", '
-        '"tags": ["component:checkout-api"]}\''
+        '       -d \'{"message": "payments: card declines above 10%", "priority": "P1", '
+        '"tags": ["component:payments"]}\''
     )
+    click.echo(f'  curl {app_url}/v1/incidents -H "Authorization: GenieKey $KEY"')
     click.echo(
         f"  integration webhook: {app_url}/v1/integrations/{secrets['integration']}/events "
         f"(GenieKey {secrets['integrationKey']})"

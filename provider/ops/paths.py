@@ -20,6 +20,8 @@ from werkzeug.wsgi import get_path_info
 JSM_CLOUD = re.compile(r"^(/jsm/ops/api/[^/]+)(/v1(?:/.*)?)$")
 JSM_INTEGRATION = re.compile(r"^(/jsm/ops/integration)(/v2(?:/.*)?)$")
 OPSGENIE_PREFIX = "/v2/"
+# The environ key naming the JSM prefix a request came by: its callers parse JSM's errors only.
+JSM_MOUNT = "provider.jsm_mount"
 
 
 def split_prefix(path: str) -> tuple[str, str]:
@@ -56,4 +58,6 @@ class JsmPaths:
             # WSGI carries the path as latin-1 text of its UTF-8 bytes.
             environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + _wsgi(mount)
             environ["PATH_INFO"] = _wsgi(path)
+            if mount:
+                environ[JSM_MOUNT] = mount
         return self.app(environ, start_response)  # type: ignore[no-any-return]

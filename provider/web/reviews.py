@@ -14,6 +14,7 @@ from flask import redirect
 from flask import request
 from flask import url_for
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from provider.config import Settings
 from provider.db import get_session
@@ -25,8 +26,10 @@ from provider.jira.schemas import MAX_SUMMARY
 from provider.ops.components.models import Component
 from provider.ops.incidents import reviews
 from provider.ops.incidents.models import Incident
+from provider.ops.incidents.models import Review
 from provider.ops.incidents.models import ReviewStatus
 from provider.ops.workspaces.linking import find_workspace_by_key
+from provider.ops.workspaces.models import Workspace
 from provider.web import session as web_session
 from provider.web.session import MAX_KEY_LENGTH
 from provider.web.session import page as _page
@@ -74,14 +77,7 @@ def new_review() -> Response:
         ).first()
         if component is None:
             raise NotFound("Component does not exist.", code="component_not_found")
-    recent = list(
-        session.scalars(
-            select(Incident)
-            .where(Incident.workspace_id == workspace.id)
-            .order_by(Incident.created_at.desc(), Incident.id.desc())
-            .limit(50)
-        )
-    )
+    recent = _recent_incidents(session, workspace)
     return _page(
         "reviews/form.html",
         workspace=workspace,
@@ -93,7 +89,44 @@ def new_review() -> Response:
         description=reviews.prefill_description(session, incidents) if incidents else "",
         status=ReviewStatus.IN_PROGRESS,
         statuses=list(ReviewStatus),
-        error=None,
+        errors={},
+    )
+
+
+def _recent_incidents(session: Session, workspace: Workspace) -> list[Incident]:
+    return list(
+        session.scalars(
+            select(Incident)
+            .where(Incident.workspace_id == workspace.id)
+            .order_by(Incident.created_at.desc(), Incident.id.desc())
+            .limit(50)
+        )
+    )
+
+
+def _form_again(
+    session: Session, workspace: Workspace, review: Review | None, error: ValidationFailed
+) -> Response:
+    """The form as it was sent, with what is wrong next to each field (a 422)."""
+    form = request.form
+    if review is None:
+        incidents, statuses = _recent_incidents(session, workspace), list(ReviewStatus)
+    else:
+        incidents = reviews.incidents_of(session, review)
+        statuses = list(reviews.STATUS_ORDER[reviews.STATUS_ORDER.index(review.status) :])
+    return _page(
+        "reviews/form.html",
+        http_status=error.status,
+        workspace=workspace,
+        review=review,
+        selected=set(form.getlist("incident")),
+        incidents=incidents,
+        component=None,
+        summary=form.get("summary", ""),
+        description=form.get("description", ""),
+        status=form.get("status", ""),
+        statuses=statuses,
+        errors=error.details.get("fields", {}),
     )
 
 
@@ -114,7 +147,6 @@ def sign_in() -> Response:
     workspace = find_workspace_by_key(session, key) if 0 < len(key) <= MAX_KEY_LENGTH else None
     next_url = _safe_next(request.form.get("next"))
     if workspace is None:
-        web_session.refuse_when_locked_out()
         web_session.count_failed_sign_in()
         logger.info("review page sign-in failed addr=%s", web_session.client_addr())
         return _page(
@@ -136,7 +168,9 @@ def sign_out() -> Response:
 
 def _form_fields() -> tuple[str, str, ReviewStatus, list[str]]:
     summary = request.form.get("summary", "").strip()
-    description = request.form.get("description", "")
+    # Browsers send a textarea's lines ended by CRLF (HTML's form encoding); Jira and every other
+    # writer of a description use LF.
+    description = request.form.get("description", "").replace("\r\n", "\n").replace("\r", "\n")
     incident_ids = [i[:64] for i in request.form.getlist("incident")][:100]
     errors = {}
     if not summary:
@@ -146,7 +180,7 @@ def _form_fields() -> tuple[str, str, ReviewStatus, list[str]]:
     if len(description) > MAX_DESCRIPTION:
         errors["description"] = f"must be at most {MAX_DESCRIPTION} characters"
     if not incident_ids:
-        errors["incident"] = "choose at least one incident"
+        errors["incident"] = "must name at least one incident"
     try:
         status = ReviewStatus(request.form.get("status", ReviewStatus.IN_PROGRESS.value))
     except ValueError:
@@ -163,7 +197,10 @@ def create_review() -> Response:
     web_session.check_csrf()
     session = get_session()
     workspace = web_session.require_signed_in(session)
-    summary, description, status, incident_ids = _form_fields()
+    try:
+        summary, description, status, incident_ids = _form_fields()
+    except ValidationFailed as e:
+        return _form_again(session, workspace, None, e)
     incidents = reviews.require_incidents(session, workspace.id, incident_ids)
     review = reviews.create_review(
         session,
@@ -175,6 +212,7 @@ def create_review() -> Response:
         created_by="review page",
     )
     session.commit()
+    web_session.flash("Review saved")
     return redirect(url_for(".show_review", review_id=review.public_id), code=303)  # type: ignore[return-value]
 
 
@@ -188,6 +226,7 @@ def show_review(review_id: str) -> Response:
     incidents = reviews.incidents_of(session, review)
     return _page(
         "reviews/form.html",
+        notice=web_session.take_notice(),
         workspace=workspace,
         review=review,
         selected={i.public_id for i in incidents},
@@ -197,7 +236,7 @@ def show_review(review_id: str) -> Response:
         description=review.description,
         status=review.status,
         statuses=reviews.STATUS_ORDER[reviews.STATUS_ORDER.index(review.status) :],
-        error=None,
+        errors={},
     )
 
 
@@ -207,7 +246,10 @@ def update_review(review_id: str) -> Response:
     session = get_session()
     workspace = web_session.require_signed_in(session)
     review = reviews.require_review(session, workspace.id, review_id[:64])
-    summary, description, status, incident_ids = _form_fields()
+    try:
+        summary, description, status, incident_ids = _form_fields()
+    except ValidationFailed as e:
+        return _form_again(session, workspace, review, e)
     incidents = reviews.require_incidents(session, workspace.id, incident_ids)
     reviews.update_review(
         session,
@@ -218,4 +260,5 @@ def update_review(review_id: str) -> Response:
         incidents=incidents,
     )
     session.commit()
+    web_session.flash("Review saved")
     return redirect(url_for(".show_review", review_id=review.public_id), code=303)  # type: ignore[return-value]

@@ -55,8 +55,10 @@ MAX_KEY_LENGTH = 200
 # scheme, no host, no backslash, no control character that could split a header).
 PAGE_PREFIXES = ("/reviews", "/incidents/", "/components/")
 _SAFE_PATH = re.compile(r"/[A-Za-z0-9/_.~%?=&+:@!$'()*,;-]*")
+# No scripts. Styles come from the app's stylesheets; 'unsafe-inline' stays while the incident
+# page still carries its own <style>.
 CSP = (
-    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; "
+    "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self'; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'"
 )
 
@@ -67,6 +69,8 @@ class PageState:
 
     csrf: str
     session_id: str | None = None
+    # A confirmation for the next page shown (a save redirects, and the page after says so).
+    notice: str | None = None
 
 
 def _settings() -> Settings:
@@ -95,8 +99,12 @@ def load() -> PageState:
         except BadSignature:
             data = None
         if isinstance(data, dict) and isinstance(data.get("csrf"), str):
-            sid = data.get("sid")
-            state = PageState(csrf=data["csrf"], session_id=sid if isinstance(sid, str) else None)
+            sid, notice = data.get("sid"), data.get("notice")
+            state = PageState(
+                csrf=data["csrf"],
+                session_id=sid if isinstance(sid, str) else None,
+                notice=notice if isinstance(notice, str) else None,
+            )
     g.page_state = state
     return state
 
@@ -157,6 +165,18 @@ def sign_out(session: Session) -> None:
     state.csrf = secrets.token_urlsafe(32)
 
 
+def flash(notice: str) -> None:
+    """Say ``notice`` on the next page this browser is shown (after the redirect of a save)."""
+    load().notice = notice
+
+
+def take_notice() -> str | None:
+    """The notice to show on this page, once."""
+    state = load()
+    notice, state.notice = state.notice, None
+    return notice
+
+
 def check_csrf() -> None:
     sent = request.form.get("csrf_token", "")
     if not sent or not hmac.compare_digest(sent, load().csrf):
@@ -167,7 +187,9 @@ def persist(response: Response) -> Response:
     """After-request hook of every page blueprint: write the session, set the page headers."""
     state = g.get("page_state")
     if state is not None:
-        value = _serializer().dumps({"csrf": state.csrf, "sid": state.session_id})
+        value = _serializer().dumps(
+            {"csrf": state.csrf, "sid": state.session_id, "notice": state.notice}
+        )
         response.set_cookie(
             COOKIE,
             value,
@@ -221,15 +243,16 @@ def client_addr() -> str:
     return (request.remote_addr or "unknown")[:64]
 
 
-def refuse_when_locked_out() -> None:
-    """:raises TooManyRequests: after too many failed sign-ins from this address."""
-    wait = RATE_LIMITER.get().exhausted(FAILED_SIGN_INS, client_addr())
+def count_failed_sign_in() -> None:
+    """Count a failed sign-in from this address.
+
+    :raises TooManyRequests: when it is one more than the limit allows. Counting and deciding are
+        one atomic step of the limiter: a look first and a count after let parallel guesses all
+        pass the look before any count landed.
+    """
+    wait = RATE_LIMITER.get().hit(FAILED_SIGN_INS, client_addr())
     if wait:
         raise TooManyRequests(
             "Too many failed sign-ins; try again in a few minutes.",
             headers={"Retry-After": str(int(wait))},
         )
-
-
-def count_failed_sign_in() -> None:
-    RATE_LIMITER.get().hit(FAILED_SIGN_INS, client_addr())

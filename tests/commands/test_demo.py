@@ -43,7 +43,8 @@ def test_demo_shows_incidents_in_the_simulator_and_stops_on_ctrl_c(tmp_path: Pat
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=_lines, args=(proc.stdout, lines), daemon=True).start()
     seen: list[str] = []
-    sim_url = admin_url = None
+    sim_url = admin_url = key = app_url = None
+    component_count = 0
     deadline = time.monotonic() + 90
     try:
         while time.monotonic() < deadline and proc.poll() is None:
@@ -56,6 +57,12 @@ def test_demo_shows_incidents_in_the_simulator_and_stops_on_ctrl_c(tmp_path: Pat
                 sim_url = m.group(1)
             if m := re.search(r"admin page, framed .*:\s+(http://\S+)$", line.rstrip()):
                 admin_url = m.group(1)
+            if m := re.search(r"^\s+(\d+) components: ", line):
+                component_count = int(m.group(1))
+            if m := re.search(r"^\s+export KEY=(\S+)$", line.rstrip()):
+                key = m.group(1)
+            if m := re.search(r"start page .*:\s+(http://\S+)/$", line.rstrip()):
+                app_url = m.group(1)
             if "Press Ctrl-C" in line:
                 break
         assert sim_url, "".join(seen)
@@ -67,6 +74,16 @@ def test_demo_shows_incidents_in_the_simulator_and_stops_on_ctrl_c(tmp_path: Pat
         assert {c["name"] for c in state["components"].values()} >= {"checkout-api", "payments"}
         assert "Demo Shop" not in state["linkedWorkspaces"]  # ids, not names
         assert len(state["linkedWorkspaces"]) == 1
+        # The count the demo prints is what Jira shows: the fallback component included.
+        assert component_count == len(state["components"]) == 4
+        # The key it prints is the workspace's: the API (and the pages' sign-in) take it.
+        request = urllib.request.Request(
+            f"{app_url}/v1/incidents", headers={"Authorization": f"GenieKey {key}"}
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert len(json.loads(response.read())["values"]) == 2
+        for incident in state["incidents"].values():
+            assert f"    {incident['url']}\n" in seen
         # The simulator frames the admin page with a page JWT the app accepts.
         with urllib.request.urlopen(admin_url, timeout=5) as response:
             html = response.read().decode()

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -101,12 +102,19 @@ def sim(install_way: str) -> Iterator[Simulator]:
         yield simulator
 
 
-@pytest.fixture
-def stack(fresh_database_url: str, sim: Simulator) -> Iterator[Stack]:
-    server, live = start_app(fresh_database_url, sim)
+@contextmanager
+def running_stack(database_url: str, sim: Simulator, **overrides: object) -> Iterator[Stack]:
+    """The app serving on loopback for as long as the block runs."""
+    server, live = start_app(database_url, sim, **overrides)
     try:
         yield Stack(live)
     finally:
         server.shutdown()
         server.server_close()
         live.session_factory.kw["bind"].dispose()
+
+
+@pytest.fixture
+def stack(fresh_database_url: str, sim: Simulator) -> Iterator[Stack]:
+    with running_stack(fresh_database_url, sim) as running:
+        yield running

@@ -33,6 +33,7 @@ from provider.times import utcnow
 from tests.conftest import make_settings
 from tests.installs import make_installation
 from tests.signing import JiraSigner
+from tests.web.browsing import record_errors
 from tests.web.jira_host import FAKE_ALL_JS
 from tests.web.jira_host import jira_host
 
@@ -118,17 +119,8 @@ def page(browser: Any, site: Any, tmp_path: Path) -> Iterator[Any]:
         ),
     )
     page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
     # Refused requests (the wrong link code) are logged by the browser; script errors are not ok.
-    page.on(
-        "console",
-        lambda m: (
-            errors.append(m.text)
-            if m.type == "error" and not m.text.startswith("Failed to load resource")
-            else None
-        ),
-    )
+    errors = record_errors(page)
     page.requests = requests  # type: ignore[attr-defined]
     page.errors = errors  # type: ignore[attr-defined]
     yield page
