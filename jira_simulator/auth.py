@@ -83,7 +83,7 @@ def authorize(site: Site, module: str, method: str) -> None:
     """Check the descriptor grants the module and the scope the endpoint needs."""
     app = site.app
     assert app is not None  # noqa: S101 - authentication ran first
-    if not app.has_module(module):
+    if module and not app.has_module(module):
         raise AuthFailure(403, "missing_module", f"The app does not declare {module}.")
     scope = SCOPE_BY_METHOD[method]
     if scope not in app.scopes:

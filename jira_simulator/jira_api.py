@@ -222,7 +222,10 @@ def _pipeline(
     try:
         with world.lock:
             if credential == "forge":
-                authenticate_forge(site, header, route_.module, sim.forge.accepts_system_tokens)
+                # Forge apps may always call the platform API (no module needed); the
+                # operations and components APIs only once the site accepts their tokens.
+                accepted = sim.forge.accepts_system_tokens or not route_.module
+                authenticate_forge(site, header, route_.module, accepted)
             else:
                 authenticate_jwt(site, method, raw_path, raw_query, header)
             authorize(site, route_.module, route_.method)

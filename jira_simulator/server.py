@@ -12,6 +12,7 @@ from flask import render_template
 from flask import request
 from werkzeug.exceptions import HTTPException
 
+from jira_simulator import issues  # noqa: F401 - registers the issue endpoints
 from jira_simulator import jira_api
 from jira_simulator.faults import Fault
 from jira_simulator.faults import FaultError

@@ -24,13 +24,13 @@ from werkzeug.serving import WSGIRequestHandler
 from werkzeug.serving import make_server
 
 from jira_simulator.calls import PLUGINS_VERSION
-from jira_simulator.calls import AppCalls
 from jira_simulator.faults import Faults
 from jira_simulator.forge import DEFAULT_APP_ID
 from jira_simulator.forge import JWKS_PATH
 from jira_simulator.forge import Forge
 from jira_simulator.host import LifecycleResult
 from jira_simulator.host import SimulatorError
+from jira_simulator.issues import IssueActions
 from jira_simulator.keys import KeyPair
 from jira_simulator.server import create_sim_app
 from jira_simulator.state import App
@@ -50,7 +50,7 @@ class _QuietHandler(WSGIRequestHandler):
             super().log_request(code, size)
 
 
-class Simulator(AppCalls):
+class Simulator(IssueActions):
     """A local Jira with several sites, usable as a context manager.
 
     :param max_entities: answer 413 to a bulk request with more entities than this (below

@@ -128,6 +128,40 @@ class Entity:
         return int(self.payload["updateSequenceNumber"])
 
 
+# (id, name, status category key)
+STATUSES = (
+    ("10000", "To Do", "new"),
+    ("10001", "In Progress", "indeterminate"),
+    ("10002", "Done", "done"),
+)
+
+
+@dataclass
+class Issue:
+    key: str
+    summary: str
+    status: str = "To Do"
+    comments: list[dict[str, Any]] = field(default_factory=list)
+    transitions_done: list[str] = field(default_factory=list)
+
+    def fields(self) -> dict[str, Any]:
+        return {"summary": self.summary, "status": status_json(self.status)}
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "summary": self.summary,
+            "status": self.status,
+            "comments": copy.deepcopy(self.comments),
+            "transitions": list(self.transitions_done),
+        }
+
+
+def status_json(name: str) -> dict[str, Any]:
+    status_id, _, category = next(s for s in STATUSES if s[1] == name)
+    return {"id": status_id, "name": name, "statusCategory": {"key": category}}
+
+
 @dataclass
 class Site:
     """One simulated Jira site."""
@@ -147,6 +181,8 @@ class Site:
     system_tokens: dict[str, float] = field(default_factory=dict)
     app: App | None = None
     linked_workspaces: list[str] = field(default_factory=list)
+    # Jira issues by key (``jira_simulator.issues``), which people create in the site.
+    issues: dict[str, Issue] = field(default_factory=dict)
     entities: dict[str, dict[str, Entity]] = field(
         default_factory=lambda: {kind: {} for kind in KINDS}
     )
@@ -231,6 +267,7 @@ class Site:
                 for (kind, entity_id), usns in sorted(self.usn_history.items())
             },
             "lifecycle": copy.deepcopy(self.lifecycle_log),
+            "issues": {k: issue.snapshot() for k, issue in self.issues.items()},
         }
 
 

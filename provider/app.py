@@ -150,11 +150,13 @@ def _register_packages(app: Flask, settings: Settings, install_keys: Any | None)
     from provider.ops.heartbeats import api as heartbeats_api
     from provider.ops.heartbeats import api_v2 as heartbeats_api_v2
     from provider.ops.incidents import api as incidents_api
+    from provider.ops.incidents import jira as incident_events
     from provider.ops.integrations import api as integrations_api
     from provider.ops.integrations import ingestion
     from provider.ops.workspaces import jira as workspace_actions
     from provider.ops.workspaces.service import resolve_workspace_key
     from provider.web import admin as admin_page
+    from provider.web import console as incident_console
     from provider.web import pages as object_pages
     from provider.web import public as public_pages
     from provider.web import reviews as review_pages
@@ -168,6 +170,7 @@ def _register_packages(app: Flask, settings: Settings, install_keys: Any | None)
     app.register_blueprint(forge_remote.bp)
     app.register_blueprint(workspace_actions.bp)
     app.register_blueprint(component_actions.bp)
+    app.register_blueprint(incident_events.bp)
     init_api(
         app,
         settings.api_rate_limit_per_minute,
@@ -184,6 +187,7 @@ def _register_packages(app: Flask, settings: Settings, install_keys: Any | None)
     app.register_blueprint(integrations_api.bp)
     app.register_blueprint(review_pages.bp)
     app.register_blueprint(object_pages.bp)
+    app.register_blueprint(incident_console.bp)
     app.register_blueprint(object_pages.static_bp)
     app.register_blueprint(admin_page.bp)
     # Jira's calls (the admin page's included) and JSM's printed paths keep the JSON errors

@@ -22,11 +22,14 @@ from provider.ops.alerts.processing import process_pending
 from provider.ops.heartbeats import expiry as heartbeats
 from provider.ops.incidents import listener as incident_listener
 from provider.ops.incidents import promotion as incidents
+from provider.ops.incidents import timeline
 from provider.ops.integrations import ingestion
 from provider.ops.sync.links import bind_links
+from provider.outbox import issues
 from provider.outbox import webhooks
 from provider.outbox.handlers import HANDLERS
 from provider.outbox.handlers import KindSpec
+from provider.outbox.kinds import Kind
 from provider.outbox.worker import ClientFactory
 from provider.outbox.worker import OutboxWorker
 from provider.outbox.worker import Tick
@@ -45,8 +48,12 @@ def alert_listeners() -> AlertListeners:
 
 
 def outbox_handlers(settings: Settings) -> dict[str, KindSpec]:
-    """Every outbox kind the worker delivers: Jira's, and outgoing webhooks."""
-    return {**HANDLERS, webhooks.WEBHOOK: webhooks.kind_spec(settings)}
+    """Every outbox kind the worker delivers: Jira's, issue updates and outgoing webhooks."""
+    return {
+        **HANDLERS,
+        Kind.ISSUE: issues.KIND_SPEC,
+        webhooks.WEBHOOK: webhooks.kind_spec(settings),
+    }
 
 
 @dataclass(frozen=True)
@@ -90,6 +97,8 @@ def build_worker(
         client_factory or make_client_factory(settings, config),
         config=config,
         handlers=outbox_handlers(settings),
+        # Each final outcome of an incident's deliveries goes on its timeline.
+        observer=timeline.on_delivered,
     )
     listeners = alert_listeners()
 

@@ -27,6 +27,7 @@ from provider.jira.schemas import MAX_WORKSPACE_IDS_PER_REQUEST
 
 OPERATIONS = "/rest/operations/1.0"
 COMPONENTS = "/rest/devopscomponents/1.0"
+ISSUES = "/rest/api/3/issue"
 
 
 @dataclass(slots=True)
@@ -65,6 +66,11 @@ class JiraClient(Protocol):
     def delete_components_by_properties(self, properties: Mapping[str, str]) -> None: ...
     def get_component(self, component_id: str) -> dict[str, Any] | None: ...
     def delete_component(self, component_id: str) -> None: ...
+
+    def get_issue(self, issue_key: str) -> dict[str, Any] | None: ...
+    def add_comment(self, issue_key: str, body: Mapping[str, Any]) -> None: ...
+    def get_transitions(self, issue_key: str) -> list[dict[str, Any]]: ...
+    def transition_issue(self, issue_key: str, transition_id: str) -> None: ...
 
 
 class HttpJiraClient(HostClient):
@@ -170,6 +176,28 @@ class HttpJiraClient(HostClient):
 
     def delete_component(self, component_id: str) -> None:
         self.request("DELETE", f"{COMPONENTS}/devopscomponents/{_segment(component_id)}")
+
+    # ── issues (Jira's platform REST API) ──────────────────────────────────────────────────────
+
+    def get_issue(self, issue_key: str) -> dict[str, Any] | None:
+        return self._get_or_none(f"{ISSUES}/{_segment(issue_key)}")
+
+    def add_comment(self, issue_key: str, body: Mapping[str, Any]) -> None:
+        """Comment with a body in Atlassian Document Format."""
+        self.request("POST", f"{ISSUES}/{_segment(issue_key)}/comment", json={"body": dict(body)})
+
+    def get_transitions(self, issue_key: str) -> list[dict[str, Any]]:
+        response = self.request("GET", f"{ISSUES}/{_segment(issue_key)}/transitions")
+        body = _json(response)
+        found = body.get("transitions") if isinstance(body, dict) else None
+        return [t for t in found if isinstance(t, dict)] if isinstance(found, list) else []
+
+    def transition_issue(self, issue_key: str, transition_id: str) -> None:
+        self.request(
+            "POST",
+            f"{ISSUES}/{_segment(issue_key)}/transitions",
+            json={"transition": {"id": transition_id}},
+        )
 
     # ── helpers ────────────────────────────────────────────────────────────────────────────────
 

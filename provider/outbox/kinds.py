@@ -7,6 +7,7 @@ The domain enqueues with these (``provider.ops.sync``), the handlers dispatch on
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 
 
 class Kind(enum.StrEnum):
@@ -15,9 +16,21 @@ class Kind(enum.StrEnum):
     INCIDENT = "incident"
     REVIEW = "review"
     WEBHOOK = "webhook"
+    ISSUE = "jira_issue"  # a comment on, and perhaps a transition of, one Jira issue
 
 
 class Operation(enum.StrEnum):
     SUBMIT = "submit"
     DELETE = "delete"
     SEND = "send"
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """The final word on one message: Jira took it (``ok``), or refused it for good."""
+
+    installation_id: int | None
+    kind: str
+    entity_id: str
+    ok: bool
+    message: str = ""

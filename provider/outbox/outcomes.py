@@ -28,6 +28,7 @@ from provider.outbox.claims import Claim
 from provider.outbox.handlers import Batch
 from provider.outbox.handlers import Envelope
 from provider.outbox.handlers import Outcome
+from provider.outbox.kinds import Delivered
 from provider.outbox.models import DeliveryState
 from provider.outbox.models import MessageStatus
 from provider.outbox.models import OutboxMessage
@@ -40,6 +41,11 @@ from provider.outbox.rows import installation_is
 logger = logging.getLogger(__name__)
 
 MAX_UNKNOWN_PROJECT_KEYS = 100
+
+
+# Told of each final outcome in the transaction that records it (the timeline of an incident
+# listens); the composition root supplies it, so the outbox knows nothing of who listens.
+DeliveryObserver = Callable[[Session, Sequence[Delivered]], None]
 
 
 @dataclass(slots=True)
@@ -59,18 +65,32 @@ def record(
     policy: RetryPolicy,
     rng: random.Random,
     clock: Callable[[], datetime],
+    observer: DeliveryObserver | None = None,
 ) -> None:
     """Record the ``parts`` of a sent batch, retrying when an enqueue of the same entity races."""
     for attempt in range(3):
         try:
             with session_factory.begin() as session:
-                _record_in(session, claim, parts, policy, rng, clock())
+                delivered = _record_in(session, claim, parts, policy, rng, clock())
+                if observer is not None and delivered:
+                    _tell(observer, session, delivered)
             return
         except IntegrityError:
             # An enqueue of the same entity slipped in while releasing; the next try sees it.
             if attempt == 2:
                 raise
             logger.info("recording raced with an enqueue; retrying")
+
+
+def _tell(observer: DeliveryObserver, session: Session, delivered: list[Delivered]) -> None:
+    """Tell the observer; what it fails to do never undoes the outcome being recorded."""
+    try:
+        with session.begin_nested():
+            observer(session, delivered)
+    except Exception:
+        logger.exception(
+            "the delivery observer failed; %s outcomes recorded without it", len(delivered)
+        )
 
 
 def ensure_delivery_state(session: Session, installation_id: int) -> DeliveryState:
@@ -98,14 +118,24 @@ def _record_in(
     policy: RetryPolicy,
     rng: random.Random,
     now: datetime,
-) -> None:
+) -> list[Delivered]:
     batch = claim.batch
     state = _state(session, batch.installation_id)
+    delivered: list[Delivered] = []
+
+    def final(message: OutboxMessage, ok: bool, text: str = "") -> None:
+        delivered.append(
+            Delivered(batch.installation_id, batch.kind, message.entity_id, ok, text[:2000])
+        )
+
     for part in parts:
         held = _held(session, claim.token, part.messages)
         if not held:
             continue
         if part.outcome is not None:
+            for message in held:
+                failed = part.outcome.failed.get(message.entity_id)
+                final(message, failed is None, failed or "")
             _record_outcome(session, batch, held, part.outcome, state, now)
             continue
         decision = part.decision
@@ -131,11 +161,15 @@ def _record_in(
             _pause(session, batch.installation_id, decision.reason, now)
         elif decision.action is Action.RETRY:
             _retry(session, held, decision.reason, now, policy, rng)
+            for message in held:
+                if message.status == MessageStatus.DEAD:
+                    final(message, False, decision.reason)
             if state is not None:
                 state.last_error, state.last_error_at = decision.reason, now
         else:
             for message in held:
                 _mark_failed(message, decision.reason)
+                final(message, False, decision.reason)
             if state is not None:
                 state.last_error, state.last_error_at = decision.reason, now
             logger.warning(
@@ -144,6 +178,8 @@ def _record_in(
                 batch.kind,
                 decision.reason,
             )
+
+    return delivered
 
 
 def _record_outcome(

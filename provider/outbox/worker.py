@@ -58,6 +58,7 @@ from provider.outbox.handlers import HANDLERS
 from provider.outbox.handlers import Batch
 from provider.outbox.handlers import Envelope
 from provider.outbox.handlers import KindSpec
+from provider.outbox.outcomes import DeliveryObserver
 from provider.outbox.outcomes import Part
 from provider.outbox.retry import Action
 from provider.outbox.retry import Decision
@@ -148,6 +149,7 @@ class OutboxWorker:
         clock: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
         worker_id: str | None = None,
+        observer: DeliveryObserver | None = None,
     ) -> None:
         self.session_factory = session_factory
         self.client_factory = client_factory
@@ -156,6 +158,7 @@ class OutboxWorker:
         self.clock = clock
         self.rng = rng or random.Random()
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
+        self.observer = observer
 
     # ── public ─────────────────────────────────────────────────────────────────────────────────
 
@@ -283,6 +286,7 @@ class OutboxWorker:
             policy=self.config.retry,
             rng=self.rng,
             clock=self.clock,
+            observer=self.observer,
         )
 
 

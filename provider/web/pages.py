@@ -21,15 +21,14 @@ from sqlalchemy.orm import Session
 
 from provider.db import get_session
 from provider.errors import NotFound
-from provider.ops.alerts.models import Alert
 from provider.ops.components.models import Component
 from provider.ops.incidents.models import Incident
-from provider.ops.incidents.models import IncidentAlert
 from provider.ops.incidents.models import IncidentComponent
 from provider.ops.incidents.models import IncidentStatus
 from provider.ops.incidents.service import require_incident
 from provider.ops.workspaces.models import Workspace
 from provider.times import iso
+from provider.web import console_view
 from provider.web import session as web_session
 from provider.web.session import page
 
@@ -79,44 +78,13 @@ def _component(session: Session, workspace: Workspace, public_id: str) -> Compon
 
 @bp.get("/incidents/<incident_id>")
 def incident_page(incident_id: str) -> Response:
+    """The incident console (its actions and refresh are ``provider.web.console``)."""
     session = get_session()
     workspace = web_session.signed_in_workspace(session)
     if workspace is None:
         return _sign_in_first()
     incident = require_incident(session, workspace.id, incident_id[:MAX_ID_LENGTH])
-    components = list(
-        session.scalars(
-            select(Component)
-            .join(IncidentComponent, IncidentComponent.component_id == Component.id)
-            .where(IncidentComponent.incident_id == incident.id)
-            .order_by(IncidentComponent.position, Component.id)
-        )
-    )
-    alerts = list(
-        session.scalars(
-            select(Alert)
-            .join(IncidentAlert, IncidentAlert.alert_id == Alert.id)
-            .where(IncidentAlert.incident_id == incident.id)
-            .order_by(IncidentAlert.added_at, Alert.id)
-            .limit(MAX_ALERTS_SHOWN)
-        )
-    )
-    raised_by = (
-        session.get(Alert, incident.severity_alert_id) if incident.severity_alert_id else None
-    )
-    review_query = {"incident": incident.public_id}
-    if components:
-        review_query["component"] = components[0].public_id
-    return page(
-        "pages/incident.html",
-        workspace=workspace,
-        incident=incident,
-        resolved=incident.status is IncidentStatus.RESOLVED,
-        components=components,
-        alerts=alerts,
-        raised_by=raised_by,
-        review_url=url_for("reviews_pages.new_review") + "?" + urlencode(review_query),
-    )
+    return console_view.render(session, workspace, incident, done=request.args.get("done"))
 
 
 @bp.get("/components/<component_id>")

@@ -72,12 +72,20 @@ def test_incident_page_shows_the_incident_after_sign_in(client: FlaskClient, api
     assert page.headers["Content-Type"].startswith("text/html")
     html = page.text
     assert "Checkout is failing" in html
-    assert re.search(r'id="status">open', html)
+    assert re.search(r'id="status"><span class="lozenge removed">Open<', html)
     # Severity rose to P1 with the second alert, and the page says which alert raised it.
-    assert re.search(r'id="severity">P1 — raised by alert “Payments down” \(P1', html)
+    assert re.search(
+        r'id="severity"><span class="lozenge removed">P1</span> '
+        r'<span class="subtle">raised by alert “Payments down” \(P1',
+        html,
+    )
     assert f'href="/components/{component["id"]}">Checkout</a>' in html
-    assert re.search(r'id="issues">OPS-12<', html)
-    rows = re.findall(r"<tr><td>(P\d)</td><td>([^<]+).*?<td>(\d+)</td><td>(\d{4}-[^<]+)</td>", html)
+    assert re.search(r'<li data-issue="OPS-12">\s*<span>OPS-12</span>', html)
+    rows = re.findall(
+        r'<tr><td><span class="lozenge">(P\d)</span></td><td>([^<]+).*?'
+        r'<td class="num">(\d+)</td><td><time datetime="(\d{4}-[^"]+)"',
+        html,
+    )
     assert [(p, m.strip(), n) for p, m, n, _ in rows] == [
         ("P2", "Checkout is failing", "2"),
         ("P1", "Payments down", "1"),
@@ -90,7 +98,9 @@ def test_incident_page_shows_the_incident_after_sign_in(client: FlaskClient, api
     assert incident["id"] in _get(client, review_link.group(1).replace("&amp;", "&")).text
 
     api.post(f"/v1/incidents/{incident['id']}/resolve")
-    assert re.search(r'id="status">resolved', _get(client, target).text)
+    assert re.search(
+        r'id="status"><span class="lozenge success">Resolved<', _get(client, target).text
+    )
 
 
 def test_component_page_lists_its_incidents(client: FlaskClient, api: Api) -> None:
@@ -186,7 +196,9 @@ def test_alert_text_is_escaped_and_the_session_covers_every_page(
     assert page.status_code == 200
     assert "<script>" not in page.text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
-    assert "script-src" not in page.headers["Content-Security-Policy"]
+    # Scripts only from the app's own files: never inline, never another origin.
+    assert "script-src 'self';" in page.headers["Content-Security-Policy"]
+    assert "unsafe-inline';" not in page.headers["Content-Security-Policy"].split("script-src")[1]
     assert "default-src 'none'" in page.headers["Content-Security-Policy"]
     cookie = page.headers["Set-Cookie"]
     assert "Path=/;" in cookie

@@ -17,9 +17,12 @@ from provider.ops.access.principal import READ
 from provider.ops.access.principal import WRITE
 from provider.ops.components import service as components
 from provider.ops.incidents import configuration
+from provider.ops.incidents import issue_sync
 from provider.ops.incidents import models
 from provider.ops.incidents import reviews
 from provider.ops.incidents import service
+from provider.ops.incidents.issue_schemas import IssueSync
+from provider.ops.incidents.issue_schemas import IssueSyncUpdate
 from provider.ops.incidents.models import ReviewStatus
 from provider.ops.incidents.rules import DEFAULT_RULES
 from provider.ops.incidents.schemas import ComponentMapping
@@ -238,6 +241,39 @@ def list_incident_rules() -> IncidentRuleList:
         **whole_list([IncidentRule.of(r) for r in rules]),
         defaults=[IncidentRuleDefault.of(spec) for spec in DEFAULT_RULES],
     )
+
+
+# ── linked Jira issues ─────────────────────────────────────────────────────────────────────────
+
+
+@bp.get("/incident-issue-sync")
+@api_key_required(READ)
+@endpoint(
+    "How incidents keep their linked Jira issues in step", tag=INCIDENTS, responses={200: IssueSync}
+)
+def get_issue_sync() -> IssueSync:
+    return IssueSync.of(issue_sync.settings_of(get_session(), g.workspace.id))
+
+
+@bp.put("/incident-issue-sync")
+@api_key_required(CONFIGURE)
+@endpoint(
+    "Set how incidents keep their linked Jira issues in step",
+    tag=INCIDENTS,
+    body=IssueSyncUpdate,
+    responses={200: IssueSync},
+)
+def put_issue_sync(body: IssueSyncUpdate) -> IssueSync:
+    session = get_session()
+    row = issue_sync.save_settings(
+        session,
+        g.workspace.id,
+        comment=body.comment,
+        transitions=body.transitions.model_dump(exclude_none=True),
+        resolve_on_issue_done=body.resolve_on_issue_done,
+    )
+    session.commit()
+    return IssueSync.of(row)
 
 
 @bp.post("/incident-rules")

@@ -8,8 +8,10 @@ from sqlalchemy.orm import Session
 from provider.jira.schemas import MAX_DESCRIPTION
 from provider.jira.schemas import clip
 from provider.ops.incidents import alert_source
+from provider.ops.incidents.models import EventKind
 from provider.ops.incidents.models import Incident
 from provider.ops.incidents.models import IncidentAlert
+from provider.ops.incidents.models import IncidentEvent
 from provider.times import iso
 
 
@@ -23,10 +25,32 @@ def alert_ids_of(session: Session, incident: Incident) -> list[int]:
     )
 
 
+# What responders said and did, shown in Jira too: Jira's incident has no timeline of its own.
+RESPONDER_KINDS = (EventKind.ACKNOWLEDGED, EventKind.NOTE)
+RESPONDER_LINES = 10
+
+
+def responder_lines(session: Session, incident: Incident) -> list[str]:
+    rows = session.scalars(
+        select(IncidentEvent)
+        .where(IncidentEvent.incident_id == incident.id, IncidentEvent.kind.in_(RESPONDER_KINDS))
+        .order_by(IncidentEvent.id.desc())
+        .limit(RESPONDER_LINES)
+    )
+    return [f"- {iso(e.at)} {e.text}" for e in reversed(list(rows))]
+
+
 def description_of(session: Session, incident: Incident) -> str:
-    """The incident's description: the person's, or a timeline generated from its alerts."""
-    if incident.description:
-        return incident.description
+    """The incident's description (the person's, or one generated from its alerts), followed by
+    the latest acknowledgements and notes of its responders."""
+    base = incident.description or _generated(session, incident)
+    said = responder_lines(session, incident)
+    if not said:
+        return base
+    return clip("\n".join([base, "", "**From the responders:**", *said]), MAX_DESCRIPTION)
+
+
+def _generated(session: Session, incident: Incident) -> str:
     alerts = alert_source.summaries(session, alert_ids_of(session, incident))
     lines = [f"**Severity:** {incident.severity or 'unknown'}"]
     if incident.rule_name:

@@ -121,6 +121,7 @@ class Incident(Base):
     created_at: Mapped[created_now]
     updated_at: Mapped[updated_now]
     resolved_at: Mapped[datetime | None]
+    acknowledged_at: Mapped[datetime | None]
     update_sequence_number: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
@@ -209,3 +210,63 @@ class ReviewIncident(Base):
         ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     position: Mapped[int] = mapped_column(default=0)
+
+
+class EventKind(enum.StrEnum):
+    """What can happen to an incident, as its timeline tells it."""
+
+    OPENED = "opened"
+    ALERT_ADDED = "alert_added"
+    ALERT_REPEATED = "alert_repeated"
+    ALERT_CLOSED = "alert_closed"
+    ACKNOWLEDGED = "acknowledged"
+    NOTE = "note"
+    SEVERITY = "severity"
+    RESOLVED = "resolved"
+    ISSUE_LINKED = "issue_linked"
+    ISSUE_UNLINKED = "issue_unlinked"
+    ISSUE_EVENT = "issue_event"
+    DELIVERY = "delivery"
+    REVIEW = "review"
+
+
+class IncidentEvent(Base):
+    """One entry of an incident's timeline.
+
+    ``detail`` holds what the entry needs beyond its text (the alert's count, the old and new
+    severity, the Jira site and outcome of a delivery); ``actor`` says who did it: a responder
+    on the incident's page, the API, an alert, or Jira.
+    """
+
+    __tablename__ = "incident_events"
+    __table_args__ = (Index("ix_incident_events_incident", "incident_id", "id"),)
+
+    id: Mapped[intpk]
+    public_id: Mapped[str] = mapped_column(String(64), unique=True, default=new_public_id)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    kind: Mapped[EventKind] = mapped_column(_enum(EventKind, 30))
+    text: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(255), default="")
+    # The alert an alert entry is about, so its repeats update one entry instead of adding more.
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id", ondelete="SET NULL"))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    at: Mapped[created_now]
+
+
+class IssueSyncSettings(Base):
+    """How a workspace's incidents keep their linked Jira issues in step.
+
+    ``transitions`` names, per incident event (``opened``, ``severity``, ``resolved``), the Jira
+    transition (or target status) to apply to each linked issue; an event without one only
+    comments. ``resolve_on_issue_done`` lets a linked issue resolved in Jira resolve the incident.
+    """
+
+    __tablename__ = "issue_sync_settings"
+
+    workspace_id: Mapped[int] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    comment: Mapped[bool] = mapped_column(default=True)
+    transitions: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    resolve_on_issue_done: Mapped[bool] = mapped_column(default=False)
+    updated_at: Mapped[updated_now]

@@ -28,6 +28,7 @@ from provider.jira.schemas import clip
 from provider.ops.components import service as components
 from provider.ops.incidents import alert_source
 from provider.ops.incidents import mapping
+from provider.ops.incidents import timeline
 from provider.ops.incidents.facts import AlertFacts
 from provider.ops.incidents.facts import priority_rank
 from provider.ops.incidents.models import ComponentMapping
@@ -191,13 +192,40 @@ def _raise_severity(incident: Incident, alert: AlertFacts) -> bool:
 
 
 def attach(
-    session: Session, incident: Incident, alert: AlertFacts, component_ids: list[int]
+    session: Session,
+    incident: Incident,
+    alert: AlertFacts,
+    component_ids: list[int],
+    *,
+    opened: bool = False,
 ) -> None:
+    """Make the alert part of the incident (which it opened, when ``opened``)."""
     session.add(IncidentAlert(alert_id=alert.id, incident_id=incident.id))
     session.flush()
     add_components(session, incident, component_ids)
-    _raise_severity(incident, alert)
-    incident.issue_keys = mapping.merge_keys(incident.issue_keys or [], mapping.issue_keys(alert))
+    before = incident.severity
+    raised = _raise_severity(incident, alert)
+    _merge_issue_keys(session, incident, alert, quiet=opened)
+    timeline.alert_joined(session, incident, alert, opened=opened)
+    if raised and not opened:
+        timeline.severity_changed(
+            session, incident, before, f"raised by alert “{alert.message}”", actor="alert"
+        )
+
+
+def _merge_issue_keys(
+    session: Session, incident: Incident, alert: AlertFacts, *, quiet: bool = False
+) -> bool:
+    """Add the issue keys the alert names; the new ones hear of the incident unless ``quiet``."""
+    before = list(incident.issue_keys or [])
+    keys = mapping.merge_keys(before, mapping.issue_keys(alert))
+    if keys == before:
+        return False
+    incident.issue_keys = keys
+    added = [k for k in keys if k not in before]
+    if added and not quiet:
+        timeline.issues_linked(session, incident, added, f"alert “{alert.message}”", "alert")
+    return True
 
 
 def open_incident(
@@ -263,11 +291,14 @@ def handle_alert(
     existing = incident_of_alert(session, alert.id)
     if existing is not None:
         drop_candidate(session, alert.id)
+        before = existing.severity
         changed = _raise_severity(existing, alert)
-        keys = mapping.merge_keys(existing.issue_keys or [], mapping.issue_keys(alert))
-        if keys != list(existing.issue_keys or []):
-            existing.issue_keys = keys
-            changed = True
+        if changed:
+            timeline.severity_changed(
+                session, existing, before, f"raised by alert “{alert.message}”", actor="alert"
+            )
+        changed = _merge_issue_keys(session, existing, alert) or changed
+        timeline.alert_changed(session, existing, alert)
         if not alert.open and existing.status is IncidentStatus.OPEN:
             changed = _maybe_resolve(session, existing, closed_alert_id=alert.id) or changed
         if changed:
@@ -295,6 +326,7 @@ def handle_alert(
         else:
             drop_candidate(session, alert.id)
         return None
+    opened = incident is None
     if incident is None:
         incident = open_incident(session, workspace, summary=alert.message, rule=decision.rule)
         logger.info(
@@ -304,7 +336,7 @@ def handle_alert(
             decision.reason,
         )
     drop_candidate(session, alert.id)
-    attach(session, incident, alert, component_ids)
+    attach(session, incident, alert, component_ids, opened=opened)
     sync.publish(session, incident)
     return incident
 
@@ -322,6 +354,10 @@ def _maybe_resolve(session: Session, incident: Incident, *, closed_alert_id: int
         if alert_source.any_open(session, alert_ids):
             return False
     resolve(session, incident)
+    cause = (
+        "its last alert closed" if policy is ResolvePolicy.LAST_ALERT_CLOSED else "an alert closed"
+    )
+    timeline.resolved(session, incident, cause, actor="alert")
     return True
 
 

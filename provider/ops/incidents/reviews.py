@@ -17,7 +17,9 @@ from provider.jira.schemas import MAX_ITEMS
 from provider.jira.schemas import MAX_SUMMARY
 from provider.jira.schemas import clip
 from provider.ops.incidents import alert_source
+from provider.ops.incidents import timeline as incident_timeline
 from provider.ops.incidents.describe import alert_ids_of
+from provider.ops.incidents.models import EventKind
 from provider.ops.incidents.models import Incident
 from provider.ops.incidents.models import Review
 from provider.ops.incidents.models import ReviewIncident
@@ -148,8 +150,24 @@ def create_review(
     session.add(review)
     session.flush()
     _set_incidents(session, review, incidents)
+    _on_timelines(session, review, incidents, "written")
     sync.publish(session, review)
     return review
+
+
+def _on_timelines(
+    session: Session, review: Review, incidents: Sequence[Incident], what: str
+) -> None:
+    for incident in incidents[:MAX_ITEMS]:
+        incident_timeline.record(
+            session,
+            incident,
+            EventKind.REVIEW,
+            f"Post-incident review “{review.summary}” {what} ({review.status.value})",
+            actor=review.created_by or "",
+            detail={"review": review.public_id, "status": review.status.value},
+            notify=False,
+        )
 
 
 def check_transition(current: ReviewStatus, new: ReviewStatus) -> None:
@@ -181,5 +199,6 @@ def update_review(
         if not incidents:
             raise Conflict("A review covers at least one incident.", code="no_incidents")
         _set_incidents(session, review, incidents)
+    _on_timelines(session, review, incidents_of(session, review), "saved")
     sync.publish(session, review)
     return review

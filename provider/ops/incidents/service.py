@@ -21,6 +21,8 @@ from provider.jira.schemas import clip
 from provider.ops.components import service as components
 from provider.ops.incidents import alert_source
 from provider.ops.incidents import mapping
+from provider.ops.incidents import timeline
+from provider.ops.incidents.models import EventKind
 from provider.ops.incidents.models import Incident
 from provider.ops.incidents.models import IncidentAlert
 from provider.ops.incidents.models import IncidentStatus
@@ -113,6 +115,13 @@ def create_incident(
     if not component_ids and not alert_public_ids:
         add_components(session, incident, [components.fallback_component(session, workspace.id).id])
     incident.issue_keys = mapping.merge_keys(incident.issue_keys or [], issue_keys)
+    timeline.record(
+        session,
+        incident,
+        EventKind.OPENED,
+        f"Incident opened through the API ({created_by})",
+        actor=created_by,
+    )
     sync.publish(session, incident)
     return incident
 
@@ -133,10 +142,8 @@ def update_incident(
         incident.summary = clip(summary, MAX_SUMMARY)
     if description is not None:
         incident.description = description or None
-    if severity is not None:
-        incident.severity = severity
-        incident.severity_alert_id = None
-        incident.severity_raised_at = utcnow()
+    if severity is not None and severity != incident.severity:
+        set_severity(session, incident, severity, cause="changed through the API", actor="api")
     if resolve_policy is not None:
         incident.resolve_policy = resolve_policy
     if component_ids:
@@ -144,13 +151,33 @@ def update_incident(
     if alert_public_ids:
         attach_alerts(session, incident, alert_public_ids)
     if issue_keys is not None:
+        before = list(incident.issue_keys or [])
         incident.issue_keys = list(dict.fromkeys(issue_keys))[: mapping.MAX_ISSUE_KEYS]
+        added = [k for k in incident.issue_keys if k not in before]
+        timeline.issues_linked(session, incident, added, "the API", "api")
+        for key in before:
+            if key not in incident.issue_keys:
+                timeline.issue_unlinked(session, incident, key, actor="api")
     sync.publish(session, incident)
     return incident
 
 
-def resolve_by_hand(session: Session, incident: Incident) -> Incident:
+def set_severity(
+    session: Session, incident: Incident, severity: str, *, cause: str, actor: str
+) -> None:
+    """Set the severity by hand (it may go down as well as up), with its cause on the timeline."""
+    before = incident.severity
+    incident.severity = severity
+    incident.severity_alert_id = None
+    incident.severity_raised_at = utcnow()
+    timeline.severity_changed(session, incident, before, cause, actor=actor)
+
+
+def resolve_by_hand(
+    session: Session, incident: Incident, *, actor: str = "api", cause: str = "resolved by hand"
+) -> Incident:
     if incident.status is not IncidentStatus.RESOLVED:
         resolve(session, incident)
+        timeline.resolved(session, incident, cause, actor=actor)
         sync.publish(session, incident)
     return incident
