@@ -2,7 +2,9 @@
 
 python -m bench                 # everything, SQLite and (with TEST_DATABASE_URL) PostgreSQL
 python -m bench --quick         # a smoke run: small sizes, short durations
-python -m bench --only jira     # one scenario: ace, jira, delivery, ingestion, growth, pacing
+python -m bench --only jira     # one scenario: ace, jira, delivery, ingestion, growth, pacing,
+                               # storm
+python -m bench --only storm --storm-alerts 5000   # a smaller storm
 python -m bench --profile       # also sample the web workers with py-spy (bench/profiles/)
 python -m bench --only ace      # side by side with atlassian-connect-express (needs node)
 """
@@ -30,13 +32,16 @@ from bench import loadgen
 from bench import pacing
 from bench import profile
 from bench import report
+from bench import storm
 from bench import versus_ace
 from bench.stack import rss_mib
 from bench.stack import stack
 
 logger = logging.getLogger("bench")
+# the storm keeps twenty creates per alias, and at least one alias per workspace
+WORKSPACES_ALIASES = storm.WORKSPACES
 HERE = Path(__file__).resolve().parent
-SCENARIOS = ("ace", "jira", "growth", "ingestion", "delivery", "pacing")
+SCENARIOS = ("ace", "jira", "growth", "ingestion", "delivery", "pacing", "storm")
 
 
 def machine() -> dict[str, Any]:
@@ -118,6 +123,14 @@ def run_backend(backend: str, args: argparse.Namespace, workdir: Path) -> dict[s
             ]
             out["memory_mib"]["web worker, after ingestion"] = web_rss(s)
 
+    if "storm" in wanted:
+        alerts = args.storm_alerts or (2_000 if quick else storm.ALERTS)
+        with stack(backend, workdir) as s:
+            out["load_average_before_storm"] = load_average()
+            out["storm"] = storm.run(
+                s, alerts=alerts, aliases=max(WORKSPACES_ALIASES, alerts // 20)
+            )
+
     if "delivery" in wanted:
         incidents, components = (5_000, 1_000) if quick else (100_000, 20_000)
         runs = []
@@ -149,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--profile", action="store_true", help="py-spy the web workers")
     parser.add_argument("--python-loadgen", action="store_true", help="do not use wrk")
+    parser.add_argument("--storm-alerts", type=int, help="alerts the storm sends (20,000)")
     parser.add_argument("--output", type=Path, default=HERE, help="where results go")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")

@@ -94,11 +94,11 @@ function request()
     ["Content-Type"] = "application/json"}}, body)
 end
 """
-        + _DONE
+        + WRK_DONE
     )
 
 
-_DONE = r"""
+WRK_DONE = r"""
 function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(

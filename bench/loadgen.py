@@ -12,10 +12,12 @@ import http.client
 import json
 import multiprocessing
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from dataclasses import dataclass
 from dataclasses import field
@@ -166,7 +168,40 @@ def run_script(
             text=True,
             check=True,
         )
-    line = next(x for x in proc.stdout.splitlines() if x.startswith("WRKJSON "))
+    return _wrk_result(proc.stdout, connections, threads)
+
+
+def run_script_until(
+    base_url: str,
+    lua: str,
+    finished: Callable[[], bool],
+    *,
+    connections: int = 32,
+    threads: int = 2,
+    limit: float = 3600,
+) -> LoadResult:
+    """Run wrk with a Lua script until ``finished()`` (polled), then stop it as Ctrl-C does:
+    wrk then prints its summary for the time it ran, so the rate is not diluted by waiting."""
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "requests.lua"
+        script.write_text(lua)
+        command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{round(limit)}s"]
+        proc = subprocess.Popen(
+            [*command, "--timeout", "10s", "-s", str(script), base_url],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + limit
+        while proc.poll() is None and not finished() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+        stdout, _ = proc.communicate(timeout=60)
+    return _wrk_result(stdout, connections, threads)
+
+
+def _wrk_result(stdout: str, connections: int, threads: int) -> LoadResult:
+    line = next(x for x in stdout.splitlines() if x.startswith("WRKJSON "))
     data = json.loads(line.removeprefix("WRKJSON "))
     seconds = data["duration_us"] / 1e6
     errors = sum(data[k] for k in ("status", "connect", "read", "write", "timeout"))

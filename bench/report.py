@@ -120,6 +120,8 @@ def markdown(results: dict[str, Any]) -> str:
             out.append("")
         if "pacing" in b:
             out.extend(_pacing(b["pacing"], b.get("load_average_before_pacing")))
+        if "storm" in b:
+            out.extend(storm_table(b["storm"], b.get("load_average_before_storm")))
         if b.get("memory_mib"):
             out.append("**Memory** (resident, MiB, one value per process)")
             out.append("")
@@ -143,6 +145,33 @@ def markdown(results: dict[str, Any]) -> str:
             out.append(_table(["request"] + [f"N = {int(s):,}" for s in sizes], rows))
             out.append("")
     return "\n".join(out) + "\n"
+
+
+def storm_table(st: dict[str, Any], load: Any) -> list[str]:
+    """The storm scenario: intake, then processing for the well-behaved and the hostile."""
+    quiet, bad = st.get("well_behaved", {}), st.get("hostile", {})
+    return [
+        f"**Storm** ({st['alerts']:,} alerts over {st['aliases']:,} aliases, 5 workspaces, "
+        f"{st['connections']} connections, one worker; load before: {load})",
+        "",
+        _table(
+            ["accepted", "accepted/s", "202 p50 ms", "202 p99 ms", "errors", "web CPU ms/202",
+             "/healthz/s", "intake ÷ /healthz"],
+            [[st["accepted"], st["accepted_per_second"], st["accept_p50_ms"],
+              st["accept_p99_ms"], st["errors"], st["web_cpu_ms_per_accepted"],
+              st["healthz_per_second"], st["intake_share_of_healthz"]]],
+        ),
+        "",
+        _table(
+            ["workspaces", "processed", "processed/s end to end", "202→processed p50 s",
+             "p99 s", "max s"],
+            [[name, w.get("processed"), w.get("processed_per_second_end_to_end"),
+              w.get("seconds_202_to_processed_p50"), w.get("seconds_202_to_processed_p99"),
+              w.get("seconds_202_to_processed_max")]
+             for name, w in (("four well-behaved", quiet), ("the hostile one", bad))],
+        ),
+        "",
+    ]  # fmt: skip
 
 
 def _versus_ace(v: dict[str, Any], load: Any) -> list[str]:

@@ -261,7 +261,7 @@ class Stack:
             stop_process(self.web)
             self.web = None
 
-    def _wait_healthy(self, timeout: float = 30) -> None:
+    def _wait_healthy(self, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.web is not None and self.web.poll() is not None:

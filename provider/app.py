@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import random
 import re
 import time
@@ -106,17 +107,36 @@ def _metrics(app: Flask, settings: Settings, factory: sessionmaker[Session]) -> 
 
 
 class _JSONProvider(DefaultJSONProvider):
-    """Flask's JSON, where a body nested too deeply to parse is malformed JSON, not a crash.
+    """Flask's JSON, where a body nested too deeply to parse is malformed JSON, not a crash,
+    and what is written is always JSON.
 
     ``json.loads`` raises ``RecursionError`` for a few thousand nested brackets; ``get_json``
-    only turns ``ValueError`` into "no JSON" (silent) or a 400.
+    only turns ``ValueError`` into "no JSON" (silent) or a 400. ``json.dumps`` writes ``NaN``
+    and ``Infinity``, which no JSON parser reads; they go out as ``null``, as pydantic's
+    dumps write them.
     """
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        try:
+            return super().dumps(obj, allow_nan=False, **kwargs)
+        except ValueError:
+            return super().dumps(_finite(obj), allow_nan=False, **kwargs)
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         try:
             return super().loads(s, **kwargs)
         except RecursionError:
             raise ValueError("JSON nested too deeply") from None
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 class _NoCookieSession(SessionInterface):

@@ -18,6 +18,7 @@ from provider.config import Settings
 from provider.db import make_session_factory
 from provider.metrics import Metrics
 from provider.ops.alerts.listeners import AlertListeners
+from provider.ops.alerts.processing import COSTLY_SECONDS
 from provider.ops.alerts.processing import process_pending
 from provider.ops.heartbeats import expiry as heartbeats
 from provider.ops.incidents import listener as incident_listener
@@ -122,7 +123,9 @@ def build_worker(
     listeners = alert_listeners()
 
     def process_alert_requests() -> int:
-        return process_pending(factory, listeners=listeners, limit=ALERT_BATCH)
+        return process_pending(
+            factory, listeners=listeners, limit=ALERT_BATCH, costly_seconds=COSTLY_SECONDS
+        )
 
     def promote_due_alerts() -> int:
         return incidents.promote_due(factory)

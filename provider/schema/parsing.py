@@ -1,13 +1,15 @@
 """Turn a request's JSON body or query string into a model, or into the API's 400/422 errors.
 
-A body that is not JSON, not an object, or holds text no database can store (NUL, a lone UTF-16
-surrogate) is a 400 before any field is looked at. Field errors become one 422 that names the
+A body that is not JSON, not an object, holds text no database can store (NUL, a lone UTF-16
+surrogate) or a number JSON cannot carry back out (``NaN``, ``Infinity``, ``1e999999``) is a 400
+before any field is looked at: what is accepted can be stored, processed and served again. Field errors become one 422 that names the
 first bad field in its title and lists them all under ``fields``.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 from typing import TypeVar
@@ -26,6 +28,7 @@ M = TypeVar("M", bound=BaseModel)
 
 NUL_MESSAGE = "Text may not contain NUL (\\u0000) characters."
 SURROGATE_MESSAGE = "Text may not contain unpaired UTF-16 surrogates (\\ud800-\\udfff)."
+NON_FINITE_MESSAGE = "Numbers must be finite: NaN, Infinity and out-of-range values are not JSON."
 
 _MESSAGES = {
     "missing": "is required",
@@ -109,18 +112,37 @@ def to_validation_failed(
 def decode_json(data: bytes, *, optional: bool = False) -> Any:
     """The JSON value of a body (any content type); ``{}`` for an empty one when ``optional``.
 
-    :raises BadRequest: for a missing or malformed body, or text that cannot be stored.
+    :raises BadRequest: for a missing or malformed body, text that cannot be stored, or a
+        number that is not finite.
     """
     if not data.strip():
         if optional:
             return {}
         raise BadRequest("A JSON request body is required.", code="invalid_json")
     try:
-        value = json.loads(data)
+        value = json.loads(data, parse_float=_finite_float, parse_constant=_no_constant)
+    except _NonFinite:
+        raise BadRequest(NON_FINITE_MESSAGE, code="invalid_number") from None
     except (ValueError, RecursionError):
         raise BadRequest("The request body is not valid JSON.", code="invalid_json") from None
     check_storable(value)
     return value
+
+
+class _NonFinite(Exception):
+    pass
+
+
+def _finite_float(text: str) -> float:
+    # Python reads 1e999999 as inf, which json.dumps then writes as the non-JSON ``Infinity``.
+    number = float(text)
+    if math.isinf(number):
+        raise _NonFinite
+    return number
+
+
+def _no_constant(_name: str) -> Any:
+    raise _NonFinite
 
 
 def check_storable(value: Any) -> None:

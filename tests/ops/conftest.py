@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -7,9 +9,13 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
+from werkzeug.serving import make_server
 from werkzeug.test import TestResponse
 
+from provider.app import create_app
 from provider.config import Settings
+from provider.db import make_engine
+from provider.db import make_session_factory
 from provider.ops.alerts.processing import process_pending
 from provider.ops.workspaces.models import Workspace
 from provider.ops.workspaces.service import create_workspace
@@ -80,6 +86,29 @@ def api(client: FlaskClient, session: Session, session_factory: sessionmaker[Ses
 @pytest.fixture
 def other_api(client: FlaskClient, session: Session, session_factory: sessionmaker[Session]) -> Api:
     return make_api(client, session, session_factory, "Team B")
+
+
+@pytest.fixture
+def live(
+    settings: Settings, fresh_database_url: str
+) -> Iterator[tuple[str, sessionmaker[Session]]]:
+    """The app served over loopback by a threaded server, on a database of its own."""
+    engine = make_engine(fresh_database_url)
+    factory = make_session_factory(engine)
+    app = create_app(
+        settings.with_(database_url=fresh_database_url, api_rate_limit_per_minute=100_000),
+        session_factory=factory,
+        configure_logs=False,
+    )
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", factory
+    finally:
+        server.shutdown()
+        thread.join()
+        engine.dispose()
 
 
 @pytest.fixture

@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 import requests
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
-from werkzeug.serving import make_server
 
-from provider.app import create_app
-from provider.config import Settings
-from provider.db import make_engine
-from provider.db import make_session_factory
 from provider.ops.alerts.listeners import NO_LISTENERS
 from provider.ops.alerts.models import Alert
 from provider.ops.alerts.models import AlertRequest
@@ -25,31 +18,10 @@ from provider.ops.alerts.models import AlertStatus
 from provider.ops.alerts.models import RequestState
 from provider.ops.alerts.processing import process_pending
 from provider.ops.workspaces.service import create_workspace
+from provider.worker import alert_listeners
 
 CREATES = 1000
 ALIASES = 50
-
-
-@pytest.fixture
-def live(
-    settings: Settings, fresh_database_url: str
-) -> Iterator[tuple[str, sessionmaker[Session]]]:
-    engine = make_engine(fresh_database_url)
-    factory = make_session_factory(engine)
-    app = create_app(
-        settings.with_(database_url=fresh_database_url, api_rate_limit_per_minute=100_000),
-        session_factory=factory,
-        configure_logs=False,
-    )
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", factory
-    finally:
-        server.shutdown()
-        thread.join()
-        engine.dispose()
 
 
 def test_concurrent_creates_over_few_aliases_deduplicate_exactly(
@@ -107,3 +79,75 @@ def test_concurrent_creates_over_few_aliases_deduplicate_exactly(
             .where(AlertRequest.is_success.is_not(True))
         )
         assert not_ok == 0
+
+
+STORM_WORKSPACES = 3
+STORM_ALIASES = 60
+
+
+def test_deduplication_stays_exact_while_a_storm_is_processed(
+    live: tuple[str, sessionmaker[Session]], databases
+) -> None:  # type: ignore[no-untyped-def]
+    """Creates from several workspaces arrive while processors run (two on PostgreSQL): every
+    alias ends with one open alert whose count is the number of creates sent for it."""
+    base, factory = live
+    with factory.begin() as session:
+        made = [create_workspace(session, f"Storm {n}") for n in range(STORM_WORKSPACES)]
+        keys = {workspace.id: key for workspace, key, _ in made}
+    # alias i gets 1 + i % 7 creates, in every workspace, so counts differ between aliases
+    sends = [
+        (workspace_id, i)
+        for i in range(STORM_ALIASES)
+        for workspace_id in keys
+        for _ in range(1 + i % 7)
+    ]
+    sends.sort(key=lambda send: hash((send, len(sends))))  # interleave aliases and workspaces
+    local = threading.local()
+
+    def create(send: tuple[int, int]) -> int:
+        workspace_id, i = send
+        if not hasattr(local, "http"):
+            local.http = requests.Session()
+        response = local.http.post(
+            f"{base}/v1/alerts",
+            json={"message": f"storm {i}", "alias": f"alias-{i}", "priority": "P1"},
+            headers={"Authorization": f"GenieKey {keys[workspace_id]}"},
+            timeout=60,
+        )
+        return response.status_code
+
+    stop = threading.Event()
+
+    def processor() -> int:
+        done = 0
+        while not stop.is_set():
+            applied = process_pending(factory, listeners=alert_listeners(), limit=50)
+            done += applied
+            if not applied:
+                stop.wait(0.01)
+        return done + process_pending(factory, listeners=alert_listeners(), limit=len(sends))
+
+    processors = 2 if databases.backend == "postgresql" else 1
+    with ThreadPoolExecutor(max_workers=processors) as workers:
+        running = [workers.submit(processor) for _ in range(processors)]
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            statuses = list(pool.map(create, sends))
+        stop.set()
+        assert sum(r.result() for r in running) == len(sends)
+    assert statuses == [202] * len(sends)
+
+    with factory() as session:
+        open_alerts = session.scalars(select(Alert).where(Alert.status == AlertStatus.OPEN)).all()
+        counts = {(a.workspace_id, a.alias): a.count for a in open_alerts}
+        assert len(counts) == len(open_alerts)  # one open alert per alias
+        assert counts == {
+            (workspace_id, f"alias-{i}"): 1 + i % 7
+            for workspace_id in keys
+            for i in range(STORM_ALIASES)
+        }
+        outcomes = session.execute(
+            select(AlertRequest.state, AlertRequest.is_success, func.count()).group_by(
+                AlertRequest.state, AlertRequest.is_success
+            )
+        ).all()
+        assert outcomes == [(RequestState.PROCESSED, True, len(sends))]

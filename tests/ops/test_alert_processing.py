@@ -42,7 +42,7 @@ def test_create_then_duplicate_counts_and_keeps_first_fields(
     _create(session, principal, alias="db-1", priority="P2", message="first")
     _create(session, principal, alias="db-1", priority="P1", message="second", note="again")
     events: list[AlertEvent] = []
-    hooks = AlertListeners([lambda _s, _a, event: events.append(event)])
+    hooks = AlertListeners([lambda _s, _a, event, _b: events.append(event)])
 
     assert process_pending(session_factory, listeners=hooks) == 2
 
@@ -77,7 +77,7 @@ def test_failing_hook_marks_request_failed_and_rolls_back(
     principal = _principal(session)
     request_id = _create(session, principal, alias="boom")
 
-    def explode(_s: Session, _a: Alert, _e: AlertEvent) -> None:
+    def explode(_s: Session, _a: Alert, _e: AlertEvent, _b: object) -> None:
         raise RuntimeError("hook failed")
 
     hooks = AlertListeners([explode])

@@ -228,7 +228,7 @@ INVALID_ACTIONS = [
     ),
     ({"fieldMappings": {"message": "{{subject.__init__}}"}}, "'__init__' is not allowed"),
     ({"fieldMappings": {"message": "{{subject.popen()}}"}}, "unknown method popen()"),
-    ({"fieldMappings": {"tags": "a,b"}}, "fieldMappings.tags must be a list of strings"),
+    ({"fieldMappings": {"tags": "a,b"}}, "fieldMappings.tags must be a list of at most 50 strings"),
     ({"fieldMappings": {"priority": "urgent"}}, "fieldMappings.priority must be P1..P5"),
     (
         {"fieldMappings": {"responders": [{"type": "robot", "id": "x"}]}},

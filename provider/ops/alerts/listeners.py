@@ -1,7 +1,9 @@
 """What runs after every change alert processing makes (incidents, outgoing actions).
 
 Listeners run inside the transaction of the change, so what they write (incidents, outbox rows)
-commits or rolls back together with it. The worker's composition root decides which run.
+commits or rolls back together with it. The worker's composition root decides which run. They
+share the request's pattern budget: whatever every listener's filters, mappings and templates
+contain, one alert costs at most that much.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from sqlalchemy.orm import Session
 
 from provider.ops.alerts.models import Alert
 from provider.ops.alerts.models import AlertEvent
+from provider.ops.lang.regex import Budget
 
-AlertListener = Callable[[Session, Alert, AlertEvent], None]
+AlertListener = Callable[[Session, Alert, AlertEvent, Budget], None]
 
 
 class AlertListeners:
@@ -25,9 +28,11 @@ class AlertListeners:
     def __init__(self, listeners: Iterable[AlertListener] = ()) -> None:
         self._listeners = tuple(listeners)
 
-    def after_change(self, session: Session, alert: Alert, event: AlertEvent) -> None:
+    def after_change(
+        self, session: Session, alert: Alert, event: AlertEvent, budget: Budget
+    ) -> None:
         for listener in self._listeners:
-            listener(session, alert, event)
+            listener(session, alert, event, budget)
 
 
 NO_LISTENERS = AlertListeners()

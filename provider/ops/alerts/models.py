@@ -164,6 +164,7 @@ class AlertRequest(Base):
     __tablename__ = "alert_requests"
     __table_args__ = (
         Index("ix_alert_requests_state_id", "state", "id"),
+        Index("ix_alert_requests_state_workspace_id", "state", "workspace_id", "id"),
         Index("ix_alert_requests_workspace_alias", "workspace_id", "alias"),
     )
 

@@ -1,14 +1,21 @@
-"""Apply pending alert requests, in order, each in its own transaction, and record the outcome.
+"""Apply pending alert requests, each in its own transaction, and record the outcome.
 
-The worker calls :func:`process_pending` in its loop. On PostgreSQL several processors may run at
-once: each claims the oldest unclaimed request with ``FOR UPDATE SKIP LOCKED`` and locks the alert
-it changes, and de-duplication rests on the partial unique index (exact under any concurrency).
-On SQLite every transaction takes the write lock up front, which serializes processors.
+The worker calls :func:`process_pending` in its loop. Workspaces take turns: each batch holds
+at most a few of each workspace's oldest pending requests, interleaved, so one workspace's
+backlog (or a configuration that makes each of its alerts costly) delays that workspace, not
+the others. Within a workspace requests apply in the order they were accepted. Each request
+has one pattern budget that every listener shares (see ``provider.ops.lang.regex``).
+
+On PostgreSQL several processors may run at once: each claims a request with ``FOR UPDATE SKIP
+LOCKED`` and locks the alert it changes, and de-duplication rests on the partial unique index
+(exact under any concurrency). On SQLite every transaction takes the write lock up front, which
+serializes processors.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -16,9 +23,12 @@ from sqlalchemy import select
 from sqlalchemy import text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
+from provider.ops.alerts.claims import PER_WORKSPACE
+from provider.ops.alerts.claims import claim_order
 from provider.ops.alerts.fields import EXTRA_PROPERTIES_MAX_CHARS
 from provider.ops.alerts.fields import RECIPIENTS_MAX
 from provider.ops.alerts.fields import TAGS_MAX
@@ -36,6 +46,7 @@ from provider.ops.alerts.models import Priority
 from provider.ops.alerts.models import RequestState
 from provider.ops.alerts.schemas import AlertCreate
 from provider.ops.alerts.schemas import parse_time
+from provider.ops.lang.regex import Budget
 from provider.times import iso
 from provider.times import utcnow
 
@@ -45,6 +56,9 @@ STATUS_CREATED = "Created alert"
 STATUS_DEDUPLICATED = "Alert is deduplicated"
 STATUS_NOT_FOUND = "Alert does not exist"
 STATUS_FAILED = "Request could not be processed"
+#: A request that takes longer ends its workspace's turns for the worker's current tick.
+COSTLY_SECONDS = 0.05
+WRITER_PAUSE = 0.002
 
 
 class RequestFailed(Exception):
@@ -52,58 +66,93 @@ class RequestFailed(Exception):
 
 
 def process_pending(
-    session_factory: sessionmaker[Session], *, listeners: AlertListeners, limit: int = 100
+    session_factory: sessionmaker[Session],
+    *,
+    listeners: AlertListeners,
+    limit: int = 100,
+    per_workspace: int = PER_WORKSPACE,
+    costly_seconds: float | None = None,
 ) -> int:
-    """Apply up to ``limit`` pending requests, oldest first; returns how many were processed.
+    """Apply up to ``limit`` pending requests, workspaces in turn; returns how many were processed.
 
     ``listeners`` run after each change, in its transaction (see ``provider.worker``).
+    ``costly_seconds``: a workspace one of whose requests takes longer gets no more turns in
+    this call (the worker passes :data:`COSTLY_SECONDS`; ``None`` drains the queue).
     """
-    hooks = listeners
     processed = 0
+    # A workspace whose configuration makes its requests costly waits for the next call while
+    # the others' requests go first: its cost delays itself.
+    costly: set[int] = set()
+    bind = session_factory.kw.get("bind")
+    sqlite_writer = isinstance(bind, Engine) and bind.dialect.name == "sqlite"
     while processed < limit:
-        with session_factory() as session, session.begin():
-            request = session.scalars(
-                select(AlertRequest)
-                .where(AlertRequest.state == RequestState.PENDING)
-                .order_by(AlertRequest.id)
-                .limit(1)
-                .with_for_update(skip_locked=True)
-            ).first()
-            if request is None:
-                break
-            try:
-                with session.begin_nested():
-                    success, status, alert_id = apply_request(session, request, hooks)
-            except Exception:
-                # A bug or a failing hook must not block the queue behind this request; the change
-                # was rolled back with the savepoint, so nothing half-applied remains.
-                logger.exception(
-                    "alert request failed request_id=%s action=%s",
-                    request.public_id,
-                    request.action.value,
-                )
-                success, status, alert_id = False, STATUS_FAILED, request.alert_public_id
-            request.state = RequestState.PROCESSED
-            request.processed_at = utcnow()
-            request.is_success = success
-            request.status_message = status[:500]
-            request.alert_public_id = alert_id
-        processed += 1
+        batch = claim_order(
+            session_factory, limit=limit - processed, per_workspace=per_workspace, skip=costly
+        )
+        if not batch:
+            break
+        for request_id, workspace_id in batch:
+            if workspace_id in costly:
+                continue
+            started = time.monotonic()
+            processed += _process_one(session_factory, request_id, listeners)
+            if costly_seconds is not None and time.monotonic() - started > costly_seconds:
+                costly.add(workspace_id)
+            if costly_seconds is not None and sqlite_writer:
+                # Else, taking SQLite's write lock again at once, it starves the intake.
+                time.sleep(WRITER_PAUSE)
     return processed
 
 
+def _process_one(
+    session_factory: sessionmaker[Session], request_id: int, hooks: AlertListeners
+) -> int:
+    with session_factory() as session, session.begin():
+        request = session.scalars(
+            select(AlertRequest)
+            .where(AlertRequest.id == request_id, AlertRequest.state == RequestState.PENDING)
+            .with_for_update(skip_locked=True)
+        ).first()
+        if request is None:
+            return 0  # another processor took it
+        budget = Budget()
+        try:
+            with session.begin_nested():
+                success, status, alert_id = apply_request(session, request, hooks, budget)
+        except Exception:
+            # A bug or a failing hook must not block the queue behind this request; the change
+            # was rolled back with the savepoint, so nothing half-applied remains.
+            logger.exception(
+                "alert request failed request_id=%s action=%s",
+                request.public_id,
+                request.action.value,
+            )
+            success, status, alert_id = False, STATUS_FAILED, request.alert_public_id
+        if budget.exhausted:
+            status = f"{status}; some tenant patterns were not run: {budget.reason()}"
+        request.state = RequestState.PROCESSED
+        request.processed_at = utcnow()
+        request.is_success = success
+        request.status_message = status[:500]
+        request.alert_public_id = alert_id
+    return 1
+
+
 def apply_request(
-    session: Session, request: AlertRequest, hooks: AlertListeners
+    session: Session, request: AlertRequest, hooks: AlertListeners, budget: Budget
 ) -> tuple[bool, str, str | None]:
-    """Apply one request; returns ``(isSuccess, status, alertId)``."""
+    """Apply one request; returns ``(isSuccess, status, alertId)``.
+
+    ``budget``: what the listeners may spend on tenant patterns for this request, all together.
+    """
     if request.action is AlertAction.CREATE:
-        return _create(session, request, hooks)
+        return _create(session, request, hooks, budget)
     alert = _locked_target(session, request)
     if alert is None:
         return False, STATUS_NOT_FOUND, request.alert_public_id
     handler = _HANDLERS[request.action]
     try:
-        result = handler(_Context(session, request, alert, hooks))
+        result = handler(_Context(session, request, alert, hooks, budget))
     except RequestFailed as e:
         return False, str(e), alert.public_id
     return True, result, alert.public_id
@@ -127,7 +176,7 @@ def _insert(session: Session) -> Any:
 
 
 def _create(
-    session: Session, request: AlertRequest, hooks: AlertListeners
+    session: Session, request: AlertRequest, hooks: AlertListeners, budget: Budget
 ) -> tuple[bool, str, str | None]:
     payload = dict(request.payload)
     new_id = payload.pop("alertId")
@@ -179,32 +228,38 @@ def _create(
     alert = session.scalars(
         select(Alert).where(Alert.id == row.id).execution_options(populate_existing=True)
     ).one()
-    ctx = _Context(session, request, alert, hooks)
+    ctx = _Context(session, request, alert, hooks, budget)
     if row.public_id == new_id:
         ctx.log(AlertEvent.CREATED, f"Alert created: {data.message}")
         for note in data.truncations:
             ctx.log(AlertEvent.TRUNCATED, note)
         if data.note:
             ctx.add_note(data.note)
-        hooks.after_change(session, alert, AlertEvent.CREATED)
+        ctx.after(AlertEvent.CREATED)
         return True, STATUS_CREATED, alert.public_id
     # A duplicate only counts: message, description, priority, state, owner and responders stay
     # as the first occurrence set them; the duplicate's message is kept in the log.
     ctx.log(AlertEvent.DEDUPLICATED, f"Alert de-duplicated; count {alert.count}: {data.message}")
     if data.note:
         ctx.add_note(data.note)
-    hooks.after_change(session, alert, AlertEvent.DEDUPLICATED)
+    ctx.after(AlertEvent.DEDUPLICATED)
     return True, STATUS_DEDUPLICATED, alert.public_id
 
 
 class _Context:
     def __init__(
-        self, session: Session, request: AlertRequest, alert: Alert, hooks: AlertListeners
+        self,
+        session: Session,
+        request: AlertRequest,
+        alert: Alert,
+        hooks: AlertListeners,
+        budget: Budget,
     ) -> None:
         self.session = session
         self.request = request
         self.alert = alert
         self.hooks = hooks
+        self.budget = budget
         self.payload: dict[str, Any] = dict(request.payload or {})
         self.now = utcnow()
 
@@ -235,8 +290,11 @@ class _Context:
         if isinstance(note, str) and note and event is not AlertEvent.NOTE_ADDED:
             self.add_note(note)
         self.session.flush()
-        self.hooks.after_change(self.session, self.alert, event)
+        self.after(event)
         return "Request processed successfully"
+
+    def after(self, event: AlertEvent) -> None:
+        self.hooks.after_change(self.session, self.alert, event, self.budget)
 
     def require_open(self) -> None:
         if self.alert.status is AlertStatus.CLOSED:
@@ -287,7 +345,7 @@ def _close(c: _Context) -> str:
 
 def _delete(c: _Context) -> str:
     # Hooks see the alert before it goes; its logs and notes go with it (ON DELETE CASCADE).
-    c.hooks.after_change(c.session, c.alert, AlertEvent.DELETED)
+    c.after(AlertEvent.DELETED)
     c.session.delete(c.alert)
     c.session.flush()
     return "Alert deleted"
@@ -377,7 +435,7 @@ def _snooze(c: _Context) -> str:
 def _add_note(c: _Context) -> str:
     c.add_note(str(c.payload["note"]))
     c.alert.updated_at = c.now
-    c.hooks.after_change(c.session, c.alert, AlertEvent.NOTE_ADDED)
+    c.after(AlertEvent.NOTE_ADDED)
     return "Note added"
 
 
@@ -387,7 +445,7 @@ def _update_note(c: _Context) -> str:
     note.updated_at = c.now
     c.alert.updated_at = c.now
     c.log(AlertEvent.NOTE_UPDATED, f"Note {note.public_id} updated")
-    c.hooks.after_change(c.session, c.alert, AlertEvent.NOTE_UPDATED)
+    c.after(AlertEvent.NOTE_UPDATED)
     return "Note updated"
 
 
@@ -396,7 +454,7 @@ def _delete_note(c: _Context) -> str:
     c.session.delete(note)
     c.alert.updated_at = c.now
     c.log(AlertEvent.NOTE_DELETED, f"Note {note.public_id} deleted")
-    c.hooks.after_change(c.session, c.alert, AlertEvent.NOTE_DELETED)
+    c.after(AlertEvent.NOTE_DELETED)
     return "Note deleted"
 
 

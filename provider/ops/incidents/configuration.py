@@ -31,6 +31,29 @@ from provider.ops.incidents.schemas import IncidentRuleUpdate
 MappingRow = tuple[ComponentMapping, Component]
 
 
+# Every rule filter and mapping of a workspace is consulted for each of its alerts: the counts
+# are capped so that, with the alert's pattern budget, a configuration costs a bounded amount
+# whatever it holds.
+MAX_RULES_PER_WORKSPACE = 100
+MAX_MAPPINGS_PER_WORKSPACE = 200
+
+
+def _ensure_room(
+    session: Session, model: type[IncidentRule | ComponentMapping], workspace_id: int
+) -> None:
+    """:raises ValidationFailed: when the workspace already has as many as it may."""
+    limit, what, code = (
+        (MAX_RULES_PER_WORKSPACE, "incident rules", "too_many_rules")
+        if model is IncidentRule
+        else (MAX_MAPPINGS_PER_WORKSPACE, "component mappings", "too_many_mappings")
+    )
+    count = session.scalar(
+        select(func.count()).select_from(model).where(model.workspace_id == workspace_id)
+    )
+    if (count or 0) >= limit:
+        raise ValidationFailed(f"A workspace may have at most {limit} {what}.", code=code)
+
+
 def _last_position(
     session: Session, model: type[IncidentRule | ComponentMapping], workspace_id: int
 ) -> int:
@@ -71,6 +94,8 @@ def require_rule(session: Session, workspace_id: int, public_id: str) -> Inciden
 
 
 def create_rule(session: Session, workspace_id: int, data: IncidentRuleCreate) -> IncidentRule:
+    """:raises ValidationFailed: when the workspace has :data:`MAX_RULES_PER_WORKSPACE` rules."""
+    _ensure_room(session, IncidentRule, workspace_id)
     rule = IncidentRule(
         workspace_id=workspace_id,
         position=_last_position(session, IncidentRule, workspace_id) + 1,
@@ -123,7 +148,10 @@ def _component(session: Session, workspace_id: int, public_id: str) -> Component
 
 
 def create_mapping(session: Session, workspace_id: int, data: ComponentMappingCreate) -> MappingRow:
-    """:raises NotFound: when the component is not one of the workspace's."""
+    """:raises NotFound: when the component is not one of the workspace's.
+    :raises ValidationFailed: when the workspace has :data:`MAX_MAPPINGS_PER_WORKSPACE` mappings.
+    """
+    _ensure_room(session, ComponentMapping, workspace_id)
     component = _component(session, workspace_id, data.component_id)
     row = ComponentMapping(
         workspace_id=workspace_id,

@@ -44,6 +44,7 @@ from provider.ops.incidents.rules import RuleSpec
 from provider.ops.incidents.rules import Verdict
 from provider.ops.incidents.rules import decide
 from provider.ops.lang import filters
+from provider.ops.lang.regex import Budget
 from provider.ops.sync import service as sync
 from provider.ops.workspaces.service import Workspace
 from provider.times import utcnow
@@ -87,12 +88,14 @@ def rule_specs(session: Session, workspace_id: int) -> list[RuleSpec]:
     ]
 
 
-def filter_matches(condition: Mapping[str, Any] | None, alert: AlertFacts) -> bool:
+def filter_matches(
+    condition: Mapping[str, Any] | None, alert: AlertFacts, budget: Budget | None = None
+) -> bool:
     """The integration actions' filter grammar, applied to the alert's fields."""
     if not condition:
         return True
     try:
-        return filters.evaluate(filters.parse_filter(condition), alert.raw)
+        return filters.evaluate(filters.stored_filter(condition), alert.raw, budget)
     except Exception:  # a stored filter that no longer parses must not stop alert processing
         logger.warning("promotion rule filter could not be evaluated; rule skipped")
         return False
@@ -107,10 +110,12 @@ def mapping_rules(session: Session, workspace_id: int) -> list[mapping.MappingRu
     return [mapping.MappingRule(r.match_type, r.value, r.component_id, key=r.key) for r in rows]
 
 
-def resolve_components(session: Session, workspace: Workspace, alert: AlertFacts) -> list[int]:
+def resolve_components(
+    session: Session, workspace: Workspace, alert: AlertFacts, budget: Budget | None = None
+) -> list[int]:
     names = components.ids_by_name(session, workspace.id)
     rules = mapping_rules(session, workspace.id)
-    found = mapping.resolve_component_ids(alert, rules, names, fallback_id=0)
+    found = mapping.resolve_component_ids(alert, rules, names, fallback_id=0, budget=budget)
     if found == [0]:
         return [components.fallback_component(session, workspace.id).id]
     return found
@@ -271,10 +276,18 @@ def _set_candidate(session: Session, alert: AlertFacts, due_at: datetime) -> Non
 
 
 def handle_alert(
-    session: Session, alert: AlertFacts, *, now: datetime | None = None
+    session: Session,
+    alert: AlertFacts,
+    *,
+    now: datetime | None = None,
+    budget: Budget | None = None,
 ) -> Incident | None:
-    """Bring incidents up to date after ``alert`` changed; returns its incident, if any."""
+    """Bring incidents up to date after ``alert`` changed; returns its incident, if any.
+
+    ``budget``: the alert's pattern budget, shared by rule filters and component mappings.
+    """
     now = now or utcnow()
+    budget = budget if budget is not None else Budget()
     existing = incident_of_alert(session, alert.id)
     if existing is not None:
         drop_candidate(session, alert.id)
@@ -294,12 +307,17 @@ def handle_alert(
     if not alert.open:
         drop_candidate(session, alert.id)
         return None
-    decision = decide(alert, rule_specs(session, alert.workspace_id), now, matches=filter_matches)
+    decision = decide(
+        alert,
+        rule_specs(session, alert.workspace_id),
+        now,
+        matches=lambda condition, facts: filter_matches(condition, facts, budget),
+    )
     if decision.verdict is Verdict.NEVER:
         drop_candidate(session, alert.id)
         return None
     workspace = session.get_one(Workspace, alert.workspace_id)
-    component_ids = resolve_components(session, workspace, alert)
+    component_ids = resolve_components(session, workspace, alert, budget)
     components.lock(session, component_ids)
     incident = collecting_incident(session, component_ids)
     if incident is None and decision.verdict is Verdict.WAIT:

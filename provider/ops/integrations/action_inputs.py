@@ -45,6 +45,9 @@ POST_TO_URL = "postToUrl"
 TYPE_MAX = 50
 URL_MAX = netguard.MAX_URL_LENGTH
 MAX_HEADERS = 20
+# Templates an action's list and map mappings may hold: every one is rendered for each event
+# the action takes, so their number is capped as their length is.
+MAX_MAPPED_ITEMS = 50
 MAX_PROPERTIES_CHARS = 20_000
 #: Alert actions an outgoing action can be mapped to (``actionMapping.type``).
 OUTGOING_TRIGGERS = (
@@ -185,11 +188,16 @@ MappedPriority = Annotated[
     Field(description="P1..P5, or a template."),
 ]
 MappedList = Annotated[
-    list[str], worded("must be a list of strings"), null_as(list), Field(description="Templates.")
+    list[str],
+    Field(max_length=MAX_MAPPED_ITEMS),
+    worded(f"must be a list of at most {MAX_MAPPED_ITEMS} strings"),
+    null_as(list),
+    Field(description="Templates."),
 ]
 MappedMap = Annotated[
     dict[str, str],
-    worded("must be an object of strings"),
+    Field(max_length=MAX_MAPPED_ITEMS),
+    worded(f"must be an object of at most {MAX_MAPPED_ITEMS} strings"),
     null_as(dict),
     Field(description="Templates by key."),
 ]
@@ -283,6 +291,7 @@ class ResponderMapping(RequestModel):
 
 Responders = Annotated[
     list[Annotated[ResponderMapping, worded(RESPONDER_SHAPE)]],
+    Field(max_length=MAX_MAPPED_ITEMS),
     null_as(list),
     Field(description="Responders; an id or name may be a template."),
 ]

@@ -18,6 +18,7 @@ from provider.ops.lang import filters
 from provider.ops.lang import templates
 from provider.ops.lang.filters import Filter
 from provider.ops.lang.filters import FilterExplanation
+from provider.ops.lang.regex import Budget
 
 
 class IncomingType(enum.StrEnum):
@@ -96,6 +97,8 @@ class Rendered:
     fields: dict[str, Any]
     errors: list[str] = field(default_factory=list)
     truncated: list[str] = field(default_factory=list)
+    #: the request's pattern budget, which every template of the action shares
+    patterns: Budget = field(default_factory=Budget)
 
     def to_json(self) -> dict[str, Any]:
         return {**self.fields, "templateErrors": self.errors, "truncatedFields": self.truncated}
@@ -147,17 +150,26 @@ def ordered(actions: Iterable[ActionSpec]) -> list[ActionSpec]:
     return sorted(incoming, key=lambda a: (rank[a.type], a.order, a.id))
 
 
-def decide(actions: Iterable[ActionSpec], payload: Mapping[str, Any]) -> Decision:
-    """Pick the first matching enabled action and render its fields."""
+def decide(
+    actions: Iterable[ActionSpec], payload: Mapping[str, Any], budget: Budget | None = None
+) -> Decision:
+    """Pick the first matching enabled action and render its fields.
+
+    ``budget``: what this event may spend on tenant patterns, every filter and template
+    together (a fresh one when not given), so that no configuration makes one request costly.
+    """
+    budget = budget if budget is not None else Budget()
     trace: list[tuple[ActionSpec, FilterExplanation | None, str]] = []
     for spec in ordered(actions):
         if not spec.enabled:
             trace.append((spec, None, "disabled"))
             continue
-        explanation = filters.explain(spec.filter, payload)
+        explanation = filters.explain(spec.filter, payload, budget)
         trace.append((spec, explanation, ""))
         if explanation.matched:
-            rendered = None if spec.type == IncomingType.IGNORE else render_fields(spec, payload)
+            rendered = (
+                None if spec.type == IncomingType.IGNORE else render_fields(spec, payload, budget)
+            )
             return Decision(spec, rendered, trace)
     return Decision(None, None, trace)
 
@@ -167,7 +179,9 @@ def keep_flag(spec: ActionSpec, name: str) -> bool:
     return KEEP_FLAG_DEFAULTS[name] if not isinstance(value, bool) else value
 
 
-def render_fields(spec: ActionSpec, payload: Mapping[str, Any]) -> Rendered:
+def render_fields(
+    spec: ActionSpec, payload: Mapping[str, Any], budget: Budget | None = None
+) -> Rendered:
     """Render an action's field mappings against a payload into alert fields.
 
     ``keep…FromPayload`` flags: when set, the payload's own tags / actions / extra properties /
@@ -175,13 +189,15 @@ def render_fields(spec: ActionSpec, payload: Mapping[str, Any]) -> Rendered:
     only the mapped ones are used.
     """
     mappings = spec.field_mappings
-    out = Rendered(fields={})
+    out = Rendered(fields={}, patterns=budget if budget is not None else Budget())
 
     def text(name: str) -> str:
         template = mappings.get(name, DEFAULT_MAPPINGS.get(name, ""))
         if template is None:
             template = ""
-        result = templates.render(template if isinstance(template, str) else str(template), payload)
+        result = templates.render(
+            template if isinstance(template, str) else str(template), payload, out.patterns
+        )
         out.errors.extend(f"{name}: {e}" for e in result.errors)
         return result.text.strip()
 
@@ -234,7 +250,7 @@ def render_fields(spec: ActionSpec, payload: Mapping[str, Any]) -> Rendered:
     if isinstance(mapped_details, Mapping):
         for key, template in mapped_details.items():
             result = templates.render(
-                template if isinstance(template, str) else str(template), payload
+                template if isinstance(template, str) else str(template), payload, out.patterns
             )
             out.errors.extend(f"details.{key}: {e}" for e in result.errors)
             details[str(key)] = result.text
@@ -251,7 +267,7 @@ def render_fields(spec: ActionSpec, payload: Mapping[str, Any]) -> Rendered:
     responders: list[dict[str, str]] = []
     if keep_flag(spec, "keepRespondersFromPayload"):
         responders.extend(_responders(payload.get("responders")))
-    responders.extend(_responders(mappings.get("responders"), payload))
+    responders.extend(_responders(mappings.get("responders"), payload, out.patterns))
     unique: list[dict[str, str]] = []
     for r in responders:
         if r not in unique:
@@ -283,7 +299,7 @@ def _render_list(raw: Any, payload: Mapping[str, Any], out: Rendered, name: str)
         if isinstance(whole, list):
             values.extend(filters.as_text(v).strip() for v in whole)
             continue
-        result = templates.render(item, payload)
+        result = templates.render(item, payload, out.patterns)
         out.errors.extend(f"{name}: {e}" for e in result.errors)
         # A template may produce several comma-separated entries ("{{labels}}" → "a,b").
         values.extend(p.strip() for p in result.text.split(","))
@@ -308,7 +324,9 @@ def _merge_lists(
     return merged
 
 
-def _responders(raw: Any, payload: Mapping[str, Any] | None = None) -> list[dict[str, str]]:
+def _responders(
+    raw: Any, payload: Mapping[str, Any] | None = None, patterns: Budget | None = None
+) -> list[dict[str, str]]:
     if not isinstance(raw, list):
         return []
     out: list[dict[str, str]] = []
@@ -320,7 +338,7 @@ def _responders(raw: Any, payload: Mapping[str, Any] | None = None) -> list[dict
         if kind not in RESPONDER_TYPES or not isinstance(ident, str) or not ident:
             continue
         if payload is not None and "{{" in ident:
-            ident = templates.render(ident, payload).text.strip()
+            ident = templates.render(ident, payload, patterns).text.strip()
             if not ident:
                 continue
         out.append({"type": kind, "id": ident})

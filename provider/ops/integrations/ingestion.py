@@ -43,6 +43,7 @@ from provider.ops.integrations.service import action_spec
 from provider.ops.integrations.service import find_by_key
 from provider.ops.integrations.service import list_actions
 from provider.ops.lang import filters
+from provider.ops.lang.regex import Budget
 from provider.ops.workspaces.service import Workspace
 from provider.outbox.kinds import Kind
 from provider.outbox.kinds import Operation
@@ -269,11 +270,12 @@ def ingest(
 # Outgoing actions
 
 
-def on_alert_change(session: Session, alert: Alert, event: AlertEvent) -> None:
+def on_alert_change(session: Session, alert: Alert, event: AlertEvent, budget: Budget) -> None:
     """Alert hook: queue a webhook for each enabled outgoing action this change triggers.
 
     Outgoing actions of every enabled integration of the alert's workspace are considered; an
-    action's filter is evaluated against the alert as the API shows it.
+    action's filter is evaluated against the alert as the API shows it, all of them within the
+    alert's one pattern budget.
     """
     trigger = EVENT_TRIGGERS.get(event)
     if trigger is None:
@@ -295,7 +297,7 @@ def on_alert_change(session: Session, alert: Alert, event: AlertEvent) -> None:
     for action, integration in rows:
         if (action.action_mapping or {}).get("type") != trigger:
             continue
-        if not filters.evaluate(filters.parse_filter(action.filter or None), alert_json):
+        if not filters.evaluate(filters.stored_filter(action.filter), alert_json, budget):
             continue
         props = action.type_specific_properties or {}
         body = {

@@ -36,6 +36,10 @@ logger = logging.getLogger(__name__)
 
 KEY_PREFIX = "opsint"
 MAX_ACTIONS_PER_INTEGRATION = 255
+# Outgoing actions of every integration are consulted for each change of each alert of the
+# workspace; capped so that, with the alert's pattern budget, their cost is bounded.
+MAX_OUTGOING_ACTIONS_PER_WORKSPACE = 200
+MAX_INTEGRATIONS_PER_WORKSPACE = 100
 _TYPE_RANK = {t.value: i for i, t in enumerate(EVALUATION_ORDER)}
 
 #: Actions a new integration starts with, by type: the API integration mirrors the alert API,
@@ -108,9 +112,20 @@ def create_integration(
 
     :param actor: who creates it, for the workspace's audit log.
     :raises Conflict: when the workspace already has an integration of that name.
+    :raises ValidationFailed: when it has :data:`MAX_INTEGRATIONS_PER_WORKSPACE` already.
     """
     attributes = data.attributes()
     _ensure_unique_name(session, workspace_id, attributes["name"])
+    count = session.scalar(
+        select(func.count())
+        .select_from(Integration)
+        .where(Integration.workspace_id == workspace_id)
+    )
+    if (count or 0) >= MAX_INTEGRATIONS_PER_WORKSPACE:
+        raise ValidationFailed(
+            f"A workspace may have at most {MAX_INTEGRATIONS_PER_WORKSPACE} integrations.",
+            code="too_many_integrations",
+        )
     key = new_key(KEY_PREFIX)
     integration = Integration(workspace_id=workspace_id, api_key_hash=hash_key(key), **attributes)
     session.add(integration)
@@ -275,6 +290,22 @@ def create_action(
             f"An integration may have at most {MAX_ACTIONS_PER_INTEGRATION} actions.",
             code="too_many_actions",
         )
+    if data.direction == "outgoing":
+        outgoing = session.scalar(
+            select(func.count())
+            .select_from(IntegrationAction)
+            .join(Integration, Integration.id == IntegrationAction.integration_id)
+            .where(
+                Integration.workspace_id == integration.workspace_id,
+                IntegrationAction.direction == "outgoing",
+            )
+        )
+        if (outgoing or 0) >= MAX_OUTGOING_ACTIONS_PER_WORKSPACE:
+            raise ValidationFailed(
+                "A workspace may have at most "
+                f"{MAX_OUTGOING_ACTIONS_PER_WORKSPACE} outgoing actions.",
+                code="too_many_actions",
+            )
     last = session.scalar(
         select(func.max(IntegrationAction.rank)).where(
             IntegrationAction.integration_id == integration.id,
@@ -374,7 +405,7 @@ def action_spec(action: IntegrationAction) -> ActionSpec:
         name=action.name,
         type=action.type,
         order=action.rank,
-        filter=filters.parse_filter(action.filter or None),
+        filter=filters.stored_filter(action.filter),
         field_mappings=action.field_mappings or {},
         type_specific_properties=action.type_specific_properties or {},
         enabled=action.enabled,

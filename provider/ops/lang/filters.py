@@ -10,6 +10,7 @@ story. Nothing here touches the database.
 from __future__ import annotations
 
 import enum
+import functools
 import json
 import math
 from collections.abc import Mapping
@@ -327,6 +328,25 @@ class FilterOutput(ResponseModel):
         return cls.model_validate(stored or MATCH_ALL.to_json())
 
 
+def stored_filter(raw: Mapping[str, Any] | None) -> Filter:
+    """A saved filter (its ``to_json`` form), parsed once per distinct content.
+
+    Every alert change consults every outgoing action's and rule's filter; parsing fifty
+    conditions each time cost more than evaluating them. ``Filter`` is immutable, so the parsed
+    form is shared.
+
+    :raises ValidationFailed: for a saved filter that no longer parses.
+    """
+    if not raw:
+        return MATCH_ALL
+    return _parse_stored(json.dumps(raw, sort_keys=True))
+
+
+@functools.lru_cache(maxsize=2048)
+def _parse_stored(text: str) -> Filter:
+    return parse_filter(json.loads(text))
+
+
 def parse_filter(raw: object, *, pointer: str = "/filter") -> Filter:
     """Read and validate a filter from its JSON form (``None`` is match-all).
 
@@ -468,6 +488,10 @@ def explain(
     results: list[ConditionResult] = []
     any_mode = flt.match_type is MatchType.MATCH_ANY_CONDITION
     for cond in flt.conditions:
+        if budget.exhausted:
+            # A filter that cannot be evaluated to the end does not hold, and the rest of its
+            # conditions cost nothing: that is what bounds a configuration's cost.
+            return FilterExplanation(False, flt.match_type, results, budget.reason())
         res = evaluate_condition(cond, payload, budget)
         results.append(res)
         # Short-circuit like the vendor; the explanation lists the conditions actually consulted.
