@@ -5,7 +5,7 @@ from typing import Any
 from provider.ops.integrations.engine import ActionSpec
 from provider.ops.integrations.engine import decide
 from provider.ops.integrations.engine import render_fields
-from provider.ops.lang.filters import parse_filter
+from provider.ops.lang.filter_schemas import parse_filter
 
 EMAIL_MAPPINGS = {
     "note": "",

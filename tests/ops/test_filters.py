@@ -6,7 +6,7 @@ import pytest
 
 from provider.errors import ValidationFailed
 from provider.ops.lang import filters
-from provider.ops.lang.filters import parse_filter
+from provider.ops.lang.filter_schemas import parse_filter
 from provider.ops.lang.regex import Budget
 
 PAYLOAD: dict[str, Any] = {

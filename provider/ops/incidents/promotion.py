@@ -43,6 +43,7 @@ from provider.ops.incidents.rules import ResolvePolicy
 from provider.ops.incidents.rules import RuleSpec
 from provider.ops.incidents.rules import Verdict
 from provider.ops.incidents.rules import decide
+from provider.ops.lang import filter_schemas
 from provider.ops.lang import filters
 from provider.ops.lang.regex import Budget
 from provider.ops.sync import service as sync
@@ -95,7 +96,7 @@ def filter_matches(
     if not condition:
         return True
     try:
-        return filters.evaluate(filters.stored_filter(condition), alert.raw, budget)
+        return filters.evaluate(filter_schemas.stored_filter(condition), alert.raw, budget)
     except Exception:  # a stored filter that no longer parses must not stop alert processing
         logger.warning("promotion rule filter could not be evaluated; rule skipped")
         return False

@@ -38,8 +38,8 @@ from provider.ops.incidents.models import ReviewStatus
 from provider.ops.incidents.rules import ResolvePolicy
 from provider.ops.incidents.rules import RuleAction
 from provider.ops.incidents.rules import RuleSpec
-from provider.ops.lang.filters import FilterInput
-from provider.ops.lang.filters import FilterOutput
+from provider.ops.lang.filter_schemas import FilterInput
+from provider.ops.lang.filter_schemas import FilterOutput
 from provider.ops.sync.payloads import component_public_ids
 from provider.ops.sync.payloads import review_incident_ids
 from provider.schema.fields import Items

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
 
+from provider.ops.lang import fields
 from provider.ops.lang import filters
 from provider.ops.lang import templates
 from provider.ops.lang.filters import Filter
@@ -245,7 +246,7 @@ def render_fields(
         for key in ("details", "extraProperties"):
             given = payload.get(key)
             if isinstance(given, Mapping):
-                details.update({str(k): filters.as_text(v) for k, v in given.items()})
+                details.update({str(k): fields.as_text(v) for k, v in given.items()})
     mapped_details = mappings.get("details", mappings.get("extraProperties"))
     if isinstance(mapped_details, Mapping):
         for key, template in mapped_details.items():
@@ -283,7 +284,7 @@ def _payload_list(payload: Mapping[str, Any], name: str) -> list[str]:
     if isinstance(value, str):
         return [p.strip() for p in value.split(",") if p.strip()]
     if isinstance(value, list):
-        return [filters.as_text(v).strip() for v in value if filters.as_text(v).strip()]
+        return [fields.as_text(v).strip() for v in value if fields.as_text(v).strip()]
     return []
 
 
@@ -294,10 +295,10 @@ def _render_list(raw: Any, payload: Mapping[str, Any], out: Rendered, name: str)
     values: list[str] = []
     for item in items:
         if not isinstance(item, str):
-            item = filters.as_text(item)
+            item = fields.as_text(item)
         whole = templates.resolve_single(item, payload)
         if isinstance(whole, list):
-            values.extend(filters.as_text(v).strip() for v in whole)
+            values.extend(fields.as_text(v).strip() for v in whole)
             continue
         result = templates.render(item, payload, out.patterns)
         out.errors.extend(f"{name}: {e}" for e in result.errors)

@@ -15,7 +15,7 @@ from pydantic import RootModel
 
 from provider.ops.integrations import models
 from provider.ops.integrations.engine import Decision
-from provider.ops.lang.filters import ConditionOutput
+from provider.ops.lang.filter_schemas import ConditionOutput
 from provider.ops.lang.filters import MatchType
 from provider.schema.fields import ResponseModel
 

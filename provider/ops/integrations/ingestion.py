@@ -42,6 +42,7 @@ from provider.ops.integrations.models import IntegrationAction
 from provider.ops.integrations.service import action_spec
 from provider.ops.integrations.service import find_by_key
 from provider.ops.integrations.service import list_actions
+from provider.ops.lang import filter_schemas
 from provider.ops.lang import filters
 from provider.ops.lang.regex import Budget
 from provider.ops.workspaces.service import Workspace
@@ -297,7 +298,7 @@ def on_alert_change(session: Session, alert: Alert, event: AlertEvent, budget: B
     for action, integration in rows:
         if (action.action_mapping or {}).get("type") != trigger:
             continue
-        if not filters.evaluate(filters.stored_filter(action.filter), alert_json, budget):
+        if not filters.evaluate(filter_schemas.stored_filter(action.filter), alert_json, budget):
             continue
         props = action.type_specific_properties or {}
         body = {

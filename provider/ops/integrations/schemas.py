@@ -41,8 +41,8 @@ from provider.ops.integrations.action_inputs import worded
 from provider.ops.integrations.engine import KEEP_FLAG_DEFAULTS
 from provider.ops.integrations.engine import IncomingType
 from provider.ops.lang import filters
-from provider.ops.lang.filters import FilterInput
-from provider.ops.lang.filters import FilterOutput
+from provider.ops.lang.filter_schemas import FilterInput
+from provider.ops.lang.filter_schemas import FilterOutput
 from provider.schema.fields import RequestModel
 from provider.schema.fields import ResponseModel
 from provider.schema.fields import Text

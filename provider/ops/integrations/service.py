@@ -28,6 +28,7 @@ from provider.ops.integrations.schemas import IntegrationActionCreate
 from provider.ops.integrations.schemas import IntegrationActionUpdate
 from provider.ops.integrations.schemas import IntegrationCreate
 from provider.ops.integrations.schemas import IntegrationUpdate
+from provider.ops.lang import filter_schemas
 from provider.ops.lang import filters
 from provider.ops.workspaces import service as workspaces
 from provider.times import utcnow
@@ -405,7 +406,7 @@ def action_spec(action: IntegrationAction) -> ActionSpec:
         name=action.name,
         type=action.type,
         order=action.rank,
-        filter=filters.stored_filter(action.filter),
+        filter=filter_schemas.stored_filter(action.filter),
         field_mappings=action.field_mappings or {},
         type_specific_properties=action.type_specific_properties or {},
         enabled=action.enabled,

@@ -1,43 +1,31 @@
-"""Integration-action filters: parse, validate and evaluate them against an incoming payload.
+"""Integration-action filters and their evaluation against an incoming payload.
 
 A filter is ``{"conditionMatchType": …, "conditions": [...]}`` as in the JSM operations API. Field
 names are dynamic properties of the payload (``subject``, ``alert.message``, ``_payload.x.y``) or
 the alert fields (``message``, ``tags``, ``extra-properties`` …). :func:`explain` tells, for each
 condition, what value it saw, whether it held and why; :func:`evaluate` is the same without the
-story. Nothing here touches the database.
+story. Their JSON form and its parsing are in :mod:`provider.ops.lang.filter_schemas`; how a
+field is found in a payload, in :mod:`provider.ops.lang.fields`. Nothing here touches the database.
 """
 
 from __future__ import annotations
 
 import enum
-import functools
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
-from typing import Annotated
 from typing import Any
 
-from pydantic import AliasChoices
-from pydantic import BeforeValidator
-from pydantic import Field
-from pydantic import Strict
-from pydantic import ValidationError
-from pydantic import ValidationInfo
-from pydantic import field_validator
-
-from provider.errors import ValidationFailed
 from provider.ops.lang import regex as tenant_regex
+from provider.ops.lang.fields import MISSING
+from provider.ops.lang.fields import as_text
+from provider.ops.lang.fields import display
+from provider.ops.lang.fields import number_text
+from provider.ops.lang.fields import resolve_field
 from provider.ops.lang.regex import Budget
 from provider.ops.lang.regex import BudgetSpent
 from provider.ops.lang.regex import RegexError
-from provider.schema.fields import Items
-from provider.schema.fields import RequestModel
-from provider.schema.fields import ResponseModel
-from provider.schema.fields import Text
-from provider.schema.fields import problem
-from provider.schema.parsing import to_validation_failed
 
 MAX_PATTERN_LENGTH = tenant_regex.MAX_PATTERN_LENGTH
 MAX_CONDITIONS = 50
@@ -106,13 +94,12 @@ FIELD_KINDS: dict[str, str] = {
     "extraProperties": "map",
     "priority": "priority",
 }
-_OPS_BY_KIND = {
+OPS_BY_KIND = {
     "string": _STRING_OPS,
     "list": _LIST_OPS,
     "map": _MAP_OPS,
     "priority": _PRIORITY_OPS,
 }
-_MAP_FIELDS = ("extra-properties", "details", "extraProperties")
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,285 +175,6 @@ class FilterExplanation:
 
 
 # ---------------------------------------------------------------------------------------------
-# The JSON form: one declaration for validation, the document and the output
-
-
-def _number_or_flag_as_text(value: Any) -> Any:
-    # JSM clients send expected values as they read them: 5, true, null.
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return _number_text(value)
-    return value
-
-
-class ConditionInput(RequestModel):
-    """One condition; checked against the field's kind (an alert field allows only some operations)."""
-
-    field: Annotated[str, Text(MAX_FIELD_LENGTH, nonempty=True)]
-    key: Annotated[str, Text(strip=False, nonempty=True)] | None = Field(
-        default=None, description="With field extra-properties: the one property to look at."
-    )
-    operation: Annotated[Operation, Strict(False)]
-    expected_value: Annotated[
-        Annotated[str, Text(MAX_EXPECTED_VALUE_LENGTH, strip=False)],
-        BeforeValidator(_number_or_flag_as_text),
-    ] = ""
-    not_: Annotated[bool, BeforeValidator(lambda v: False if v is None else v)] = Field(
-        default=False, alias="not"
-    )
-    order: Annotated[int, Field(ge=-(2**31), lt=2**31)] | None = None
-    system_condition: bool = False
-
-    @field_validator("key")
-    @classmethod
-    def _key_needs_a_map_field(cls, key: str | None, info: ValidationInfo) -> str | None:
-        if key is not None and FIELD_KINDS.get(info.data.get("field", "")) != "map":
-            raise problem("is only valid with field extra-properties")
-        return key
-
-    @field_validator("operation")
-    @classmethod
-    def _operation_fits_the_field(cls, operation: Operation, info: ValidationInfo) -> Operation:
-        name = info.data.get("field", "")
-        kind = FIELD_KINDS.get(name)
-        if kind is None:
-            return operation
-        # With a key the condition looks at one extra property's value, which is a string.
-        effective = "string" if (kind == "map" and info.data.get("key") is not None) else kind
-        allowed = _OPS_BY_KIND[effective]
-        if operation not in allowed:
-            names = ", ".join(sorted(o.value for o in allowed))
-            raise problem(f"{operation.value} is not valid for field {name} (allowed: {names})")
-        return operation
-
-    @field_validator("expected_value")
-    @classmethod
-    def _expected_value_fits(cls, expected: str, info: ValidationInfo) -> str:
-        operation = info.data.get("operation")
-        if FIELD_KINDS.get(info.data.get("field", "")) == "priority" and operation not in (
-            None,
-            Operation.IS_EMPTY,
-        ):
-            if expected.upper() not in PRIORITIES:
-                raise problem("must be one of P1, P2, P3, P4, P5 for field priority")
-            return expected.upper()
-        if operation is Operation.MATCHES:
-            if len(expected) > MAX_PATTERN_LENGTH:
-                raise problem(f"pattern must be at most {MAX_PATTERN_LENGTH} characters")
-            why = tenant_regex.check_pattern(expected)
-            if why is not None:
-                raise problem(f"is not a valid regex: {why}")
-        return expected
-
-    def condition(self, index: int) -> Condition:
-        return Condition(
-            field=self.field,
-            operation=self.operation,
-            expected_value=self.expected_value,
-            negate=self.not_,
-            key=self.key,
-            order=index if self.order is None else self.order,
-            system_condition=self.system_condition,
-        )
-
-
-class FilterInput(RequestModel):
-    """``match-all`` takes no conditions (an empty list is accepted: JSM's examples send one)."""
-
-    condition_match_type: Annotated[MatchType, Strict(False)] = Field(
-        default=MatchType.MATCH_ALL,
-        validation_alias=AliasChoices("conditionMatchType", "type"),
-        description="`type` is accepted as its alias.",
-    )
-    conditions: Annotated[
-        Annotated[list[ConditionInput], Items(MAX_CONDITIONS)],
-        BeforeValidator(lambda v: [] if v is None else v),
-    ] = Field(default_factory=list, validate_default=True)
-
-    @field_validator("conditions")
-    @classmethod
-    def _conditions_fit_the_match_type(
-        cls, conditions: list[ConditionInput], info: ValidationInfo
-    ) -> list[ConditionInput]:
-        match_type = info.data.get("condition_match_type", MatchType.MATCH_ALL)
-        if match_type is MatchType.MATCH_ALL and conditions:
-            raise problem("must be empty when conditionMatchType is match-all")
-        if match_type is not MatchType.MATCH_ALL and not conditions:
-            raise problem(f"must not be empty when conditionMatchType is {match_type.value}")
-        return conditions
-
-    def to_filter(self) -> Filter:
-        if self.condition_match_type is MatchType.MATCH_ALL:
-            return MATCH_ALL
-        conditions = [c.condition(i) for i, c in enumerate(self.conditions)]
-        # A stable sort: conditions without an explicit order keep the order they were given in.
-        conditions.sort(key=lambda c: c.order)
-        return Filter(self.condition_match_type, tuple(conditions))
-
-
-class ConditionOutput(ResponseModel):
-    field: str
-    operation: Operation
-    expected_value: str
-    not_: bool = Field(alias="not")
-    key: str | None = Field(default=None, exclude_if=lambda v: v is None)
-    order: int
-    system_condition: bool
-
-
-class FilterOutput(ResponseModel):
-    conditions_empty: bool
-    condition_match_type: MatchType
-    conditions: list[ConditionOutput]
-
-    @classmethod
-    def of(cls, stored: Mapping[str, Any] | None) -> FilterOutput:
-        """A stored filter (its ``to_json`` form) as it is shown; none is match-all."""
-        return cls.model_validate(stored or MATCH_ALL.to_json())
-
-
-def stored_filter(raw: Mapping[str, Any] | None) -> Filter:
-    """A saved filter (its ``to_json`` form), parsed once per distinct content.
-
-    Every alert change consults every outgoing action's and rule's filter; parsing fifty
-    conditions each time cost more than evaluating them. ``Filter`` is immutable, so the parsed
-    form is shared.
-
-    :raises ValidationFailed: for a saved filter that no longer parses.
-    """
-    if not raw:
-        return MATCH_ALL
-    return _parse_stored(json.dumps(raw, sort_keys=True))
-
-
-@functools.lru_cache(maxsize=2048)
-def _parse_stored(text: str) -> Filter:
-    return parse_filter(json.loads(text))
-
-
-def parse_filter(raw: object, *, pointer: str = "/filter") -> Filter:
-    """Read and validate a filter from its JSON form (``None`` is match-all).
-
-    :raises ValidationFailed: naming the first thing that is wrong and where.
-    """
-    if raw is None:
-        return MATCH_ALL
-    name = pointer.strip("/").replace("/", ".")
-    if not isinstance(raw, Mapping):
-        _fail(pointer, f"{name} must be an object")
-    try:
-        return FilterInput.model_validate(raw).to_filter()
-    except ValidationError as e:
-        raise to_validation_failed(e, prefix=tuple(pointer.strip("/").split("/"))) from None
-
-
-def parse_condition(raw: object, *, index: int = 0, pointer: str = "/condition") -> Condition:
-    """:raises ValidationFailed: when the condition is malformed or its operation does not fit."""
-    if not isinstance(raw, Mapping):
-        _fail(pointer, f"filter.conditions[{index}] must be an object")
-    try:
-        return ConditionInput.model_validate(raw).condition(index)
-    except ValidationError as e:
-        raise to_validation_failed(e, prefix=tuple(pointer.strip("/").split("/"))) from None
-
-
-def _fail(pointer: str, title: str) -> Any:
-    raise ValidationFailed(title, details={"source": {"pointer": pointer}})
-
-
-# ---------------------------------------------------------------------------------------------
-# Field resolution
-
-_MISSING: Any = object()
-
-
-def resolve_field(payload: Mapping[str, Any], name: str) -> Any:
-    """Find a field's value in a payload, or ``_MISSING``.
-
-    Order: the alert-field synonyms (``extra-properties`` → ``extraProperties``/``details``,
-    ``recipients``/``responders``); ``_payload.…`` (the raw payload); a top-level key spelled
-    exactly so (keys may contain dots); then a dotted path through objects and list indexes.
-    """
-    if name in _MAP_FIELDS:
-        for candidate in ("extraProperties", "details", "extra-properties"):
-            value = payload.get(candidate)
-            if isinstance(value, Mapping):
-                return value
-        return _MISSING
-    if name in ("recipients", "responders"):
-        for candidate in ("responders", "recipients"):
-            if candidate in payload:
-                return payload[candidate]
-        return _MISSING
-    if name == "_payload":
-        return payload.get("_payload", payload)
-    if name.startswith("_payload."):
-        root = payload.get("_payload", payload)
-        return _walk(root, name[len("_payload.") :])
-    if name in payload:
-        return payload[name]
-    return _walk(payload, name)
-
-
-def _walk(value: Any, path: str) -> Any:
-    for part in path.split("."):
-        if isinstance(value, Mapping):
-            if part not in value:
-                return _MISSING
-            value = value[part]
-        elif (
-            isinstance(value, list) and part.isascii() and part.isdigit() and int(part) < len(value)
-        ):
-            value = value[int(part)]
-        else:
-            return _MISSING
-    return value
-
-
-def is_missing(value: Any) -> bool:
-    return value is _MISSING
-
-
-def as_text(value: Any) -> str:
-    """The string a condition or template sees for a scalar value."""
-    if value is _MISSING or value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return _number_text(value)
-    if isinstance(value, str):
-        return value
-    return _json_text(value)
-
-
-def _number_text(value: float) -> str:
-    if isinstance(value, float) and value.is_integer() and math.isfinite(value):
-        return str(int(value))
-    return str(value)
-
-
-def _json_text(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
-
-
-def _display(value: Any) -> Any:
-    """The value shown in an explanation; long values are shortened so a dry run stays small."""
-    if value is _MISSING:
-        return None
-    text = value if isinstance(value, str) else None
-    if text is not None and len(text) > 200:
-        return text[:200] + "…"
-    if isinstance(value, str | int | float | bool) or value is None:
-        return value
-    dumped = _json_text(value)
-    return value if len(dumped) <= 500 else dumped[:500] + "…"
-
-
-# ---------------------------------------------------------------------------------------------
 # Evaluation
 
 
@@ -511,21 +219,21 @@ def evaluate_condition(
 ) -> ConditionResult:
     value = resolve_field(payload, cond.field)
     if cond.key is not None:
-        value = value.get(cond.key, _MISSING) if isinstance(value, Mapping) else _MISSING
+        value = value.get(cond.key, MISSING) if isinstance(value, Mapping) else MISSING
     raw_result, reason = _apply(cond, value, budget if budget is not None else Budget())
     result = (not raw_result) if cond.negate else raw_result
     if cond.negate:
         reason = f"not ({reason})"
-    return ConditionResult(cond, _display(value), result, reason)
+    return ConditionResult(cond, display(value), result, reason)
 
 
 def _apply(cond: Condition, value: Any, budget: Budget) -> tuple[bool, str]:
     op, expected = cond.operation, cond.expected_value
     name = cond.field if cond.key is None else f"{cond.field}[{cond.key}]"
     if op is Operation.IS_EMPTY:
-        empty = value is _MISSING or value is None or value in ("", [], {})
+        empty = value is MISSING or value is None or value in ("", [], {})
         return empty, f"{name} is {'empty' if empty else 'not empty'}"
-    if value is _MISSING or value is None:
+    if value is MISSING or value is None:
         return False, f"{name} is not in the payload"
     if FIELD_KINDS.get(cond.field) == "priority" and op in (
         Operation.GREATER_THAN,
@@ -620,12 +328,12 @@ def _priority(op: Operation, actual: str, expected: str) -> tuple[bool, str]:
 def _compare_numbers(op: Operation, name: str, value: Any, expected: str) -> tuple[bool, str]:
     left, right = _number(value), _number(expected)
     if left is None:
-        return False, f"{name} ({_display(value)!r}) is not a number"
+        return False, f"{name} ({display(value)!r}) is not a number"
     if right is None:
         return False, f"expected value {expected!r} is not a number"
     ok = left > right if op is Operation.GREATER_THAN else left < right
     word = "greater" if op is Operation.GREATER_THAN else "less"
-    return ok, f"{name} {_number_text(left)} is {'' if ok else 'not '}{word} than {expected}"
+    return ok, f"{name} {number_text(left)} is {'' if ok else 'not '}{word} than {expected}"
 
 
 def _number(value: Any) -> float | None:

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from provider.ops.lang import regex as tenant_regex
-from provider.ops.lang.filters import as_text
+from provider.ops.lang.fields import as_text
 from provider.ops.lang.regex import Budget
 from provider.ops.lang.regex import BudgetSpent
 from provider.ops.lang.regex import RegexError

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
 
-from provider.ops.lang.filters import as_text
-from provider.ops.lang.filters import is_missing
-from provider.ops.lang.filters import resolve_field
+from provider.ops.lang.fields import as_text
+from provider.ops.lang.fields import is_missing
+from provider.ops.lang.fields import resolve_field
 from provider.ops.lang.regex import Budget
 from provider.ops.lang.string_methods import MAX_OUTPUT_LENGTH
 from provider.ops.lang.string_methods import METHODS
