@@ -18,24 +18,9 @@ from hypothesis import strategies as st
 
 from provider.ops.alerts.models import Alert
 from tests.ops.conftest import Api
+from tests.ops.test_api_input import FIELDS
 from tests.test_app import assert_error
 
-FIELDS = [
-    "message",
-    "alias",
-    "description",
-    "entity",
-    "source",
-    "user",
-    "note",
-    "priority",
-    "tags",
-    "actions",
-    "extraProperties",
-    "details",
-    "responders",
-    "visibleTo",
-]
 # Characters no database stores (NUL; PostgreSQL refuses it in text and JSONB alike), halves of
 # a surrogate pair, and ones that are fine but often mishandled.
 ODD = st.sampled_from(["\x00", "\ud800", "\udfff", "\ud83d", "\U0001f525", "\u2028", "é", "\\"])

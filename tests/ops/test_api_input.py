@@ -20,6 +20,7 @@ from tests.ops.conftest import Api
 from tests.ops.conftest import make_api
 from tests.test_app import assert_error
 
+# Every field of an alert create body (the fuzz tests here and in test_accepted_means_processed).
 FIELDS = [
     "message",
     "alias",
