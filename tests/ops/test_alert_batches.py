@@ -6,6 +6,8 @@ neighbours, and (PostgreSQL) a workspace another processor holds left to it.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from sqlalchemy import func
 from sqlalchemy import select
@@ -15,6 +17,7 @@ from sqlalchemy.orm import sessionmaker
 from provider.db import make_engine
 from provider.db import make_session_factory
 from provider.ops.access.principal import ApiPrincipal
+from provider.ops.alerts.claims import Turns
 from provider.ops.alerts.listeners import AlertListeners
 from provider.ops.alerts.models import Alert
 from provider.ops.alerts.models import AlertAction
@@ -192,3 +195,44 @@ def test_a_workspace_another_processor_holds_is_left_to_it(
         assert process_pending(factory, listeners=AlertListeners(), per_workspace=BATCH) == 2
     finally:
         engine.dispose()
+
+
+def test_a_costly_workspace_waits_between_turns_across_calls(
+    session: Session, session_factory: sessionmaker[Session]
+) -> None:
+    costly, cheap = _principal(session, "Costly"), _principal(session, "Cheap")
+    for i in range(3):
+        _create(session, costly, f"slow-{i}")
+        _create(session, cheap, f"fast-{i}")
+    session.commit()
+
+    def slow(_s: Session, alert: Alert, _e: AlertEvent, _b: Budget) -> None:
+        if alert.workspace_id == costly.workspace.id:
+            time.sleep(0.3)
+
+    now = [0.0]
+    # far above what a cheap request costs, even on a loaded machine
+    turns = Turns(costly_seconds=0.15, share=0.5, clock=lambda: now[0])
+    hooks = AlertListeners([slow])
+
+    def pending(principal: ApiPrincipal) -> int:
+        session.expire_all()
+        return len(
+            session.scalars(
+                select(AlertRequest.id).where(
+                    AlertRequest.workspace_id == principal.workspace.id,
+                    AlertRequest.state == RequestState.PENDING,
+                )
+            ).all()
+        )
+
+    # one costly request, then its workspace waits; the cheap one's go on
+    assert process_pending(session_factory, listeners=hooks, limit=1, turns=turns) == 1
+    assert process_pending(session_factory, listeners=hooks, limit=10, turns=turns) == 3
+    assert (pending(costly), pending(cheap)) == (2, 0)
+    # it waits as long as its request took (share 0.5): not before, but after
+    now[0] = 0.25
+    assert process_pending(session_factory, listeners=hooks, limit=10, turns=turns) == 0
+    now[0] = 5.0
+    assert process_pending(session_factory, listeners=hooks, limit=10, turns=turns) == 1
+    assert pending(costly) == 1

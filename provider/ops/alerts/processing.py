@@ -39,6 +39,7 @@ from provider.ops.alerts.apply import STATUS_NOT_FOUND as STATUS_NOT_FOUND
 from provider.ops.alerts.apply import KnownAlerts
 from provider.ops.alerts.apply import apply_request as apply_request
 from provider.ops.alerts.claims import PER_WORKSPACE
+from provider.ops.alerts.claims import Turns
 from provider.ops.alerts.claims import claim_order
 from provider.ops.alerts.listeners import AlertListeners
 from provider.ops.alerts.models import AlertRequest
@@ -51,6 +52,8 @@ logger = logging.getLogger(__name__)
 STATUS_FAILED = "Request could not be processed"
 #: A request that takes longer ends its workspace's turns for the worker's current tick.
 COSTLY_SECONDS = 0.05
+#: How long a batch's transaction goes on taking requests.
+BATCH_SECONDS = 0.05
 WRITER_PAUSE = 0.002
 # Namespaces the advisory locks of alert processing (two-key form: class, workspace id).
 ADVISORY_LOCK_CLASS = 0x0A1E
@@ -63,18 +66,27 @@ def process_pending(
     limit: int = 100,
     per_workspace: int = PER_WORKSPACE,
     costly_seconds: float | None = None,
+    turns: Turns | None = None,
+    batch_seconds: float | None = None,
 ) -> int:
     """Apply up to ``limit`` pending requests, workspaces in turn; returns how many were processed.
 
     ``listeners`` run after each change, in its transaction (see ``provider.worker``).
     ``costly_seconds``: a workspace one of whose requests takes longer gets no more turns in
-    this call (the worker passes :data:`COSTLY_SECONDS`; ``None`` drains the queue).
+    this call (``None`` drains the queue). ``turns``: the processor's memory of costly
+    workspaces across calls (the worker passes one, with :data:`COSTLY_SECONDS`); a workspace
+    it holds back waits for a later call. ``batch_seconds``: how long one transaction goes on
+    taking requests once every workspace of its batch had a turn (the worker passes
+    :data:`BATCH_SECONDS`: on SQLite the transaction holds the write lock the intake waits for);
+    ``None``: the whole batch.
     """
+    if turns is not None and costly_seconds is None:
+        costly_seconds = turns.costly_seconds
     processed = 0
-    # A workspace whose configuration makes its requests costly waits for the next call while
-    # the others' requests go first: its cost delays itself. A workspace another processor
-    # holds waits for it.
-    skip: set[int] = set()
+    # A workspace whose configuration makes its requests costly waits while the others'
+    # requests go first: its cost delays itself. A workspace another processor holds waits
+    # for it.
+    skip = turns.waiting() if turns is not None else set()
     bind = session_factory.kw.get("bind")
     sqlite_writer = isinstance(bind, Engine) and bind.dialect.name == "sqlite"
     while processed < limit:
@@ -83,7 +95,9 @@ def process_pending(
         )
         if not batch:
             break
-        done, held = _process_batch(session_factory, batch, listeners, skip, costly_seconds)
+        done, held = _process_batch(
+            session_factory, batch, listeners, _Costs(skip, costly_seconds, turns), batch_seconds
+        )
         processed += done
         if not done and not held:
             break  # every request of the batch was taken by another processor meanwhile
@@ -94,44 +108,72 @@ def process_pending(
     return processed
 
 
+class _Costs:
+    """What the requests of one call cost: a costly one's workspace joins ``skip``."""
+
+    __slots__ = ("costly_seconds", "skip", "turns")
+
+    def __init__(self, skip: set[int], costly_seconds: float | None, turns: Turns | None) -> None:
+        self.skip = skip
+        self.costly_seconds = costly_seconds
+        self.turns = turns
+
+    def spent(self, workspace_id: int, started: float) -> None:
+        if self.costly_seconds is None:
+            return
+        seconds = time.monotonic() - started
+        if self.turns is not None:
+            self.turns.spent(workspace_id, seconds)
+        if seconds > self.costly_seconds:
+            self.skip.add(workspace_id)
+
+
 def _process_batch(
     session_factory: sessionmaker[Session],
     batch: Sequence[tuple[int, int]],
     hooks: AlertListeners,
-    costly: set[int],
-    costly_seconds: float | None,
+    costs: _Costs,
+    batch_seconds: float | None,
 ) -> tuple[int, set[int]]:
     """Apply ``batch`` in one transaction; ``(how many were processed, workspaces held by
-    another processor)``. Adds to ``costly`` the workspaces that proved costly."""
+    another processor)``. Requests left out after ``batch_seconds`` stay pending for the next
+    batch."""
     try:
         with session_factory() as session, session.begin():
+            began = time.monotonic()
             held = _held_elsewhere(session, {workspace_id for _, workspace_id in batch})
             requests = _lock_pending(
                 session, [rid for rid, workspace_id in batch if workspace_id not in held]
             )
             known = KnownAlerts.load(session, requests.values())
             done = 0
+            first_turns = {workspace_id for _, workspace_id in batch} - held
             for request_id, workspace_id in batch:
+                if (
+                    batch_seconds is not None
+                    and not first_turns
+                    and time.monotonic() - began > batch_seconds
+                ):
+                    break  # every workspace had its turn; the rest wait for the next batch
+                first_turns.discard(workspace_id)
                 request = requests.get(request_id)
-                if request is None or workspace_id in costly:
+                if request is None or workspace_id in costs.skip:
                     continue
                 started = time.monotonic()
                 _apply_and_record(session, request, hooks, known)
                 done += 1
-                if costly_seconds is not None and time.monotonic() - started > costly_seconds:
-                    costly.add(workspace_id)
+                costs.spent(workspace_id, started)
             return done, held
     except Exception:
         # Rolled back whole: a request raised (logged where it did), or the commit failed.
         logger.exception("alert request batch failed; applying it one request at a time")
     done = 0
     for request_id, workspace_id in batch:
-        if workspace_id in costly:
+        if workspace_id in costs.skip:
             continue
         started = time.monotonic()
         done += _process_one(session_factory, request_id, workspace_id, hooks)
-        if costly_seconds is not None and time.monotonic() - started > costly_seconds:
-            costly.add(workspace_id)
+        costs.spent(workspace_id, started)
     return done, set()
 
 
