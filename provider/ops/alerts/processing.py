@@ -188,15 +188,14 @@ def _process_batch(
 def _held_elsewhere(session: Session, workspace_ids: Collection[int]) -> set[int]:
     """The workspaces whose requests another processor is applying (PostgreSQL); the others
     are this transaction's until it ends."""
-    if session.get_bind().dialect.name != "postgresql":
+    if not workspace_ids or session.get_bind().dialect.name != "postgresql":
         return set()
-    return {
-        workspace_id
-        for workspace_id in sorted(workspace_ids)
-        if not session.scalar(
-            select(func.pg_try_advisory_xact_lock(ADVISORY_LOCK_CLASS, workspace_id))
-        )
-    }
+    ordered = sorted(workspace_ids)
+    # one round trip for all of them; a try never waits, so the order cannot deadlock
+    taken = session.execute(
+        select(*(func.pg_try_advisory_xact_lock(ADVISORY_LOCK_CLASS, w) for w in ordered))
+    ).one()
+    return {w for w, ok in zip(ordered, taken, strict=True) if not ok}
 
 
 def _lock_pending(session: Session, request_ids: Sequence[int]) -> dict[int, AlertRequest]:
