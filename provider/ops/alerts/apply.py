@@ -1,22 +1,21 @@
 """Apply one alert request to its alert: create or de-duplicate, or act on an existing alert.
 
 :func:`apply_request` takes the request's transaction's session and never commits; the processor
-(``provider.ops.alerts.processing``) applies a batch of requests, in order, in one transaction.
-:class:`KnownAlerts` holds the alerts a batch names, loaded in one query and kept current as its
-requests apply, so that a de-duplication is a change in memory rather than a statement of its own.
+(``provider.ops.alerts.processing``) applies a batch of requests, in order, in one transaction,
+with the alerts the batch names loaded once (:class:`~provider.ops.alerts.known.KnownAlerts`), so
+that a de-duplication is a change in memory rather than a statement of its own.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from collections.abc import Iterable
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_
-from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import text
-from sqlalchemy import tuple_
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
@@ -25,6 +24,7 @@ from provider.ops.alerts.fields import EXTRA_PROPERTIES_MAX_CHARS
 from provider.ops.alerts.fields import RECIPIENTS_MAX
 from provider.ops.alerts.fields import TAGS_MAX
 from provider.ops.alerts.fields import extra_properties_size
+from provider.ops.alerts.known import KnownAlerts
 from provider.ops.alerts.listeners import AlertListeners
 from provider.ops.alerts.models import OPEN_PREDICATE
 from provider.ops.alerts.models import Alert
@@ -48,61 +48,6 @@ STATUS_NOT_FOUND = "Alert does not exist"
 
 class RequestFailed(Exception):
     """The request cannot be applied; its message becomes the request status."""
-
-
-class KnownAlerts:
-    """The alerts a batch of requests names, by open alias and by public id.
-
-    Loaded in one query (locked on PostgreSQL, in id order so that two processors lock in the
-    same order; SQLite serialises writers anyway) and kept current as the batch's requests apply:
-    an alert closed here no longer answers for its alias, one created here does.
-    """
-
-    __slots__ = ("_by_id", "_open")
-
-    def __init__(self) -> None:
-        self._open: dict[tuple[int, str], Alert] = {}
-        self._by_id: dict[str, Alert] = {}
-
-    @classmethod
-    def load(cls, session: Session, requests: Iterable[AlertRequest]) -> KnownAlerts:
-        aliases: set[tuple[int, str]] = set()
-        public_ids: set[str] = set()
-        for request in requests:
-            if request.alias:
-                aliases.add((request.workspace_id, request.alias))
-            if request.alert_public_id:
-                public_ids.add(request.alert_public_id)
-        known = cls()
-        wanted = []
-        if aliases:
-            pairs = tuple_(Alert.workspace_id, Alert.alias).in_(sorted(aliases))
-            wanted.append(and_(Alert.status == AlertStatus.OPEN, pairs))
-        if public_ids:
-            wanted.append(Alert.public_id.in_(sorted(public_ids)))
-        if wanted:
-            query = select(Alert).where(or_(*wanted)).order_by(Alert.id).with_for_update()
-            for alert in session.scalars(query):
-                known.add(alert)
-        return known
-
-    def add(self, alert: Alert) -> None:
-        self._by_id[alert.public_id] = alert
-        if alert.status is AlertStatus.OPEN:
-            self._open[(alert.workspace_id, alert.alias)] = alert
-
-    def forget(self, alert: Alert) -> None:
-        self._by_id.pop(alert.public_id, None)
-        if self._open.get((alert.workspace_id, alert.alias)) is alert:
-            del self._open[(alert.workspace_id, alert.alias)]
-
-    def open_alert(self, workspace_id: int, alias: str | None) -> Alert | None:
-        alert = self._open.get((workspace_id, alias or ""))
-        return alert if alert is not None and alert.status is AlertStatus.OPEN else None
-
-    def by_public_id(self, workspace_id: int, public_id: str) -> Alert | None:
-        alert = self._by_id.get(public_id)
-        return alert if alert is not None and alert.workspace_id == workspace_id else None
 
 
 def apply_request(
@@ -252,24 +197,21 @@ def _deduplicated(ctx: _Context, data: AlertCreate) -> tuple[bool, str, str | No
     return True, STATUS_DEDUPLICATED, ctx.alert.public_id
 
 
+@dataclass
 class _Context:
-    def __init__(
-        self,
-        session: Session,
-        request: AlertRequest,
-        alert: Alert,
-        hooks: AlertListeners,
-        budget: Budget,
-        known: KnownAlerts,
-    ) -> None:
-        self.session = session
-        self.request = request
-        self.alert = alert
-        self.hooks = hooks
-        self.budget = budget
-        self.known = known
-        self.payload: dict[str, Any] = dict(request.payload or {})
-        self.now = utcnow()
+    """One request applied to its alert: what the handlers read and write."""
+
+    session: Session
+    request: AlertRequest
+    alert: Alert
+    hooks: AlertListeners
+    budget: Budget
+    known: KnownAlerts
+    payload: dict[str, Any] = field(init=False)
+    now: datetime = field(init=False, default_factory=utcnow)
+
+    def __post_init__(self) -> None:
+        self.payload = dict(self.request.payload or {})
 
     def log(self, event: AlertEvent, message: str) -> None:
         self.session.add(

@@ -8,7 +8,7 @@ of one alias (create, acknowledge, close, create again) apply in order even with
 Each request has one pattern budget that every listener shares (see ``provider.ops.lang.regex``).
 
 A batch is one transaction: its requests are locked in one query, the alerts they name are
-loaded in another (:class:`~provider.ops.alerts.apply.KnownAlerts`), each request applies to
+loaded in another (:class:`~provider.ops.alerts.known.KnownAlerts`), each request applies to
 those in memory, and one commit writes the lot. A request that raises anything but its own
 refusal rolls the batch back, and the batch is applied again one request per transaction, so
 that request alone is recorded as failed and its neighbours succeed.
@@ -38,11 +38,11 @@ from sqlalchemy.orm import sessionmaker
 from provider.ops.alerts.apply import STATUS_CREATED as STATUS_CREATED
 from provider.ops.alerts.apply import STATUS_DEDUPLICATED as STATUS_DEDUPLICATED
 from provider.ops.alerts.apply import STATUS_NOT_FOUND as STATUS_NOT_FOUND
-from provider.ops.alerts.apply import KnownAlerts
 from provider.ops.alerts.apply import apply_request as apply_request
 from provider.ops.alerts.claims import PER_WORKSPACE
 from provider.ops.alerts.claims import Turns
 from provider.ops.alerts.claims import claim_order
+from provider.ops.alerts.known import KnownAlerts
 from provider.ops.alerts.listeners import AlertListeners
 from provider.ops.alerts.models import AlertRequest
 from provider.ops.alerts.models import RequestState
