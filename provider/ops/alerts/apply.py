@@ -30,7 +30,6 @@ from provider.ops.alerts.models import OPEN_PREDICATE
 from provider.ops.alerts.models import Alert
 from provider.ops.alerts.models import AlertAction
 from provider.ops.alerts.models import AlertEvent
-from provider.ops.alerts.models import AlertLog
 from provider.ops.alerts.models import AlertNote
 from provider.ops.alerts.models import AlertRequest
 from provider.ops.alerts.models import AlertStatus
@@ -60,10 +59,25 @@ def apply_request(
     """Apply one request; returns ``(isSuccess, status, alertId)``.
 
     ``budget``: what the listeners may spend on tenant patterns for this request, all together.
-    ``known``: the alerts of the request's batch (see :class:`KnownAlerts`); without it, the
-    target is looked up (and locked) on its own.
+    ``known``: the alerts of the request's batch (see :class:`KnownAlerts`), whose log entries
+    the caller writes; without it, the target is looked up (and locked) on its own and the
+    entries are written here.
     """
-    known = known if known is not None else KnownAlerts()
+    if known is None:
+        known = KnownAlerts()
+        outcome = _apply(session, request, hooks, budget, known)
+        known.write_logs(session)
+        return outcome
+    return _apply(session, request, hooks, budget, known)
+
+
+def _apply(
+    session: Session,
+    request: AlertRequest,
+    hooks: AlertListeners,
+    budget: Budget,
+    known: KnownAlerts,
+) -> tuple[bool, str, str | None]:
     if request.action is AlertAction.CREATE:
         return _create(session, request, hooks, budget, known)
     alert = _target(session, request, known)
@@ -214,15 +228,15 @@ class _Context:
         self.payload = dict(self.request.payload or {})
 
     def log(self, event: AlertEvent, message: str) -> None:
-        self.session.add(
-            AlertLog(
-                alert_id=self.alert.id,
-                action=event,
-                message=message,
-                actor=self.request.actor,
-                request_id=self.request.public_id,
-                created_at=utcnow(),
-            )
+        self.known.logs.append(
+            {
+                "alert_id": self.alert.id,
+                "action": event,
+                "message": message,
+                "actor": self.request.actor,
+                "request_id": self.request.public_id,
+                "created_at": utcnow(),
+            }
         )
 
     def add_note(self, note: str) -> AlertNote:
@@ -296,6 +310,7 @@ def _close(c: _Context) -> str:
 def _delete(c: _Context) -> str:
     # Hooks see the alert before it goes; its logs and notes go with it (ON DELETE CASCADE).
     c.after(AlertEvent.DELETED)
+    c.known.write_logs(c.session)
     c.known.forget(c.alert)
     c.session.delete(c.alert)
     c.session.flush()

@@ -168,6 +168,7 @@ def _process_batch(
                 started = time.monotonic()
                 outcomes.append(_apply(session, request, hooks, known))
                 costs.spent(workspace_id, started)
+            known.write_logs(session)
             if outcomes:
                 # one statement for the batch's outcomes, rather than one per request
                 session.execute(update(AlertRequest), outcomes)
