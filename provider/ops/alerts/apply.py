@@ -54,41 +54,30 @@ def apply_request(
     request: AlertRequest,
     hooks: AlertListeners,
     budget: Budget,
-    known: KnownAlerts | None = None,
+    known: KnownAlerts,
 ) -> tuple[bool, str, str | None]:
     """Apply one request; returns ``(isSuccess, status, alertId)``.
 
     ``budget``: what the listeners may spend on tenant patterns for this request, all together.
     ``known``: the alerts of the request's batch (see :class:`KnownAlerts`), whose log entries
-    the caller writes; without it, the target is looked up (and locked) on its own and the
-    entries are written here.
+    the caller writes (:meth:`KnownAlerts.write_logs`) before it commits.
     """
-    if known is None:
-        known = KnownAlerts()
-        outcome = _apply(session, request, hooks, budget, known)
-        known.write_logs(session)
-        return outcome
-    return _apply(session, request, hooks, budget, known)
-
-
-def _apply(
-    session: Session,
-    request: AlertRequest,
-    hooks: AlertListeners,
-    budget: Budget,
-    known: KnownAlerts,
-) -> tuple[bool, str, str | None]:
     if request.action is AlertAction.CREATE:
-        return _create(session, request, hooks, budget, known)
-    alert = _target(session, request, known)
-    if alert is None:
+        data = AlertCreate.from_payload(
+            {k: v for k, v in request.payload.items() if k != "alertId"}
+        )
+        opened, created = _open(session, request, data, known)
+        ctx = _Context(session, request, opened, hooks, budget, known)
+        return _created(ctx, data) if created else _deduplicated(ctx, data)
+    target = _target(session, request, known)
+    if target is None:
         return False, STATUS_NOT_FOUND, request.alert_public_id
     handler = _HANDLERS[request.action]
     try:
-        result = handler(_Context(session, request, alert, hooks, budget, known))
+        result = handler(_Context(session, request, target, hooks, budget, known))
     except RequestFailed as e:
-        return False, str(e), alert.public_id
-    return True, result, alert.public_id
+        return False, str(e), target.public_id
+    return True, result, target.public_id
 
 
 def _target(session: Session, request: AlertRequest, known: KnownAlerts) -> Alert | None:
@@ -121,23 +110,18 @@ def _insert(session: Session) -> Any:
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
-def _create(
-    session: Session,
-    request: AlertRequest,
-    hooks: AlertListeners,
-    budget: Budget,
-    known: KnownAlerts,
-) -> tuple[bool, str, str | None]:
-    payload = dict(request.payload)
-    new_id = payload.pop("alertId")
-    data = AlertCreate.from_payload(payload)
+def _open(
+    session: Session, request: AlertRequest, data: AlertCreate, known: KnownAlerts
+) -> tuple[Alert, bool]:
+    """The alert a create opens, or the open one it counts on; whether it opened it."""
+    new_id = request.payload["alertId"]
     now = utcnow()
     alert = known.open_alert(request.workspace_id, request.alias)
     if alert is not None:
         # Locked since the batch loaded it (or wrote it), so counting in memory is exact.
         alert.count += 1
         alert.last_occurred_at = alert.updated_at = now
-        return _deduplicated(_Context(session, request, alert, hooks, budget, known), data)
+        return alert, False
     values: dict[str, Any] = {
         "public_id": new_id,
         "workspace_id": request.workspace_id,
@@ -187,16 +171,18 @@ def _create(
         select(Alert).where(Alert.id == row.id).execution_options(populate_existing=True)
     ).one()
     known.add(alert)
-    ctx = _Context(session, request, alert, hooks, budget, known)
-    if row.public_id != new_id:
-        return _deduplicated(ctx, data)  # opened by another processor meanwhile
+    # not new when another processor opened it meanwhile
+    return alert, row.public_id == new_id
+
+
+def _created(ctx: _Context, data: AlertCreate) -> tuple[bool, str, str | None]:
     ctx.log(AlertEvent.CREATED, f"Alert created: {data.message}")
     for note in data.truncations:
         ctx.log(AlertEvent.TRUNCATED, note)
     if data.note:
         ctx.add_note(data.note)
     ctx.after(AlertEvent.CREATED)
-    return True, STATUS_CREATED, alert.public_id
+    return True, STATUS_CREATED, ctx.alert.public_id
 
 
 def _deduplicated(ctx: _Context, data: AlertCreate) -> tuple[bool, str, str | None]:

@@ -243,7 +243,9 @@ def _process_one(
         budget = Budget()
         try:
             with session.begin_nested():
-                success, status, alert_id = apply_request(session, request, hooks, budget)
+                known = KnownAlerts()
+                success, status, alert_id = apply_request(session, request, hooks, budget, known)
+                known.write_logs(session)
         except Exception:
             # A bug or a failing hook must not block the queue behind this request; the change
             # was rolled back with the savepoint, so nothing half-applied remains.
