@@ -17,8 +17,9 @@ from sqlalchemy.orm import mapped_column
 from provider.db import Base
 from provider.db import created_now
 from provider.db import intpk
-from provider.db import new_public_id
+from provider.db import public_uuid
 from provider.db import updated_now
+from provider.ops.columns import workspace_fk
 from provider.times import utcnow
 
 
@@ -54,10 +55,8 @@ class Component(Base):
     )
 
     id: Mapped[intpk]
-    public_id: Mapped[str] = mapped_column(String(64), unique=True, default=new_public_id)
-    workspace_id: Mapped[int] = mapped_column(
-        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
-    )
+    public_id: Mapped[public_uuid]
+    workspace_id: Mapped[workspace_fk]
     name: Mapped[str] = mapped_column(String(255))
     # Lower-cased name, indexed, so searchContainers stays an index lookup as the table grows.
     name_lower: Mapped[str] = mapped_column(String(255), index=True)

@@ -7,7 +7,6 @@ from datetime import datetime
 from datetime import timedelta
 
 from sqlalchemy import Enum
-from sqlalchemy import ForeignKey
 from sqlalchemy import Index
 from sqlalchemy import String
 from sqlalchemy import Text
@@ -18,8 +17,9 @@ from sqlalchemy.orm import mapped_column
 from provider.db import Base
 from provider.db import created_now
 from provider.db import intpk
-from provider.db import new_public_id
+from provider.db import public_uuid
 from provider.db import updated_now
+from provider.ops.columns import workspace_fk
 
 
 class IntervalUnit(enum.StrEnum):
@@ -43,10 +43,8 @@ class Heartbeat(Base):
     )
 
     id: Mapped[intpk]
-    public_id: Mapped[str] = mapped_column(String(64), unique=True, default=new_public_id)
-    workspace_id: Mapped[int] = mapped_column(
-        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
-    )
+    public_id: Mapped[public_uuid]
+    workspace_id: Mapped[workspace_fk]
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     interval: Mapped[int]
