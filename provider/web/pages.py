@@ -6,8 +6,12 @@ Also the default avatars the payloads name, served by the app so they never poin
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import datetime
 from importlib import resources
+from typing import Concatenate
+from typing import ParamSpec
 from urllib.parse import urlencode
 
 from flask import Blueprint
@@ -30,19 +34,10 @@ from provider.ops.workspaces.models import Workspace
 from provider.times import iso
 from provider.web import console_view
 from provider.web import session as web_session
+from provider.web.session import PageBlueprint
 from provider.web.session import page
 
-bp = Blueprint("object_pages", __name__, template_folder="templates")
-
-
-@bp.before_request
-def _reject_nul() -> None:
-    web_session.reject_nul()
-
-
-@bp.after_request
-def _persist(response: Response) -> Response:
-    return web_session.persist(response)
+bp = PageBlueprint("object_pages", __name__, template_folder="templates")
 
 
 static_bp = Blueprint("static_assets", __name__)
@@ -53,6 +48,7 @@ def _iso(value: datetime | None) -> str:
     return iso(value) or ""
 
 
+P = ParamSpec("P")
 MAX_ID_LENGTH = 64
 MAX_ALERTS_SHOWN = 200
 MAX_INCIDENTS_SHOWN = 50
@@ -62,6 +58,22 @@ AVATARS = ("component.svg", "workspace.svg")
 def _sign_in_first() -> Response:
     target = url_for("reviews_pages.sign_in_form") + "?" + urlencode({"next": request.path})
     return redirect(target, code=303)  # type: ignore[return-value]
+
+
+def _signed_in(
+    view: Callable[Concatenate[Session, Workspace, P], Response],
+) -> Callable[P, Response]:
+    """A page of the signed-in person's workspace; anyone else is sent to sign in first."""
+
+    @functools.wraps(view)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
+        session = get_session()
+        workspace = web_session.signed_in_workspace(session)
+        if workspace is None:
+            return _sign_in_first()
+        return view(session, workspace, *args, **kwargs)
+
+    return wrapper
 
 
 def _component(session: Session, workspace: Workspace, public_id: str) -> Component:
@@ -77,22 +89,16 @@ def _component(session: Session, workspace: Workspace, public_id: str) -> Compon
 
 
 @bp.get("/incidents/<incident_id>")
-def incident_page(incident_id: str) -> Response:
+@_signed_in
+def incident_page(session: Session, workspace: Workspace, incident_id: str) -> Response:
     """The incident console (its actions and refresh are ``provider.web.console``)."""
-    session = get_session()
-    workspace = web_session.signed_in_workspace(session)
-    if workspace is None:
-        return _sign_in_first()
     incident = require_incident(session, workspace.id, incident_id[:MAX_ID_LENGTH])
     return console_view.render(session, workspace, incident, done=request.args.get("done"))
 
 
 @bp.get("/components/<component_id>")
-def component_page(component_id: str) -> Response:
-    session = get_session()
-    workspace = web_session.signed_in_workspace(session)
-    if workspace is None:
-        return _sign_in_first()
+@_signed_in
+def component_page(session: Session, workspace: Workspace, component_id: str) -> Response:
     component = _component(session, workspace, component_id)
     incidents_of = (
         select(Incident)

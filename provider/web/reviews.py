@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint
 from flask import Response
 from flask import redirect
 from flask import request
@@ -32,21 +31,12 @@ from provider.ops.workspaces.linking import find_workspace_by_key
 from provider.ops.workspaces.models import Workspace
 from provider.web import session as web_session
 from provider.web.session import MAX_KEY_LENGTH
+from provider.web.session import PageBlueprint
 from provider.web.session import page as _page
 
 logger = logging.getLogger(__name__)
 
-bp = Blueprint("reviews_pages", __name__, url_prefix="/reviews", template_folder="templates")
-
-
-@bp.before_request
-def _reject_nul() -> None:
-    web_session.reject_nul()
-
-
-@bp.after_request
-def _persist(response: Response) -> Response:
-    return web_session.persist(response)
+bp = PageBlueprint("reviews_pages", __name__, url_prefix="/reviews", template_folder="templates")
 
 
 def _settings() -> Settings:
