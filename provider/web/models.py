@@ -11,7 +11,7 @@ from sqlalchemy.orm import mapped_column
 from provider.db import Base
 from provider.db import created_now
 from provider.db import intpk
-from provider.ops.columns import workspace_fk
+from provider.ops.owned import workspace_fk
 
 
 class PageSession(Base):

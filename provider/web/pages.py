@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from provider.db import get_session
 from provider.errors import NotFound
-from provider.ops.components.models import Component
+from provider.ops.components.service import require_component
 from provider.ops.incidents.models import Incident
 from provider.ops.incidents.models import IncidentComponent
 from provider.ops.incidents.models import IncidentStatus
@@ -49,7 +49,6 @@ def _iso(value: datetime | None) -> str:
 
 
 P = ParamSpec("P")
-MAX_ID_LENGTH = 64
 MAX_ALERTS_SHOWN = 200
 MAX_INCIDENTS_SHOWN = 50
 AVATARS = ("component.svg", "workspace.svg")
@@ -76,30 +75,18 @@ def _signed_in(
     return wrapper
 
 
-def _component(session: Session, workspace: Workspace, public_id: str) -> Component:
-    component = session.scalars(
-        select(Component).where(
-            Component.workspace_id == workspace.id,
-            Component.public_id == public_id[:MAX_ID_LENGTH],
-        )
-    ).first()
-    if component is None:
-        raise NotFound("Component does not exist.", code="component_not_found")
-    return component
-
-
 @bp.get("/incidents/<incident_id>")
 @_signed_in
 def incident_page(session: Session, workspace: Workspace, incident_id: str) -> Response:
     """The incident console (its actions and refresh are ``provider.web.console``)."""
-    incident = require_incident(session, workspace.id, incident_id[:MAX_ID_LENGTH])
+    incident = require_incident(session, workspace.id, incident_id)
     return console_view.render(session, workspace, incident, done=request.args.get("done"))
 
 
 @bp.get("/components/<component_id>")
 @_signed_in
 def component_page(session: Session, workspace: Workspace, component_id: str) -> Response:
-    component = _component(session, workspace, component_id)
+    component = require_component(session, workspace.id, component_id)
     incidents_of = (
         select(Incident)
         .join(IncidentComponent, IncidentComponent.incident_id == Incident.id)

@@ -19,7 +19,7 @@ from provider.db import created_now
 from provider.db import intpk
 from provider.db import public_uuid
 from provider.db import updated_now
-from provider.ops.columns import workspace_fk
+from provider.ops.owned import workspace_fk
 from provider.times import utcnow
 
 

@@ -21,10 +21,10 @@ from provider.db import intpk
 from provider.db import public_uuid
 from provider.db import updated_now
 from provider.db import value_enum
-from provider.ops.columns import workspace_fk
 from provider.ops.incidents.mapping import MatchType
 from provider.ops.incidents.rules import ResolvePolicy
 from provider.ops.incidents.rules import RuleAction
+from provider.ops.owned import workspace_fk
 
 
 class IncidentStatus(enum.StrEnum):
