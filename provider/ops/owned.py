@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from typing import Annotated
-from typing import Any
 from typing import TypeVar
 
 from sqlalchemy import ForeignKey
 from sqlalchemy import select
+from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import mapped_column
 
-from provider.db import Base
+from provider.db import intpk
+from provider.db import public_uuid
 from provider.errors import NotFound
 
 # A row that belongs to one workspace, and goes when the workspace goes.
@@ -22,7 +23,15 @@ workspace_fk = Annotated[
 MAX_PUBLIC_ID = 64
 
 
-T = TypeVar("T", bound=Base)
+class WorkspaceOwned:
+    """A row of one workspace, known outside by its public id (a mixin of mapped classes)."""
+
+    id: Mapped[intpk]
+    public_id: Mapped[public_uuid]
+    workspace_id: Mapped[workspace_fk]
+
+
+T = TypeVar("T", bound=WorkspaceOwned)
 
 
 def require_owned(
@@ -30,16 +39,11 @@ def require_owned(
 ) -> T:
     """The ``model`` row of the workspace known outside as ``public_id``.
 
-    ``model`` has a ``workspace_fk`` column named ``workspace_id`` and a ``public_id``.
-
     :raises NotFound: "``what`` does not exist." with ``code``, also for another workspace's row.
     """
-    columns: Any = model
     row = (
         session.scalars(
-            select(model).where(
-                columns.workspace_id == workspace_id, columns.public_id == public_id
-            )
+            select(model).where(model.workspace_id == workspace_id, model.public_id == public_id)
         ).first()
         if len(public_id) <= MAX_PUBLIC_ID
         else None

@@ -17,9 +17,8 @@ from sqlalchemy.orm import mapped_column
 from provider.db import Base
 from provider.db import created_now
 from provider.db import intpk
-from provider.db import public_uuid
 from provider.db import updated_now
-from provider.ops.owned import workspace_fk
+from provider.ops.owned import WorkspaceOwned
 from provider.times import utcnow
 
 
@@ -43,7 +42,7 @@ class ComponentType(enum.StrEnum):
     OTHER = "Other"
 
 
-class Component(Base):
+class Component(WorkspaceOwned, Base):
     """A service of a workspace; becomes a DevOps component (a "container") in Jira."""
 
     __tablename__ = "components"
@@ -54,9 +53,6 @@ class Component(Base):
         Index("ix_components_workspace_name", "workspace_id", "name_lower", "id"),
     )
 
-    id: Mapped[intpk]
-    public_id: Mapped[public_uuid]
-    workspace_id: Mapped[workspace_fk]
     name: Mapped[str] = mapped_column(String(255))
     # Lower-cased name, indexed, so searchContainers stays an index lookup as the table grows.
     name_lower: Mapped[str] = mapped_column(String(255), index=True)

@@ -16,10 +16,8 @@ from sqlalchemy.orm import mapped_column
 
 from provider.db import Base
 from provider.db import created_now
-from provider.db import intpk
-from provider.db import public_uuid
 from provider.db import updated_now
-from provider.ops.owned import workspace_fk
+from provider.ops.owned import WorkspaceOwned
 
 
 class IntervalUnit(enum.StrEnum):
@@ -28,7 +26,7 @@ class IntervalUnit(enum.StrEnum):
     DAYS = "days"
 
 
-class Heartbeat(Base):
+class Heartbeat(WorkspaceOwned, Base):
     """Expected to be pinged every ``interval`` ``interval_unit`` while enabled.
 
     ``expires_at`` is when it expires without a ping (``None`` while disabled); ``expiry_alias``
@@ -42,9 +40,6 @@ class Heartbeat(Base):
         Index("ix_heartbeats_due", "enabled", "expired", "expires_at"),
     )
 
-    id: Mapped[intpk]
-    public_id: Mapped[public_uuid]
-    workspace_id: Mapped[workspace_fk]
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     interval: Mapped[int]

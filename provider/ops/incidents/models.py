@@ -24,7 +24,7 @@ from provider.db import value_enum
 from provider.ops.incidents.mapping import MatchType
 from provider.ops.incidents.rules import ResolvePolicy
 from provider.ops.incidents.rules import RuleAction
-from provider.ops.owned import workspace_fk
+from provider.ops.owned import WorkspaceOwned
 
 
 class IncidentStatus(enum.StrEnum):
@@ -38,14 +38,11 @@ class ReviewStatus(enum.StrEnum):
     COMPLETED = "completed"
 
 
-class IncidentRule(Base):
+class IncidentRule(WorkspaceOwned, Base):
     """An ordered promotion rule of a workspace (see ``incidents.rules``)."""
 
     __tablename__ = "incident_rules"
 
-    id: Mapped[intpk]
-    public_id: Mapped[public_uuid]
-    workspace_id: Mapped[workspace_fk]
     position: Mapped[int] = mapped_column(default=0)
     name: Mapped[str] = mapped_column(String(255))
     enabled: Mapped[bool] = mapped_column(default=True)
@@ -63,14 +60,11 @@ class IncidentRule(Base):
     updated_at: Mapped[updated_now]
 
 
-class ComponentMapping(Base):
+class ComponentMapping(WorkspaceOwned, Base):
     """An ordered rule naming the component of the alerts it matches."""
 
     __tablename__ = "component_mappings"
 
-    id: Mapped[intpk]
-    public_id: Mapped[public_uuid]
-    workspace_id: Mapped[workspace_fk]
     position: Mapped[int] = mapped_column(default=0)
     match_type: Mapped[MatchType] = mapped_column(value_enum(MatchType, 20))
     key: Mapped[str | None] = mapped_column(String(255))
@@ -82,12 +76,11 @@ class ComponentMapping(Base):
     updated_at: Mapped[updated_now]
 
 
-class Incident(Base):
+class Incident(WorkspaceOwned, Base):
     __tablename__ = "incidents"
     __table_args__ = (Index("ix_incidents_workspace_status", "workspace_id", "status", "id"),)
 
-    id: Mapped[intpk]
-    public_id: Mapped[public_uuid]
+    # Its index is the one above, which the workspace's listings use.
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     summary: Mapped[str] = mapped_column(String(255))
     # None: generated from the incident's alerts on every change; set: written by a person.
@@ -171,14 +164,11 @@ class PromotionCandidate(Base):
     due_at: Mapped[datetime] = mapped_column(index=True)
 
 
-class Review(Base):
+class Review(WorkspaceOwned, Base):
     """A post-incident review of one or more incidents of a workspace."""
 
     __tablename__ = "reviews"
 
-    id: Mapped[intpk]
-    public_id: Mapped[public_uuid]
-    workspace_id: Mapped[workspace_fk]
     summary: Mapped[str] = mapped_column(String(255))
     description: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[ReviewStatus] = mapped_column(

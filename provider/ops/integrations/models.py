@@ -18,16 +18,13 @@ from provider.db import created_now
 from provider.db import intpk
 from provider.db import public_uuid
 from provider.db import updated_now
-from provider.ops.owned import workspace_fk
+from provider.ops.owned import WorkspaceOwned
 
 
-class Integration(Base):
+class Integration(WorkspaceOwned, Base):
     __tablename__ = "integrations"
     __table_args__ = (UniqueConstraint("workspace_id", "name"),)
 
-    id: Mapped[intpk]
-    public_id: Mapped[public_uuid]
-    workspace_id: Mapped[workspace_fk]
     name: Mapped[str] = mapped_column(String(250))
     # "API", "Email", "Webhook", … — free text: the type only chooses default actions.
     type: Mapped[str] = mapped_column(String(50))
