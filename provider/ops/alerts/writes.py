@@ -157,4 +157,4 @@ def write_view(write: Write, *, tag: str) -> Callable[..., Any]:
         responses={202: Accepted},
         operation_id=write.operation_id,
     )
-    return api_key_required(write.permission)(declared(view))
+    return api_key_required(write.permission, recent=True)(declared(view))
