@@ -162,6 +162,8 @@ def _register_packages(app: Flask, settings: Settings, install_keys: Any | None)
     from provider.ops.access.principal import KeyResolvers
     from provider.ops.alerts import api as alerts_api
     from provider.ops.alerts import api_v2 as alerts_api_v2
+    from provider.ops.alerts.intake import INTAKE
+    from provider.ops.alerts.intake import GroupCommit
     from provider.ops.components import api as components_api
     from provider.ops.components import jira as component_actions
     from provider.ops.heartbeats import api as heartbeats_api
@@ -190,6 +192,7 @@ def _register_packages(app: Flask, settings: Settings, install_keys: Any | None)
     app.register_blueprint(workspace_actions.bp)
     app.register_blueprint(component_actions.bp)
     app.register_blueprint(incident_events.bp)
+    INTAKE.install(app, GroupCommit(db.SESSIONS.of(app)))
     keys = KeyMemory(settings.api_key_cache_seconds)
     # What decides a key's principal: a change committed here is seen at once.
     keys.forget_on_change(db.SESSIONS.of(app), Workspace, Integration)
