@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,8 +15,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
-from provider.db import make_engine
-from provider.db import make_session_factory
 from provider.ops.access.principal import ApiPrincipal
 from provider.ops.alerts.intake import GroupCommit
 from provider.ops.alerts.models import AlertRequest
@@ -28,15 +25,16 @@ from provider.ops.workspaces.service import create_workspace
 
 
 @pytest.fixture
-def engine(fresh_database_url: str) -> Iterator[Engine]:
-    engine = make_engine(fresh_database_url)
-    yield engine
-    engine.dispose()
+def factory(live: tuple[str, sessionmaker[Session]]) -> sessionmaker[Session]:
+    """A database that commits for real (the app served beside it is not used)."""
+    return live[1]
 
 
 @pytest.fixture
-def factory(engine: Engine) -> sessionmaker[Session]:
-    return make_session_factory(engine)
+def engine(factory: sessionmaker[Session]) -> Engine:
+    bind = factory.kw["bind"]
+    assert isinstance(bind, Engine)
+    return bind
 
 
 @pytest.fixture

@@ -34,6 +34,10 @@ class Clock:
         return self.now
 
 
+def _app(settings: Settings, factory: sessionmaker[Session], **changes: Any) -> Flask:
+    return create_app(settings.with_(**changes), session_factory=factory, configure_logs=False)
+
+
 def _memory(app: Flask) -> KeyMemory:
     return ACCESS.of(app).keys
 
@@ -59,7 +63,7 @@ def test_a_key_is_looked_up_once_within_the_window(api: Api, app: Flask) -> None
 def test_a_workspace_key_rotated_elsewhere_is_refused_once_the_window_ends(
     settings: Settings, session: Session, session_factory: sessionmaker[Session], connection: Any
 ) -> None:
-    app = create_app(settings, session_factory=session_factory, configure_logs=False)
+    app = _app(settings, session_factory)
     clock = Clock()
     _memory(app).clock = clock
     api = make_api(app.test_client(), session, session_factory, "Rotated")
@@ -149,11 +153,7 @@ def test_a_failed_key_is_not_remembered(api: Api, app: Flask) -> None:
 def test_no_memory_when_the_window_is_zero(
     settings: Settings, session: Session, session_factory: sessionmaker[Session]
 ) -> None:
-    app = create_app(
-        settings.with_(api_key_cache_seconds=0),
-        session_factory=session_factory,
-        configure_logs=False,
-    )
+    app = _app(settings, session_factory, api_key_cache_seconds=0)
     api = make_api(app.test_client(), session, session_factory, "Unremembered")
     assert _send(api) == 202
     assert len(_memory(app)) == 0
