@@ -162,7 +162,8 @@ def test_no_memory_when_the_window_is_zero(
 def test_the_memory_is_bounded_and_hands_out_copies() -> None:
     memory = KeyMemory(60, max_entries=2)
     for n in range(3):
-        memory.remember(f"digest-{n}", ApiPrincipal(Workspace(id=n, name=f"w{n}"), key_id=str(n)))
+        principal = ApiPrincipal(Workspace(id=n, name=f"w{n}"), key_id=str(n))
+        memory.remember(f"digest-{n}", principal, generation=memory.generation)
     assert len(memory) == 1  # full at the third: it started over
     first, second = memory.recall("digest-2"), memory.recall("digest-2")
     assert first is not None
@@ -171,3 +172,13 @@ def test_the_memory_is_bounded_and_hands_out_copies() -> None:
     assert first.key_id == "2"
     assert first.workspace is not second.workspace
     assert memory.recall("digest-0") is None
+
+
+def test_a_lookup_that_raced_a_change_is_not_remembered() -> None:
+    memory = KeyMemory(60)
+    looked_up_at = memory.generation
+    memory.forget_all()  # a change committed while the key was being looked up
+    memory.remember("digest", ApiPrincipal(Workspace(id=1, name="w")), generation=looked_up_at)
+    assert memory.recall("digest") is None
+    memory.remember("digest", ApiPrincipal(Workspace(id=1, name="w")), generation=memory.generation)
+    assert memory.recall("digest") is not None

@@ -137,13 +137,14 @@ def _recent_principal(access: ApiAccess, key: str) -> ApiPrincipal | None:
     principal = access.keys.recall(digest)
     if principal is not None:
         return principal
+    generation = access.keys.generation
     session = separate_session(reading=True)
     try:
         principal = access.resolvers.resolve(session, key)
+        if principal is not None:  # the rows are read while they are attached
+            access.keys.remember(digest, principal, generation=generation)
     finally:
         session.close()  # the rows stay loaded, detached
-    if principal is not None:
-        access.keys.remember(digest, principal)
     return principal
 
 

@@ -93,6 +93,8 @@ class KeyMemory:
         self.clock = clock
         self._entries: dict[str, _Entry] = {}
         self._lock = threading.Lock()
+        # Counts forgettings: a key looked up before one must not be remembered after it.
+        self.generation = 0
 
     @staticmethod
     def digest(key: str) -> str:
@@ -113,8 +115,9 @@ class KeyMemory:
             return None
         return entry.principal()
 
-    def remember(self, digest: str, principal: ApiPrincipal) -> None:
-        """Keep what a key just resolved to; the rows must be loaded (their columns are read)."""
+    def remember(self, digest: str, principal: ApiPrincipal, *, generation: int) -> None:
+        """Keep what a key resolved to, unless the memory was cleared since ``generation`` (read
+        before the lookup began). The rows must be loaded: their columns are read."""
         if self.ttl <= 0:
             return
         integration = principal.integration
@@ -126,12 +129,15 @@ class KeyMemory:
             principal.key_id,
         )
         with self._lock:
+            if generation != self.generation:
+                return  # a change committed meanwhile: the lookup may have read the old rows
             if len(self._entries) >= self.max_entries:
                 self._entries.clear()
             self._entries[digest] = entry
 
     def forget_all(self) -> None:
         with self._lock:
+            self.generation += 1
             self._entries.clear()
 
     def __len__(self) -> int:
