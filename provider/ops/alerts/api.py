@@ -61,7 +61,7 @@ def list_alerts(query: AlertListQuery) -> Page[Alert]:
 
 
 @bp.post("")
-@api_key_required(WRITE)
+@api_key_required(WRITE, recent=True)
 @CREATE
 def create_alert(body: AlertCreate, query: StrictValidation) -> Accepted:
     return create(body)

@@ -51,7 +51,7 @@ TAG = "Alerts"
 
 
 @bp.post("")
-@api_key_required(WRITE)
+@api_key_required(WRITE, recent=True)
 @CREATE
 def create_alert(body: AlertCreate, query: StrictValidation) -> Accepted:
     return create(body)
