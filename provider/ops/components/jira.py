@@ -20,7 +20,10 @@ from sqlalchemy import Row
 from sqlalchemy import Select
 from sqlalchemy import bindparam
 from sqlalchemy import case
+from sqlalchemy import column
+from sqlalchemy import literal_column
 from sqlalchemy import select
+from sqlalchemy import table
 from sqlalchemy.orm import Session
 
 from provider.connect.auth import current_installation
@@ -88,8 +91,14 @@ _LINKED_WORKSPACES = select(WorkspaceLink.workspace_id).where(
 )
 
 
+# SQLite's trigram index of component names (migration 0017); its rowid is the component's id.
+_NAME_TRIGRAMS = table("components_fts", column("rowid"))
+# A trigram index finds substrings of three characters or more; a shorter query reads the names.
+TRIGRAM = 3
+
+
 @functools.cache
-def _search_statement(*, in_workspace: bool, matching: bool) -> Select[*_Card]:
+def _search_statement(*, in_workspace: bool, matching: bool, trigrams: bool) -> Select[*_Card]:
     # Starting from the workspace ids (one linked workspace when Jira names it) lets both
     # databases walk the (workspace_id, name_lower, id) index in name order and stop at the
     # limit, instead of joining every component of the site's workspaces first.
@@ -107,6 +116,16 @@ def _search_statement(*, in_workspace: bool, matching: bool) -> Select[*_Card]:
     else:
         query = query.where(Component.workspace_id.in_(_LINKED_WORKSPACES))
     if matching:
+        if trigrams:
+            # The trigram index narrows the candidates to names holding every trigram of the
+            # query; the LIKE below keeps the answer exactly the substring match.
+            query = query.where(
+                Component.id.in_(
+                    select(_NAME_TRIGRAMS.c.rowid).where(
+                        literal_column("components_fts").op("MATCH")(bindparam("phrase"))
+                    )
+                )
+            )
         rank = case(
             (Component.name_lower == bindparam("needle"), 0),
             (Component.name_lower.like(bindparam("prefix"), escape="\\"), 1),
@@ -134,8 +153,13 @@ def _escape_like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def _fts_phrase(needle: str) -> str:
+    # One FTS5 string: every character literal, a double quote doubled.
+    return '"' + needle.replace('"', '""') + '"'
+
+
 def search_containers_query(
-    installation: Installation, search: str, workspace_id: str | None
+    installation: Installation, search: str, workspace_id: str | None, *, dialect: str
 ) -> tuple[Select[*_Card], dict[str, Any]]:
     """Cards of the components visible to ``installation`` whose name contains ``search``, best
     first.
@@ -146,10 +170,15 @@ def search_containers_query(
     params: dict[str, Any] = {"installation_id": installation.id}
     if workspace_id is not None:
         params["workspace_id"] = workspace_id
+    trigrams = dialect == "sqlite" and len(needle) >= TRIGRAM
     if needle:
         escaped = _escape_like(needle)
         params.update(needle=needle, prefix=f"{escaped}%", contains=f"%{escaped}%")
-    statement = _search_statement(in_workspace=workspace_id is not None, matching=bool(needle))
+    if trigrams:
+        params["phrase"] = _fts_phrase(needle)
+    statement = _search_statement(
+        in_workspace=workspace_id is not None, matching=bool(needle), trigrams=trigrams
+    )
     return statement, params
 
 
@@ -172,8 +201,11 @@ def search_containers() -> Response:
     workspace_id = _single_arg("workspaceId", max_len=MAX_ID_LENGTH) or None
     session = get_session()
     # Core rows through the session's connection: the ORM's per-statement work buys nothing here
-    rows = session.connection().execute(
-        *search_containers_query(current_installation(), search, workspace_id)
+    connection = session.connection()
+    rows = connection.execute(
+        *search_containers_query(
+            current_installation(), search, workspace_id, dialect=connection.dialect.name
+        )
     )
     links = links_of(session)
     return render(Containers(containers=[container_card(row, links) for row in rows]))

@@ -1,0 +1,250 @@
+"""searchContainers' substring match: exactly the names that contain the query, whichever index
+serves it (SQLite's trigram table, PostgreSQL's pg_trgm index, or a read of the names for a query
+shorter than a trigram), and only the calling installation's components."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+from urllib.parse import urlencode
+
+import pytest
+from flask.testing import FlaskClient
+from hypothesis import HealthCheck
+from hypothesis import given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from provider.config import Settings
+from provider.connect.models import Installation
+from provider.ops.components.jira import MAX_CONTAINERS
+from provider.ops.components.jira import search_containers_query
+from provider.ops.components.models import Component
+from provider.ops.workspaces.models import Workspace
+from tests.installs import make_installation
+from tests.ops.factories import link
+from tests.ops.factories import make_component
+from tests.ops.factories import make_workspace
+from tests.signing import JiraSigner
+
+NAMES = [
+    "Checkout-API",
+    "pre-checkout",
+    "100%_done",
+    "50% off_sale",
+    'it\'s "quoted"',
+    'say "hi"',
+    "back\\slash",
+    "Zürich-Gateway",
+    "ZÜRICH-backup",
+    "支付服务",
+    "café ☕ api",
+    "NEAR AND OR NOT",
+    "star*(paren):caret^",
+    "ab",
+    "x",
+]
+
+
+@pytest.fixture
+def ours(session: Session, signer: JiraSigner) -> Installation:
+    return make_installation(session, signer)
+
+
+@pytest.fixture
+def shop(session: Session, ours: Installation, settings: Settings) -> Workspace:
+    """Our workspace with every name above; the same names in a workspace of another site and in
+    an unlinked one, which must never show."""
+    shop = make_workspace(session, "Shop")
+    link(session, ours, shop)
+    theirs = make_installation(session, JiraSigner(app_base_url=settings.base_url))
+    foreign = make_workspace(session, "Foreign")
+    link(session, theirs, foreign)
+    unlinked = make_workspace(session, "Unlinked")
+    for name in NAMES:
+        for workspace in (shop, foreign, unlinked):
+            make_component(session, workspace, name)
+    session.commit()
+    return shop
+
+
+def _expected(names: list[str], query: str) -> list[str]:
+    """The names containing ``query`` (case-insensitively), exact then prefix then substring."""
+    needle = query.strip().lower()
+    matches = [n for n in names if needle in n.lower()]
+
+    def rank(name: str) -> tuple[int, str]:
+        lower = name.lower()
+        return (0 if lower == needle else 1 if lower.startswith(needle) else 2, lower)
+
+    return sorted(matches, key=rank)[:MAX_CONTAINERS]
+
+
+def _search(
+    session: Session, installation: Installation, query: str, workspace: Workspace | None
+) -> list[str]:
+    connection = session.connection()
+    statement, params = search_containers_query(
+        installation,
+        query,
+        workspace.public_id if workspace else None,
+        dialect=connection.dialect.name,
+    )
+    return [str(row.name) for row in connection.execute(statement, params)]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "checkout",
+        "CHECKOUT-api",
+        "%",
+        "_",
+        "0%_",
+        "% o",
+        "'s \"q",
+        '"',
+        '""',
+        "\\",
+        "k\\s",
+        "ÜRICH",
+        "zürich",
+        "付服",
+        "支付服",
+        "☕ a",
+        "near and",
+        "*(p",
+        "):c",
+        "^",
+        "ab",
+        "a",
+        "  gateway  ",
+        "no such name",
+    ],
+)
+def test_search_matches_exactly_the_names_containing_the_query(
+    client: FlaskClient, signer: JiraSigner, shop: Workspace, query: str
+) -> None:
+    for scope in ({}, {"workspaceId": shop.public_id}):
+        url = "/containers/search?" + urlencode({"searchQuery": query, **scope}, quote_via=quote)
+        response = signer.get(client, url)
+        assert response.status_code == 200, response.get_data(as_text=True)
+        names = [c["name"] for c in response.get_json()["containers"]]
+        assert names == _expected(NAMES, query), (query, scope)
+
+
+@hyp_settings(
+    max_examples=60,
+    deadline=None,
+    database=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(query=st.text(st.sampled_from("".join(sorted(set("".join(NAMES))))), max_size=6))
+def test_any_query_finds_what_a_substring_test_finds(
+    session: Session, ours: Installation, shop: Workspace, query: str
+) -> None:
+    assert _search(session, ours, query, shop) == _expected(NAMES, query)
+    assert _search(session, ours, query, None) == _expected(NAMES, query)
+
+
+def test_the_index_follows_inserts_renames_and_deletes(
+    session: Session, ours: Installation, shop: Workspace
+) -> None:
+    added = make_component(session, shop, "Freshly-Added")
+    session.commit()
+    assert _search(session, ours, "shly-ad", shop) == ["Freshly-Added"]
+
+    added.name, added.name_lower = "Renamed-Thing", "renamed-thing"
+    session.commit()
+    assert _search(session, ours, "shly-ad", shop) == []
+    assert _search(session, ours, "med-th", shop) == ["Renamed-Thing"]
+
+    session.delete(added)
+    session.commit()
+    assert _search(session, ours, "med-th", shop) == []
+    _assert_index_in_step(session)
+
+
+def test_a_deleted_workspace_leaves_nothing_in_the_index(
+    session: Session, ours: Installation, shop: Workspace
+) -> None:
+    ids = list(
+        session.scalars(text("SELECT id FROM components WHERE workspace_id = :w"), {"w": shop.id})
+    )
+    session.delete(shop)
+    session.commit()
+    assert (
+        session.scalar(
+            text("SELECT count(*) FROM components WHERE workspace_id = :w"), {"w": shop.id}
+        )
+        == 0
+    )
+    _assert_index_in_step(session)
+    if session.get_bind().dialect.name == "sqlite":
+        found = session.scalars(
+            text("SELECT rowid FROM components_fts WHERE components_fts MATCH '\"zürich\"'")
+        ).all()
+        assert not set(found) & set(ids)
+
+
+def test_a_bulk_insert_is_indexed(session: Session, ours: Installation, shop: Workspace) -> None:
+    # Rows written without the ORM's unit of work (as seeds and imports do) are indexed too.
+    session.execute(
+        Component.__table__.insert(),
+        [
+            {
+                "public_id": f"bulk-{i}",
+                "workspace_id": shop.id,
+                "name": f"Bulk-{i:03d}",
+                "name_lower": f"bulk-{i:03d}",
+                "description": "",
+            }
+            for i in range(250)
+        ],
+    )
+    session.commit()
+    assert _search(session, ours, "lk-12", shop) == [f"Bulk-{i:03d}" for i in range(120, 130)]
+    assert len(_search(session, ours, "bulk", shop)) == MAX_CONTAINERS
+    _assert_index_in_step(session)
+
+
+def _assert_index_in_step(session: Session) -> None:
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    # FTS5 compares its index with the components table and fails loudly when they differ.
+    session.execute(
+        text("INSERT INTO components_fts(components_fts, rank) VALUES ('integrity-check', 1)")
+    )
+
+
+def test_many_matches_come_exact_then_prefix_then_substring(
+    session: Session, ours: Installation, shop: Workspace
+) -> None:
+    names: list[Any] = []
+    for i in range(30):
+        names.append(make_component(session, shop, f"svc-{29 - i:02d}-tail").name)
+    make_component(session, shop, "svc")
+    make_component(session, shop, "my-svc")
+    session.commit()
+    assert _search(session, ours, "svc", shop) == ["svc", *sorted(names), "my-svc"]
+
+
+@pytest.mark.parametrize(("query", "indexed"), [("zürich", True), ("ab", False)])
+def test_sqlite_reads_the_trigram_index_for_a_query_of_three_characters(
+    session: Session, ours: Installation, shop: Workspace, query: str, indexed: bool
+) -> None:
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL's trigram index is chosen by its planner (migration 0008)")
+    statement, params = search_containers_query(
+        ours, query, shop.public_id, dialect=connection.dialect.name
+    )
+    compiled = statement.compile(connection)
+    values = compiled.construct_params(params)
+    args = tuple(values[name] for name in compiled.positiontup or ())
+    rows = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled.string}", args)
+    plan = " ".join(str(row[-1]) for row in rows)
+    assert ("components_fts VIRTUAL TABLE" in plan) is indexed, plan
