@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session
 
 from provider.config import Settings
 from provider.connect.models import Installation
-from provider.ops.components.jira import MAX_CONTAINERS
-from provider.ops.components.jira import search_containers_query
+from provider.ops.components import search
 from provider.ops.components.models import Component
+from provider.ops.components.search import MAX_CONTAINERS
+from provider.ops.components.search import find_containers
 from provider.ops.workspaces.models import Workspace
 from tests.installs import make_installation
 from tests.ops.factories import link
@@ -85,14 +86,9 @@ def _expected(names: list[str], query: str) -> list[str]:
 def _search(
     session: Session, installation: Installation, query: str, workspace: Workspace | None
 ) -> list[str]:
-    connection = session.connection()
-    statement, params = search_containers_query(
-        installation,
-        query,
-        workspace.public_id if workspace else None,
-        dialect=connection.dialect.name,
-    )
-    return [str(row.name) for row in connection.execute(statement, params)]
+    workspace_id = workspace.public_id if workspace else None
+    rows = find_containers(session.connection(), installation.id, query, workspace_id)
+    return [str(row.name) for row in rows]
 
 
 @pytest.mark.parametrize(
@@ -232,19 +228,45 @@ def test_many_matches_come_exact_then_prefix_then_substring(
     assert _search(session, ours, "svc", shop) == ["svc", *sorted(names), "my-svc"]
 
 
-@pytest.mark.parametrize(("query", "indexed"), [("zürich", True), ("ab", False)])
-def test_sqlite_reads_the_trigram_index_for_a_query_of_three_characters(
-    session: Session, ours: Installation, shop: Workspace, query: str, indexed: bool
-) -> None:
+def _plan(session: Session, statement: Any, params: dict[str, Any]) -> str:
     connection = session.connection()
-    if connection.dialect.name != "sqlite":
-        pytest.skip("PostgreSQL's trigram index is chosen by its planner (migration 0008)")
-    statement, params = search_containers_query(
-        ours, query, shop.public_id, dialect=connection.dialect.name
-    )
     compiled = statement.compile(connection)
     values = compiled.construct_params(params)
     args = tuple(values[name] for name in compiled.positiontup or ())
     rows = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled.string}", args)
-    plan = " ".join(str(row[-1]) for row in rows)
-    assert ("components_fts VIRTUAL TABLE" in plan) is indexed, plan
+    return " ".join(str(row[-1]) for row in rows)
+
+
+@pytest.mark.parametrize("trigrams", [True, False])
+def test_sqlite_plans_read_indexes_not_the_workspace(
+    session: Session, ours: Installation, shop: Workspace, trigrams: bool
+) -> None:
+    if session.get_bind().dialect.name != "sqlite":
+        pytest.skip("PostgreSQL's planner chooses between its indexes (migration 0008)")
+    params = {
+        "installation_id": ours.id,
+        "workspace_id": shop.public_id,
+        "needle": "zür",
+        "after": "züs",
+        "prefix": "zür%",
+        "contains": "%zür%",
+        "phrase": '"zür"',
+    }
+    starting = _plan(session, search._starting_statement(in_workspace=True), params)
+    assert (
+        "ix_components_workspace_name (workspace_id=? AND name_lower>? AND name_lower<?)"
+        in starting
+    )
+    assert "TEMP B-TREE" not in starting
+    containing = _plan(
+        session, search._containing_statement(in_workspace=True, trigrams=trigrams), params
+    )
+    assert ("components_fts VIRTUAL TABLE" in containing) is trigrams, containing
+
+
+@pytest.mark.parametrize(
+    ("needle", "after"),
+    [("a", "b"), ("svc-", "svc."), ("\ud7ff", "\ue000"), ("x\U0010ffff", None), ("é", "ê")],
+)
+def test_the_range_of_names_starting_with_a_query(needle: str, after: str | None) -> None:
+    assert search._after(needle) == after

@@ -7,9 +7,7 @@ workspace or component exists, so an id it may not see answers exactly like an u
 
 from __future__ import annotations
 
-import functools
 import logging
-from datetime import datetime
 from typing import Any
 from typing import TypeVar
 
@@ -19,11 +17,7 @@ from flask import request
 from sqlalchemy import Row
 from sqlalchemy import Select
 from sqlalchemy import bindparam
-from sqlalchemy import case
-from sqlalchemy import column
-from sqlalchemy import literal_column
 from sqlalchemy import select
-from sqlalchemy import table
 from sqlalchemy.orm import Session
 
 from provider.connect.auth import current_installation
@@ -41,6 +35,8 @@ from provider.ops.components.schemas import Containers
 from provider.ops.components.schemas import DisassociateAction
 from provider.ops.components.schemas import EntityAssociated
 from provider.ops.components.schemas import EntityDisassociated
+from provider.ops.components.search import Card
+from provider.ops.components.search import find_containers
 from provider.ops.sync.links import Links
 from provider.ops.sync.links import links_of
 from provider.ops.sync.payloads import component_payload
@@ -57,7 +53,6 @@ A = TypeVar("A", bound=RequestModel)
 
 bp = Blueprint("jira_actions", __name__)
 
-MAX_CONTAINERS = 200
 MAX_QUERY_LENGTH = 255
 MAX_ID_LENGTH = 255
 
@@ -77,67 +72,7 @@ _VISIBLE_COMPONENTS = (
 )
 
 
-# What a container card shows: only these columns are read, as plain rows (no ORM entities).
-_Card = tuple[str, str, str | None, str | None, datetime]
-_CARD_COLUMNS = (
-    Component.public_id,
-    Component.name,
-    Component.url,
-    Component.avatar_url,
-    Component.updated_at,
-)
-_LINKED_WORKSPACES = select(WorkspaceLink.workspace_id).where(
-    WorkspaceLink.installation_id == bindparam("installation_id")
-)
-
-
-# SQLite's trigram index of component names (migration 0017); its rowid is the component's id.
-_NAME_TRIGRAMS = table("components_fts", column("rowid"))
-# A trigram index finds substrings of three characters or more; a shorter query reads the names.
-TRIGRAM = 3
-
-
-@functools.cache
-def _search_statement(*, in_workspace: bool, matching: bool, trigrams: bool) -> Select[*_Card]:
-    # Starting from the workspace ids (one linked workspace when Jira names it) lets both
-    # databases walk the (workspace_id, name_lower, id) index in name order and stop at the
-    # limit, instead of joining every component of the site's workspaces first.
-    query = select(*_CARD_COLUMNS)
-    if in_workspace:
-        query = query.where(
-            Component.workspace_id
-            == select(Workspace.id)
-            .where(
-                Workspace.public_id == bindparam("workspace_id"),
-                Workspace.id.in_(_LINKED_WORKSPACES),
-            )
-            .scalar_subquery()
-        )
-    else:
-        query = query.where(Component.workspace_id.in_(_LINKED_WORKSPACES))
-    if matching:
-        if trigrams:
-            # The trigram index narrows the candidates to names holding every trigram of the
-            # query; the LIKE below keeps the answer exactly the substring match.
-            query = query.where(
-                Component.id.in_(
-                    select(_NAME_TRIGRAMS.c.rowid).where(
-                        literal_column("components_fts").op("MATCH")(bindparam("phrase"))
-                    )
-                )
-            )
-        rank = case(
-            (Component.name_lower == bindparam("needle"), 0),
-            (Component.name_lower.like(bindparam("prefix"), escape="\\"), 1),
-            else_=2,
-        )
-        query = query.where(Component.name_lower.like(bindparam("contains"), escape="\\")).order_by(
-            rank
-        )
-    return query.order_by(Component.name_lower, Component.id).limit(MAX_CONTAINERS)
-
-
-def container_card(row: Row[*_Card], links: Links) -> ContainerCard:
+def container_card(row: Row[*Card], links: Links) -> ContainerCard:
     """A card from a row of ``_CARD_COLUMNS``; the links as ``component_payload`` makes them."""
     public_id, name, url, avatar_url, updated_at = row
     return ContainerCard(
@@ -147,39 +82,6 @@ def container_card(row: Row[*_Card], links: Links) -> ContainerCard:
         avatar_url=avatar_url or links.component_avatar,
         last_updated_date=updated_at,
     )
-
-
-def _escape_like(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _fts_phrase(needle: str) -> str:
-    # One FTS5 string: every character literal, a double quote doubled.
-    return '"' + needle.replace('"', '""') + '"'
-
-
-def search_containers_query(
-    installation: Installation, search: str, workspace_id: str | None, *, dialect: str
-) -> tuple[Select[*_Card], dict[str, Any]]:
-    """Cards of the components visible to ``installation`` whose name contains ``search``, best
-    first.
-
-    Returns the statement and its parameters, to be passed together to ``execute``.
-    """
-    needle = search.strip().lower()
-    params: dict[str, Any] = {"installation_id": installation.id}
-    if workspace_id is not None:
-        params["workspace_id"] = workspace_id
-    trigrams = dialect == "sqlite" and len(needle) >= TRIGRAM
-    if needle:
-        escaped = _escape_like(needle)
-        params.update(needle=needle, prefix=f"{escaped}%", contains=f"%{escaped}%")
-    if trigrams:
-        params["phrase"] = _fts_phrase(needle)
-    statement = _search_statement(
-        in_workspace=workspace_id is not None, matching=bool(needle), trigrams=trigrams
-    )
-    return statement, params
 
 
 def _single_arg(name: str, *, max_len: int) -> str | None:
@@ -201,12 +103,7 @@ def search_containers() -> Response:
     workspace_id = _single_arg("workspaceId", max_len=MAX_ID_LENGTH) or None
     session = get_session()
     # Core rows through the session's connection: the ORM's per-statement work buys nothing here
-    connection = session.connection()
-    rows = connection.execute(
-        *search_containers_query(
-            current_installation(), search, workspace_id, dialect=connection.dialect.name
-        )
-    )
+    rows = find_containers(session.connection(), current_installation().id, search, workspace_id)
     links = links_of(session)
     return render(Containers(containers=[container_card(row, links) for row in rows]))
 
