@@ -89,6 +89,10 @@ def requests_for(stack: Stack, workspace: SeededWorkspace) -> dict[str, list[loa
         "searchContainers, 10 matches": [
             signed(stack, "GET", search(f"svc-00{n:02d}")) for n in range(10, 60)
         ],
+        # Jira searches as its user types: the first characters start every name here.
+        "searchContainers, a prefix of every name (first 200)": [
+            signed(stack, "GET", search(q)) for q in ("svc", "svc-", "SVC-0")
+        ],
         "searchContainers, empty query (first 200)": [signed(stack, "GET", search(""))],
         "GET /v1/alerts (newest 20)": [loadgen.Request("GET", "/v1/alerts", key)],
         "GET /v1/alerts?query=status:open (20)": [

@@ -262,6 +262,8 @@ def test_sqlite_plans_read_indexes_not_the_workspace(
         session, search._containing_statement(in_workspace=True, trigrams=trigrams), params
     )
     assert ("components_fts VIRTUAL TABLE" in containing) is trigrams, containing
+    # With the trigram index the candidates are looked up by id, not the workspace walked.
+    assert ("rowid=?" in containing) is trigrams, containing
 
 
 @pytest.mark.parametrize(
