@@ -13,9 +13,11 @@ from provider.web import models as web_models  # noqa: F401
 
 metadata = Base.metadata
 
-# Indexes only PostgreSQL has (an extension's operator class); the migrations own them, and
-# comparisons of the models with a database leave them out.
-POSTGRESQL_ONLY_INDEXES = frozenset({"ix_components_name_trgm"})
+# Indexes only PostgreSQL has (an extension's operator class, a collation); the migrations own
+# them, and comparisons of the models with a database leave them out.
+POSTGRESQL_ONLY_INDEXES = frozenset(
+    {"ix_components_name_trgm", "ix_components_workspace_name_bytes"}
+)
 # SQLite's trigram index of component names (migration 0017): an FTS5 virtual table and the
 # shadow tables FTS5 keeps its index in.
 SQLITE_ONLY_TABLE_PREFIX = "components_fts"

@@ -1,4 +1,4 @@
-"""searches that stay flat: a trigram index of component names on SQLite, alerts by status
+"""searches that stay flat: indexes of component names for substrings and prefixes, alerts by status
 
 searchContainers matches a substring of a component's name. PostgreSQL answers it from the
 pg_trgm index of migration 0008; SQLite had only a scan of the workspace's components. An FTS5
@@ -6,6 +6,10 @@ table with the trigram tokenizer gives SQLite the same: the ids of the component
 holds every trigram of the query. It indexes ``components`` without a copy of the names
 (external content) and triggers keep it in step with every insert, rename and delete, cascades
 from a deleted workspace included.
+
+Names that start with the query come first in searchContainers' answer; they are a range of
+bytes, read in order up to the limit. SQLite's ``(workspace_id, name_lower, id)`` index compares
+bytes already; PostgreSQL's compares by the database's collation, so a bytewise one is added.
 
 Alert lists filtered by status (``status:open``, the common one) and their counts walk an index
 of a workspace's alerts by status and creation instead of reading every alert of the workspace.
@@ -53,13 +57,22 @@ def upgrade() -> None:
         "alerts",
         ["workspace_id", "status", "created_at", "id"],
     )
-    if op.get_bind().dialect.name == "sqlite":
+    dialect = op.get_bind().dialect.name
+    if dialect == "sqlite":
         for statement in _SQLITE_UP:
             op.execute(statement)
+    elif dialect == "postgresql":
+        op.execute(
+            "CREATE INDEX ix_components_workspace_name_bytes ON components"
+            ' (workspace_id, (name_lower COLLATE "C"), id)'
+        )
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "sqlite":
+    dialect = op.get_bind().dialect.name
+    if dialect == "sqlite":
         for statement in _SQLITE_DOWN:
             op.execute(statement)
+    elif dialect == "postgresql":
+        op.execute("DROP INDEX ix_components_workspace_name_bytes")
     op.drop_index("ix_alerts_workspace_status_created", table_name="alerts")

@@ -46,6 +46,7 @@ NAMES = [
     "star*(paren):caret^",
     "ab",
     "x",
+    "edge\U0010ffff-case",
 ]
 
 
@@ -118,6 +119,8 @@ def _search(
         "a",
         "  gateway  ",
         "no such name",
+        "edge\U0010ffff",
+        "ge\U0010ffff-",
     ],
 )
 def test_search_matches_exactly_the_names_containing_the_query(
@@ -186,24 +189,30 @@ def test_a_deleted_workspace_leaves_nothing_in_the_index(
         assert not set(found) & set(ids)
 
 
-def test_a_bulk_insert_is_indexed(session: Session, ours: Installation, shop: Workspace) -> None:
-    # Rows written without the ORM's unit of work (as seeds and imports do) are indexed too.
+def test_a_bulk_insert_is_indexed_and_dense_matches_are_found_in_order(
+    session: Session, ours: Installation, shop: Workspace
+) -> None:
+    # Rows written without the ORM's unit of work (as seeds and imports do) are indexed too;
+    # more candidates than DENSE take the walk in name order instead of the trigram index.
+    n = search.DENSE + 100
     session.execute(
         Component.__table__.insert(),
         [
             {
                 "public_id": f"bulk-{i}",
                 "workspace_id": shop.id,
-                "name": f"Bulk-{i:03d}",
-                "name_lower": f"bulk-{i:03d}",
+                "name": f"Bulk-{i:04d}",
+                "name_lower": f"bulk-{i:04d}",
                 "description": "",
             }
-            for i in range(250)
+            for i in reversed(range(n))
         ],
     )
     session.commit()
-    assert _search(session, ours, "lk-12", shop) == [f"Bulk-{i:03d}" for i in range(120, 130)]
-    assert len(_search(session, ours, "bulk", shop)) == MAX_CONTAINERS
+    names = [f"Bulk-{i:04d}" for i in range(n)]
+    assert _search(session, ours, "lk-012", shop) == _expected(names, "lk-012")
+    assert _search(session, ours, "ulk-", shop) == names[:MAX_CONTAINERS]
+    assert _search(session, ours, "bulk-1", shop) == names[1000 : 1000 + MAX_CONTAINERS]
     _assert_index_in_step(session)
 
 
@@ -242,7 +251,7 @@ def test_sqlite_plans_read_indexes_not_the_workspace(
     session: Session, ours: Installation, shop: Workspace, trigrams: bool
 ) -> None:
     if session.get_bind().dialect.name != "sqlite":
-        pytest.skip("PostgreSQL's planner chooses between its indexes (migration 0008)")
+        pytest.skip("SQLite's plans; PostgreSQL's are below")
     params = {
         "installation_id": ours.id,
         "workspace_id": shop.public_id,
@@ -252,7 +261,7 @@ def test_sqlite_plans_read_indexes_not_the_workspace(
         "contains": "%zür%",
         "phrase": '"zür"',
     }
-    starting = _plan(session, search._starting_statement(in_workspace=True), params)
+    starting = _plan(session, search._starting_statement(in_workspace=True, order="sqlite"), params)
     assert (
         "ix_components_workspace_name (workspace_id=? AND name_lower>? AND name_lower<?)"
         in starting
@@ -264,6 +273,25 @@ def test_sqlite_plans_read_indexes_not_the_workspace(
     assert ("components_fts VIRTUAL TABLE" in containing) is trigrams, containing
     # With the trigram index the candidates are looked up by id, not the workspace walked.
     assert ("rowid=?" in containing) is trigrams, containing
+
+
+def test_postgresql_reads_the_bytewise_index_for_names_starting_with_the_query(
+    session: Session, ours: Installation, shop: Workspace
+) -> None:
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's plans; SQLite's are above")
+    # A handful of rows would be read from the table whatever the indexes: the plan shows that
+    # the range can be an index scan of the bytewise index, in its order.
+    session.execute(text("SET LOCAL enable_seqscan = off"))
+    params = {"installation_id": ours.id, "workspace_id": shop.public_id}
+    starting = search._starting_statement(in_workspace=True, order="postgresql")
+    compiled = starting.compile(session.connection())
+    values = compiled.construct_params({**params, "needle": "zür", "after": "züs"})
+    plan = "\n".join(
+        row[0] for row in session.connection().exec_driver_sql(f"EXPLAIN {compiled.string}", values)
+    )
+    assert "Index Scan using ix_components_workspace_name_bytes" in plan, plan
+    assert "Sort" not in plan, plan
 
 
 @pytest.mark.parametrize(

@@ -2,11 +2,11 @@
 string, exact match first, then names that start with it, then the rest, each in name order.
 
 Jira searches as its user types, so the first characters of a name (which often match most of a
-workspace) must cost what the page costs, not what the workspace holds. On SQLite the names that
-start with the query come from a range of the ``(workspace_id, name_lower, id)`` index, read in
-order up to the limit; the other matches come from the trigram index of migration 0017 (a
-query of three characters or more) and only when the first part leaves room. PostgreSQL answers
-in one statement, its planner choosing between that index walk and the pg_trgm index.
+workspace) must cost what the page costs, not what the workspace holds. The names that start
+with the query are read first, in name order up to the limit (on SQLite a range of the
+``(workspace_id, name_lower, id)`` index); the names that merely contain it are read only when
+room is left, from a trigram index (SQLite's of migration 0017 for a query of three characters
+or more; PostgreSQL's planner takes pg_trgm's of migration 0008 when it pays).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from sqlalchemy import Connection
 from sqlalchemy import Row
 from sqlalchemy import Select
 from sqlalchemy import bindparam
-from sqlalchemy import case
 from sqlalchemy import column
+from sqlalchemy import func
 from sqlalchemy import literal_column
 from sqlalchemy import not_
 from sqlalchemy import select
@@ -76,11 +76,13 @@ def _in_name_order(query: Select[*Card]) -> Select[*Card]:
 
 _STARTS = Component.name_lower.like(bindparam("prefix"), escape="\\")
 _CONTAINS = Component.name_lower.like(bindparam("contains"), escape="\\")
-_TRIGRAM_CANDIDATES = Component.id.in_(
-    select(_NAME_TRIGRAMS.c.rowid).where(
-        literal_column("components_fts").op("MATCH")(bindparam("phrase"))
-    )
+_MATCHING_NAMES = select(_NAME_TRIGRAMS.c.rowid).where(
+    literal_column("components_fts").op("MATCH")(bindparam("phrase"))
 )
+_TRIGRAM_CANDIDATES = Component.id.in_(_MATCHING_NAMES)
+# Above this many candidates (in every workspace) the names are walked in order instead.
+DENSE = 2000
+_CANDIDATES = select(func.count()).select_from(_MATCHING_NAMES.limit(DENSE + 1).subquery())
 
 
 # Statements are built once with bound parameters: SQLAlchemy then reuses the memoised cache key
@@ -91,22 +93,21 @@ def _all_statement(*, in_workspace: bool) -> Select[*Card]:
 
 
 @functools.cache
-def _ranked_statement(*, in_workspace: bool) -> Select[*Card]:
-    rank = case((Component.name_lower == bindparam("needle"), 0), (_STARTS, 1), else_=2)
-    return _in_name_order(_visible(in_workspace).where(_CONTAINS).order_by(rank))
-
-
-@functools.cache
-def _starting_statement(*, in_workspace: bool) -> Select[*Card]:
-    # In byte order every name that starts with the query lies in [query, after); the LIKE keeps
-    # the answer exact. The exact match is the smallest of them, so it comes first.
-    return _in_name_order(
-        _visible(in_workspace).where(
-            Component.name_lower >= bindparam("needle"),
-            Component.name_lower < bindparam("after"),
-            _STARTS,
-        )
-    )
+def _starting_statement(*, in_workspace: bool, order: str) -> Select[*Card]:
+    # In byte order the names that start with the query are exactly those in [query, after): a
+    # range of an index read in order up to the limit, wherever in the workspace's names it
+    # lies. The exact match is the smallest name in it, so it comes first. SQLite compares
+    # bytes; PostgreSQL's collation may not, so there the range is of the bytewise index of
+    # migration 0017 (and the names in it come in byte order). The range alone, without a LIKE,
+    # also keeps PostgreSQL's generic plan of the prepared statement (which knows no values)
+    # on that index. "like" (no bound can be written after U+10FFFF) walks in name order.
+    if order == "like":
+        return _in_name_order(_visible(in_workspace).where(_STARTS))
+    name: Any = Component.name_lower
+    if order == "postgresql":
+        name = Component.name_lower.collate("C")
+    query = _visible(in_workspace).where(name >= bindparam("needle"), name < bindparam("after"))
+    return query.order_by(name, Component.id).limit(MAX_CONTAINERS)
 
 
 @functools.cache
@@ -115,10 +116,10 @@ def _containing_statement(*, in_workspace: bool, trigrams: bool) -> Select[*Card
     if not trigrams:
         return _in_name_order(query)
     # The trigram index narrows the candidates to names holding every trigram of the query; the
-    # LIKE keeps the answer exactly the substring match. Left to itself SQLite would rather walk
-    # the workspace's names in order (no sort) and look each one up among the candidates, which
-    # reads the whole workspace when matches are few: ordering by ``+name_lower`` (SQLite's way
-    # to keep an index out of a term) leaves it the candidates to start from.
+    # LIKE keeps the answer exactly the substring match. Ordered by name alone SQLite would walk
+    # the workspace's names in order and look each one up among the candidates, which reads the
+    # whole workspace when matches are few: ordering by ``+name_lower`` (SQLite's way to keep an
+    # index out of a term) makes it start from the candidates.
     return (
         query.where(_TRIGRAM_CANDIDATES)
         .order_by(literal_column("+components.name_lower"), Component.id)
@@ -161,16 +162,21 @@ def find_containers(
         return list(connection.execute(_all_statement(in_workspace=in_workspace), params))
     escaped = _escape_like(needle)
     params.update(needle=needle, prefix=f"{escaped}%", contains=f"%{escaped}%")
+    dialect = connection.dialect.name
     after = _after(needle)
-    if connection.dialect.name != "sqlite" or after is None:
-        return list(connection.execute(_ranked_statement(in_workspace=in_workspace), params))
-    starting = _starting_statement(in_workspace=in_workspace)
-    rows = list(connection.execute(starting, {**params, "after": after}))
+    if after is not None:
+        params["after"] = after
+    order = dialect if after is not None and dialect in ("sqlite", "postgresql") else "like"
+    starting = _starting_statement(in_workspace=in_workspace, order=order)
+    rows = list(connection.execute(starting, params))
     if len(rows) == MAX_CONTAINERS:
         return rows
-    trigrams = len(needle) >= TRIGRAM
-    if trigrams:
+    trigrams = False
+    if dialect == "sqlite" and len(needle) >= TRIGRAM:
         params["phrase"] = _fts_phrase(needle)
+        # Many candidates (the query is in most names) are better met walking the workspace's
+        # names in order, which stops at the limit, than sorted; the count stops at the bound.
+        trigrams = connection.execute(_CANDIDATES, params).scalar_one() <= DENSE
     containing = _containing_statement(in_workspace=in_workspace, trigrams=trigrams)
     rest = connection.execute(containing, params).fetchmany(MAX_CONTAINERS - len(rows))
     return rows + list(rest)
