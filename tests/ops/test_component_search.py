@@ -9,6 +9,8 @@ from urllib.parse import quote
 from urllib.parse import urlencode
 
 import pytest
+import sqlalchemy as sa
+from alembic import command
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck
 from hypothesis import given
@@ -17,8 +19,10 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from provider import migrate
 from provider.config import Settings
 from provider.connect.models import Installation
+from provider.db import make_engine
 from provider.ops.components import search
 from provider.ops.components.models import Component
 from provider.ops.components.search import MAX_CONTAINERS
@@ -300,3 +304,29 @@ def test_postgresql_reads_the_bytewise_index_for_names_starting_with_the_query(
 )
 def test_the_range_of_names_starting_with_a_query(needle: str, after: str | None) -> None:
     assert search._after(needle) == after
+
+
+def test_the_migration_indexes_existing_names_and_goes_back_down(databases) -> None:  # type: ignore[no-untyped-def]
+    url = databases.create(migrated=False)
+    cfg = migrate.alembic_config(url)
+    command.upgrade(cfg, "0016")
+    engine = make_engine(url)
+    try:
+        with Session(engine, expire_on_commit=False) as session, session.begin():
+            shop = make_workspace(session, "Before")
+            make_component(session, shop, "Existing-Before-0017")
+        command.upgrade(cfg, "0017")
+        with Session(engine, expire_on_commit=False) as session, session.begin():
+            site = make_installation(session, JiraSigner(app_base_url="https://p.example.com"))
+            link(session, site, shop)
+            assert _search(session, site, "ting-bef", shop) == ["Existing-Before-0017"]
+            _assert_index_in_step(session)
+        command.downgrade(cfg, "0016")
+        with Session(engine, expire_on_commit=False) as session, session.begin():
+            # Without the triggers' table, components are written as before the migration.
+            make_component(session, shop, "After-Downgrade")
+            tables = set(sa.inspect(session.connection()).get_table_names())
+            assert not {t for t in tables if t.startswith("components_fts")}
+    finally:
+        engine.dispose()
+        databases.drop(url)
