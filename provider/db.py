@@ -95,6 +95,14 @@ class Base(DeclarativeBase):
 intpk = Annotated[int, mapped_column(primary_key=True)]
 created_now = Annotated[datetime, mapped_column(default=utcnow)]
 updated_now = Annotated[datetime, mapped_column(default=utcnow, onupdate=utcnow)]
+public_uuid = Annotated[str, mapped_column(sa.String(64), unique=True, default=new_public_id)]
+
+
+def value_enum(kind: type[enum.Enum], length: int) -> sa.Enum:
+    """An enum stored by value in a VARCHAR of ``length``: room for values added later, no ALTER."""
+    return sa.Enum(
+        kind, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e]
+    )
 
 
 def make_engine(database_url: str, **kwargs: Any) -> Engine:

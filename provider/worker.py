@@ -7,7 +7,6 @@ worker loop runs in turn. Nothing is registered at import time.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -33,6 +32,7 @@ from provider.outbox.handlers import KindSpec
 from provider.outbox.kinds import Kind
 from provider.outbox.worker import ClientFactory
 from provider.outbox.worker import OutboxWorker
+from provider.outbox.worker import StopFlag
 from provider.outbox.worker import Tick
 from provider.outbox.worker import WorkerConfig
 from provider.outbox.worker import make_client_factory
@@ -66,7 +66,7 @@ class Worker:
     config: WorkerConfig
     metrics: Metrics
 
-    def run(self, stop: threading.Event) -> None:
+    def run(self, stop: StopFlag) -> None:
         """Run until ``stop`` is set, sleeping only while every job is idle."""
         run_loop(
             [counted(job, self.metrics) for job in self.jobs],

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import signal
-import threading
 
 import click
 from sqlalchemy.orm import Session
 
 from provider.commands.core import _settings
 from provider.commands.core import session_factory
+from provider.commands.stopping import SignalStop
 from provider.connect.models import Installation
 from provider.errors import NotFound
 from provider.logging import configure_logging
@@ -124,11 +124,7 @@ def worker(
     )
     worker = build_worker(settings, config=config)
 
-    stop = threading.Event()
-
-    def _stop(signum: int, _frame: object) -> None:
-        logger.info("worker stopping after the current batch (signal %s)", signum)
-        stop.set()
+    def _interruptible(_signum: int) -> None:
         # A second Ctrl-C interrupts the batch: its messages keep their lease and go out again
         # once it expires. Under a supervisor a repeat is the same stop arriving twice (systemd or
         # a PaaS signals every process, and the supervisor forwards its own copy); the supervisor
@@ -137,15 +133,14 @@ def worker(
         if not supervised:
             signal.signal(signal.SIGINT, signal.default_int_handler)
 
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    logger.info("worker started id=%s batch_size=%s", worker.outbox.worker_id, batch_size)
-    try:
-        worker.run(stop)
-    except KeyboardInterrupt:
-        logger.warning("worker interrupted during a batch")
-        raise SystemExit(1) from None
-    logger.info("worker stopped")
+    with SignalStop(on_signal=_interruptible) as stop:
+        logger.info("worker started id=%s batch_size=%s", worker.outbox.worker_id, batch_size)
+        try:
+            worker.run(stop)
+        except KeyboardInterrupt:
+            logger.warning("worker interrupted during a batch")
+            raise SystemExit(1) from None
+    logger.info("worker stopped after its current batch (signal %s)", stop.signum)
 
 
 @click.group("outbox")

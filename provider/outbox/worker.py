@@ -26,7 +26,6 @@ import logging
 import os
 import random
 import socket
-import threading
 from collections.abc import Callable
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from dataclasses import field
 from datetime import datetime
 from datetime import timedelta
 from typing import Any
+from typing import Protocol
 
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
@@ -335,9 +335,17 @@ def _fail(reason: str) -> Decision:
 Tick = Callable[[], int]
 
 
+class StopFlag(Protocol):
+    """What ends the loop: a ``threading.Event``, or a signal's ``SignalStop``."""
+
+    def is_set(self) -> bool: ...
+
+    def wait(self, timeout: float | None = None) -> bool: ...
+
+
 def run_loop(
     ticks: Sequence[Tick],
-    stop: threading.Event,
+    stop: StopFlag,
     *,
     idle_sleep_min: float = 0.05,
     idle_sleep_max: float = 1.0,

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
 from typing import ParamSpec
+from typing import TypedDict
 from typing import TypeVar
 
 from flask import Response
@@ -63,6 +64,20 @@ class Operation:
     operation_id: str | None = None
     path_parameters: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     public: bool = False
+
+
+class Declaration(TypedDict, total=False):
+    """What an operation declares besides its summary and tag (see :func:`endpoint`)."""
+
+    body: type[BaseModel] | None
+    body_required: bool
+    form: bool
+    query: type[QueryModel] | None
+    errors: Iterable[int]
+    description: str | None
+    operation_id: str | None
+    path_parameters: Mapping[str, Mapping[str, Any]] | None
+    public: bool
 
 
 OPERATION_ATTR = "__operation__"

@@ -15,6 +15,7 @@ from dataclasses import field
 from datetime import datetime
 from typing import Annotated
 from typing import Any
+from typing import Self
 
 from pydantic import BaseModel
 from pydantic import ConfigDict
@@ -99,6 +100,12 @@ class ResponseModel(BaseModel):
         extra="forbid",
         json_schema_serialization_defaults_required=True,
     )
+
+    @classmethod
+    def from_row(cls, row: object, **computed: Any) -> Self:
+        """The body of ``row``: the ``computed`` fields, the rest from its attributes of that name."""
+        same = {name: getattr(row, name) for name in cls.model_fields.keys() - computed.keys()}
+        return cls(**same, **computed)
 
 
 @dataclass(frozen=True, slots=True)

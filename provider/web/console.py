@@ -9,7 +9,6 @@ confirmation (POST, redirect, GET: a reload never repeats it).
 
 from __future__ import annotations
 
-from flask import Blueprint
 from flask import Response
 from flask import redirect
 from flask import request
@@ -27,8 +26,9 @@ from provider.ops.incidents.service import require_incident
 from provider.ops.incidents.timeline import RESPONDER
 from provider.web import console_view
 from provider.web import session as web_session
+from provider.web.session import PageBlueprint
 
-bp = Blueprint(
+bp = PageBlueprint(
     "incident_console",
     __name__,
     static_folder="static/console",
@@ -36,16 +36,6 @@ bp = Blueprint(
 )
 
 MAX_ID_LENGTH = 64
-
-
-@bp.before_request
-def _reject_nul() -> None:
-    web_session.reject_nul()
-
-
-@bp.after_request
-def _persist(response: Response) -> Response:
-    return web_session.persist(response)
 
 
 def _apply(session: Session, incident: Incident, action: str) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
@@ -12,6 +11,7 @@ from sqlalchemy.orm import mapped_column
 from provider.db import Base
 from provider.db import created_now
 from provider.db import intpk
+from provider.ops.owned import workspace_fk
 
 
 class PageSession(Base):
@@ -22,9 +22,7 @@ class PageSession(Base):
 
     id: Mapped[intpk]
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    workspace_id: Mapped[int] = mapped_column(
-        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
-    )
+    workspace_id: Mapped[workspace_fk]
     # The workspace key the person proved; a rotated key no longer matches it.
     key_fingerprint: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[created_now]

@@ -6,8 +6,12 @@ Also the default avatars the payloads name, served by the app so they never poin
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import datetime
 from importlib import resources
+from typing import Concatenate
+from typing import ParamSpec
 from urllib.parse import urlencode
 
 from flask import Blueprint
@@ -21,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from provider.db import get_session
 from provider.errors import NotFound
-from provider.ops.components.models import Component
+from provider.ops.components.service import require_component
 from provider.ops.incidents.models import Incident
 from provider.ops.incidents.models import IncidentComponent
 from provider.ops.incidents.models import IncidentStatus
@@ -30,19 +34,10 @@ from provider.ops.workspaces.models import Workspace
 from provider.times import iso
 from provider.web import console_view
 from provider.web import session as web_session
+from provider.web.session import PageBlueprint
 from provider.web.session import page
 
-bp = Blueprint("object_pages", __name__, template_folder="templates")
-
-
-@bp.before_request
-def _reject_nul() -> None:
-    web_session.reject_nul()
-
-
-@bp.after_request
-def _persist(response: Response) -> Response:
-    return web_session.persist(response)
+bp = PageBlueprint("object_pages", __name__, template_folder="templates")
 
 
 static_bp = Blueprint("static_assets", __name__)
@@ -53,7 +48,7 @@ def _iso(value: datetime | None) -> str:
     return iso(value) or ""
 
 
-MAX_ID_LENGTH = 64
+P = ParamSpec("P")
 MAX_ALERTS_SHOWN = 200
 MAX_INCIDENTS_SHOWN = 50
 AVATARS = ("component.svg", "workspace.svg")
@@ -64,36 +59,34 @@ def _sign_in_first() -> Response:
     return redirect(target, code=303)  # type: ignore[return-value]
 
 
-def _component(session: Session, workspace: Workspace, public_id: str) -> Component:
-    component = session.scalars(
-        select(Component).where(
-            Component.workspace_id == workspace.id,
-            Component.public_id == public_id[:MAX_ID_LENGTH],
-        )
-    ).first()
-    if component is None:
-        raise NotFound("Component does not exist.", code="component_not_found")
-    return component
+def _signed_in(
+    view: Callable[Concatenate[Session, Workspace, P], Response],
+) -> Callable[P, Response]:
+    """A page of the signed-in person's workspace; anyone else is sent to sign in first."""
+
+    @functools.wraps(view)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
+        session = get_session()
+        workspace = web_session.signed_in_workspace(session)
+        if workspace is None:
+            return _sign_in_first()
+        return view(session, workspace, *args, **kwargs)
+
+    return wrapper
 
 
 @bp.get("/incidents/<incident_id>")
-def incident_page(incident_id: str) -> Response:
+@_signed_in
+def incident_page(session: Session, workspace: Workspace, incident_id: str) -> Response:
     """The incident console (its actions and refresh are ``provider.web.console``)."""
-    session = get_session()
-    workspace = web_session.signed_in_workspace(session)
-    if workspace is None:
-        return _sign_in_first()
-    incident = require_incident(session, workspace.id, incident_id[:MAX_ID_LENGTH])
+    incident = require_incident(session, workspace.id, incident_id)
     return console_view.render(session, workspace, incident, done=request.args.get("done"))
 
 
 @bp.get("/components/<component_id>")
-def component_page(component_id: str) -> Response:
-    session = get_session()
-    workspace = web_session.signed_in_workspace(session)
-    if workspace is None:
-        return _sign_in_first()
-    component = _component(session, workspace, component_id)
+@_signed_in
+def component_page(session: Session, workspace: Workspace, component_id: str) -> Response:
+    component = require_component(session, workspace.id, component_id)
     incidents_of = (
         select(Incident)
         .join(IncidentComponent, IncidentComponent.incident_id == Incident.id)

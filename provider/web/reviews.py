@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint
 from flask import Response
 from flask import redirect
 from flask import request
@@ -18,12 +17,11 @@ from sqlalchemy.orm import Session
 
 from provider.config import Settings
 from provider.db import get_session
-from provider.errors import NotFound
 from provider.errors import ValidationFailed
 from provider.extension import SETTINGS
 from provider.jira.schemas import MAX_DESCRIPTION
 from provider.jira.schemas import MAX_SUMMARY
-from provider.ops.components.models import Component
+from provider.ops.components.service import require_component
 from provider.ops.incidents import reviews
 from provider.ops.incidents.models import Incident
 from provider.ops.incidents.models import Review
@@ -32,21 +30,12 @@ from provider.ops.workspaces.linking import find_workspace_by_key
 from provider.ops.workspaces.models import Workspace
 from provider.web import session as web_session
 from provider.web.session import MAX_KEY_LENGTH
+from provider.web.session import PageBlueprint
 from provider.web.session import page as _page
 
 logger = logging.getLogger(__name__)
 
-bp = Blueprint("reviews_pages", __name__, url_prefix="/reviews", template_folder="templates")
-
-
-@bp.before_request
-def _reject_nul() -> None:
-    web_session.reject_nul()
-
-
-@bp.after_request
-def _persist(response: Response) -> Response:
-    return web_session.persist(response)
+bp = PageBlueprint("reviews_pages", __name__, url_prefix="/reviews", template_folder="templates")
 
 
 def _settings() -> Settings:
@@ -68,15 +57,7 @@ def new_review() -> Response:
     incidents: list[Incident] = []
     if incident_id:
         incidents = reviews.require_incidents(session, workspace.id, [incident_id])
-    component = None
-    if component_id:
-        component = session.scalars(
-            select(Component).where(
-                Component.workspace_id == workspace.id, Component.public_id == component_id
-            )
-        ).first()
-        if component is None:
-            raise NotFound("Component does not exist.", code="component_not_found")
+    component = require_component(session, workspace.id, component_id) if component_id else None
     recent = _recent_incidents(session, workspace)
     return _page(
         "reviews/form.html",

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from flask import Blueprint
 from flask import Response
 from flask import g
 from flask import make_response
@@ -258,3 +259,12 @@ def count_failed_sign_in() -> None:
             "Too many failed sign-ins; try again in a few minutes.",
             headers={"Retry-After": str(int(wait))},
         )
+
+
+class PageBlueprint(Blueprint):
+    """A blueprint of pages: NULs refused before each request, the session kept after it."""
+
+    def __init__(self, name: str, import_name: str, **options: Any) -> None:
+        super().__init__(name, import_name, **options)
+        self.before_request(reject_nul)
+        self.after_request(persist)

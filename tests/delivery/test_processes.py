@@ -183,3 +183,23 @@ def test_under_a_supervisor_a_repeated_sigint_is_the_same_stop(
         first.send_signal(signal.SIGINT)
         assert first.wait(30) == 0
     assert sim.state("acme")["incidents"] == latest
+
+
+def _catches(pid: int, signum: int) -> bool:
+    """Whether process ``pid`` has a handler installed for ``signum`` (from /proc)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    caught = int(next(line for line in status.splitlines() if line.startswith("SigCgt:"))[7:], 16)
+    return bool(caught >> (signum - 1) & 1)
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc")
+def test_a_burst_of_stop_signals_still_ends_the_worker(installed: LiveApp, tmp_path: Path) -> None:
+    # systemd and a PaaS signal every process and the supervisor forwards its own copy, so
+    # SIGINTs and SIGTERMs arrive in bursts. A handler that takes a lock the interrupted main
+    # thread holds (threading.Event.set does) hung the worker until it was killed.
+    with _running_worker(installed, tmp_path, "--supervised", "--idle-max", "0.01") as worker:
+        _wait_for(lambda: _catches(worker.pid, signal.SIGTERM), 30, "the worker's handlers")
+        time.sleep(0.2)  # into the idle loop
+        for i in range(400):
+            worker.send_signal(signal.SIGINT if i % 2 else signal.SIGTERM)
+        assert worker.wait(10) == 0

@@ -6,7 +6,6 @@ import enum
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy import ForeignKey
 from sqlalchemy import Index
 from sqlalchemy import String
@@ -18,8 +17,9 @@ from sqlalchemy.orm import mapped_column
 from provider.db import Base
 from provider.db import created_now
 from provider.db import intpk
-from provider.db import new_public_id
+from provider.db import public_uuid
 from provider.db import updated_now
+from provider.db import value_enum
 
 # The predicate of the partial unique index that makes de-duplication exact. Written as literal SQL
 # (not a bound parameter) so PostgreSQL can infer the index for ON CONFLICT.
@@ -93,13 +93,6 @@ class AlertEvent(enum.StrEnum):
     DESCRIPTION_CHANGED = "description_changed"
 
 
-def _enum(kind: type[enum.Enum], length: int) -> sa.Enum:
-    # Stored by value in a VARCHAR wide enough for values added later (no ALTER on a new value).
-    return sa.Enum(
-        kind, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e]
-    )
-
-
 class Alert(Base):
     __tablename__ = "alerts"
     __table_args__ = (
@@ -121,15 +114,17 @@ class Alert(Base):
     )
 
     id: Mapped[intpk]
-    public_id: Mapped[str] = mapped_column(String(64), unique=True, default=new_public_id)
+    public_id: Mapped[public_uuid]
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     alias: Mapped[str] = mapped_column(String(512))
-    status: Mapped[AlertStatus] = mapped_column(_enum(AlertStatus, 20), default=AlertStatus.OPEN)
+    status: Mapped[AlertStatus] = mapped_column(
+        value_enum(AlertStatus, 20), default=AlertStatus.OPEN
+    )
     message: Mapped[str] = mapped_column(String(130))
     description: Mapped[str] = mapped_column(Text, default="")
     entity: Mapped[str] = mapped_column(String(512), default="")
     source: Mapped[str] = mapped_column(String(100), default="")
-    priority: Mapped[Priority] = mapped_column(_enum(Priority, 2), default=Priority.P3)
+    priority: Mapped[Priority] = mapped_column(value_enum(Priority, 2), default=Priority.P3)
     owner: Mapped[str] = mapped_column(String(255), default="")
     acknowledged: Mapped[bool] = mapped_column(default=False)
     acknowledged_by: Mapped[str | None] = mapped_column(String(255))
@@ -171,11 +166,11 @@ class AlertRequest(Base):
     )
 
     id: Mapped[intpk]
-    public_id: Mapped[str] = mapped_column(String(64), unique=True, default=new_public_id)
+    public_id: Mapped[public_uuid]
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
-    action: Mapped[AlertAction] = mapped_column(_enum(AlertAction, 50))
+    action: Mapped[AlertAction] = mapped_column(value_enum(AlertAction, 50))
     state: Mapped[RequestState] = mapped_column(
-        _enum(RequestState, 20), default=RequestState.PENDING
+        value_enum(RequestState, 20), default=RequestState.PENDING
     )
     # Target of an action: "id" (alert public id), "tiny" or "alias"; for a create, the alias the
     # new alert will have.
@@ -201,7 +196,7 @@ class AlertLog(Base):
 
     id: Mapped[intpk]
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
-    action: Mapped[AlertEvent] = mapped_column(_enum(AlertEvent, 50))
+    action: Mapped[AlertEvent] = mapped_column(value_enum(AlertEvent, 50))
     message: Mapped[str] = mapped_column(Text, default="")
     actor: Mapped[str] = mapped_column(String(255), default="")
     request_id: Mapped[str | None] = mapped_column(String(64))
@@ -212,7 +207,7 @@ class AlertNote(Base):
     __tablename__ = "alert_notes"
 
     id: Mapped[intpk]
-    public_id: Mapped[str] = mapped_column(String(64), unique=True, default=new_public_id)
+    public_id: Mapped[public_uuid]
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
     note: Mapped[str] = mapped_column(Text)
     owner: Mapped[str] = mapped_column(String(255), default="")

@@ -329,14 +329,7 @@ class AlertLog(ResponseModel):
 
     @classmethod
     def of(cls, row: models.AlertLog) -> AlertLog:
-        return cls(
-            id=str(row.id),
-            action=row.action,
-            log=row.message,
-            owner=row.actor,
-            request_id=row.request_id,
-            created_at=row.created_at,
-        )
+        return cls.from_row(row, id=str(row.id), log=row.message, owner=row.actor)
 
 
 class AlertNote(ResponseModel):
@@ -348,13 +341,7 @@ class AlertNote(ResponseModel):
 
     @classmethod
     def of(cls, row: models.AlertNote) -> AlertNote:
-        return cls(
-            id=row.public_id,
-            note=row.note,
-            owner=row.owner,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-        )
+        return cls.from_row(row, id=row.public_id)
 
 
 def jsm_status(alert: models.Alert, now: datetime | None = None) -> AlertState:

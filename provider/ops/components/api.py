@@ -6,7 +6,6 @@ from flask import Blueprint
 from flask import g
 
 from provider.db import get_session
-from provider.ops.access.http import api_key_required
 from provider.ops.access.principal import CONFIGURE
 from provider.ops.access.principal import READ
 from provider.ops.components import service
@@ -14,18 +13,16 @@ from provider.ops.components.schemas import Component
 from provider.ops.components.schemas import ComponentCreate
 from provider.ops.components.schemas import ComponentQuery
 from provider.ops.components.schemas import ComponentUpdate
-from provider.schema.endpoint import endpoint
+from provider.ops.routes import Routes
 from provider.schema.pages import Page
 from provider.schema.pages import page_of
 
 bp = Blueprint("ops_components", __name__, url_prefix="/v1/components")
 
-TAG = "Components"
+route = Routes(bp, "Components")
 
 
-@bp.get("")
-@api_key_required(READ)
-@endpoint("List components", tag=TAG, query=ComponentQuery, responses={200: Page[Component]})
+@route("GET", "", READ, "List components", query=ComponentQuery, responses={200: Page[Component]})
 def list_components(query: ComponentQuery) -> Page[Component]:
     rows, total = service.list_components(
         get_session(), g.workspace.id, name=query.name[:255], offset=query.offset, size=query.size
@@ -33,11 +30,11 @@ def list_components(query: ComponentQuery) -> Page[Component]:
     return Page[Component](**page_of([Component.of(c) for c in rows], total, query))
 
 
-@bp.post("")
-@api_key_required(CONFIGURE)
-@endpoint(
+@route(
+    "POST",
+    "",
+    CONFIGURE,
     "Create a component",
-    tag=TAG,
     body=ComponentCreate,
     responses={201: Component},
     errors=[409],
@@ -49,17 +46,19 @@ def create_component(body: ComponentCreate) -> Component:
     return Component.of(component)
 
 
-@bp.get("/<component_id>")
-@api_key_required(READ)
-@endpoint("Get a component", tag=TAG, responses={200: Component})
+@route("GET", "/<component_id>", READ, "Get a component", responses={200: Component})
 def get_component(component_id: str) -> Component:
     return Component.of(service.require_component(get_session(), g.workspace.id, component_id))
 
 
-@bp.patch("/<component_id>")
-@api_key_required(CONFIGURE)
-@endpoint(
-    "Update a component", tag=TAG, body=ComponentUpdate, responses={200: Component}, errors=[409]
+@route(
+    "PATCH",
+    "/<component_id>",
+    CONFIGURE,
+    "Update a component",
+    body=ComponentUpdate,
+    responses={200: Component},
+    errors=[409],
 )
 def update_component(component_id: str, body: ComponentUpdate) -> Component:
     session = get_session()
@@ -69,11 +68,11 @@ def update_component(component_id: str, body: ComponentUpdate) -> Component:
     return Component.of(component)
 
 
-@bp.delete("/<component_id>")
-@api_key_required(CONFIGURE)
-@endpoint(
+@route(
+    "DELETE",
+    "/<component_id>",
+    CONFIGURE,
     "Delete a component (not the fallback one: 409)",
-    tag=TAG,
     responses={204: "Deleted"},
     errors=[409],
 )

@@ -17,8 +17,8 @@ from sqlalchemy.orm import mapped_column
 from provider.db import Base
 from provider.db import created_now
 from provider.db import intpk
-from provider.db import new_public_id
 from provider.db import updated_now
+from provider.ops.owned import WorkspaceOwned
 from provider.times import utcnow
 
 
@@ -42,7 +42,7 @@ class ComponentType(enum.StrEnum):
     OTHER = "Other"
 
 
-class Component(Base):
+class Component(WorkspaceOwned, Base):
     """A service of a workspace; becomes a DevOps component (a "container") in Jira."""
 
     __tablename__ = "components"
@@ -53,11 +53,6 @@ class Component(Base):
         Index("ix_components_workspace_name", "workspace_id", "name_lower", "id"),
     )
 
-    id: Mapped[intpk]
-    public_id: Mapped[str] = mapped_column(String(64), unique=True, default=new_public_id)
-    workspace_id: Mapped[int] = mapped_column(
-        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
-    )
     name: Mapped[str] = mapped_column(String(255))
     # Lower-cased name, indexed, so searchContainers stays an index lookup as the table grows.
     name_lower: Mapped[str] = mapped_column(String(255), index=True)

@@ -101,18 +101,7 @@ class Component(ResponseModel):
 
     @classmethod
     def of(cls, row: models.Component) -> Component:
-        return cls(
-            id=row.public_id,
-            name=row.name,
-            description=row.description,
-            url=row.url,
-            avatar_url=row.avatar_url,
-            tier=row.tier,
-            component_type=row.component_type,
-            is_fallback=row.is_fallback,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-        )
+        return cls.from_row(row, id=row.public_id)
 
 
 # ── Jira's calls: searchContainers and the component actions ──────────────────────────────────

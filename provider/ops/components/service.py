@@ -20,6 +20,7 @@ from provider.ops.components.models import ComponentType as ComponentType
 from provider.ops.components.models import Tier as Tier
 from provider.ops.components.schemas import ComponentCreate
 from provider.ops.components.schemas import ComponentUpdate
+from provider.ops.owned import require_owned
 from provider.ops.sync import service as sync
 
 # Incidents whose alerts name no known component land here, so Jira always gets one.
@@ -45,14 +46,9 @@ def list_components(
 
 def require_component(session: Session, workspace_id: int, public_id: str) -> Component:
     """:raises NotFound: also for another workspace's component."""
-    component = session.scalars(
-        select(Component).where(
-            Component.workspace_id == workspace_id, Component.public_id == public_id[:64]
-        )
-    ).first()
-    if component is None:
-        raise NotFound("Component does not exist.", code="component_not_found")
-    return component
+    return require_owned(
+        session, Component, workspace_id, public_id, what="Component", code="component_not_found"
+    )
 
 
 def _name_taken(session: Session, workspace_id: int, name: str, exclude: int | None) -> bool:

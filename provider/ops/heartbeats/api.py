@@ -20,16 +20,15 @@ from provider.ops.heartbeats.schemas import HeartbeatCreate
 from provider.ops.heartbeats.schemas import HeartbeatQuery
 from provider.ops.heartbeats.schemas import HeartbeatUpdate
 from provider.ops.heartbeats.schemas import Pong
-from provider.schema.endpoint import endpoint
+from provider.ops.routes import Routes
 from provider.schema.pages import Page
 from provider.schema.pages import page_of
 
 bp = Blueprint("ops_heartbeats", __name__, url_prefix="/v1/heartbeats")
+route = Routes(bp, TAG)
 
 
-@bp.get("")
-@api_key_required(READ)
-@endpoint("List heartbeats", tag=TAG, query=HeartbeatQuery, responses={200: Page[Heartbeat]})
+@route("GET", "", READ, "List heartbeats", query=HeartbeatQuery, responses={200: Page[Heartbeat]})
 def list_heartbeats(query: HeartbeatQuery) -> Page[Heartbeat]:
     rows, total = service.list_heartbeats(
         get_session(), g.workspace.id, offset=query.offset, size=query.size
@@ -37,46 +36,53 @@ def list_heartbeats(query: HeartbeatQuery) -> Page[Heartbeat]:
     return Page[Heartbeat](**page_of([Heartbeat.of(h) for h in rows], total, query))
 
 
-@bp.post("")
-@api_key_required(CONFIGURE)
-@endpoint(
-    "Create a heartbeat", tag=TAG, body=HeartbeatCreate, responses={201: Heartbeat}, errors=[409]
+@route(
+    "POST",
+    "",
+    CONFIGURE,
+    "Create a heartbeat",
+    body=HeartbeatCreate,
+    responses={201: Heartbeat},
+    errors=[409],
 )
 def create_heartbeat(body: HeartbeatCreate) -> Heartbeat:
     return Heartbeat.of(handlers.create(body))
 
 
-@bp.get("/<name>")
-@api_key_required(READ)
-@endpoint("Get a heartbeat", tag=TAG, responses={200: Heartbeat})
+@route("GET", "/<name>", READ, "Get a heartbeat", responses={200: Heartbeat})
 def get_heartbeat(name: str) -> Heartbeat:
     return Heartbeat.of(service.require_heartbeat(get_session(), g.workspace.id, name))
 
 
-@bp.patch("/<name>")
-@api_key_required(CONFIGURE)
-@endpoint("Update a heartbeat", tag=TAG, body=HeartbeatUpdate, responses={200: Heartbeat})
+@route(
+    "PATCH",
+    "/<name>",
+    CONFIGURE,
+    "Update a heartbeat",
+    body=HeartbeatUpdate,
+    responses={200: Heartbeat},
+)
 def update_heartbeat(name: str, body: HeartbeatUpdate) -> Heartbeat:
     return Heartbeat.of(handlers.update(name, body))
 
 
-@bp.delete("/<name>")
-@api_key_required(CONFIGURE)
-@endpoint("Delete a heartbeat", tag=TAG, responses={204: "Deleted"})
+@route("DELETE", "/<name>", CONFIGURE, "Delete a heartbeat", responses={204: "Deleted"})
 def delete_heartbeat(name: str) -> None:
     handlers.delete(name)
 
 
-@bp.post("/<name>/enable")
-@api_key_required(CONFIGURE)
-@endpoint("Enable a heartbeat", tag=TAG, responses={200: Heartbeat})
+@route("POST", "/<name>/enable", CONFIGURE, "Enable a heartbeat", responses={200: Heartbeat})
 def enable_heartbeat(name: str) -> Heartbeat:
     return Heartbeat.of(handlers.switch(name, True))
 
 
-@bp.post("/<name>/disable")
-@api_key_required(CONFIGURE)
-@endpoint("Disable a heartbeat (it never expires)", tag=TAG, responses={200: Heartbeat})
+@route(
+    "POST",
+    "/<name>/disable",
+    CONFIGURE,
+    "Disable a heartbeat (it never expires)",
+    responses={200: Heartbeat},
+)
 def disable_heartbeat(name: str) -> Heartbeat:
     return Heartbeat.of(handlers.switch(name, False))
 

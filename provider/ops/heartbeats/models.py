@@ -7,7 +7,6 @@ from datetime import datetime
 from datetime import timedelta
 
 from sqlalchemy import Enum
-from sqlalchemy import ForeignKey
 from sqlalchemy import Index
 from sqlalchemy import String
 from sqlalchemy import Text
@@ -17,9 +16,8 @@ from sqlalchemy.orm import mapped_column
 
 from provider.db import Base
 from provider.db import created_now
-from provider.db import intpk
-from provider.db import new_public_id
 from provider.db import updated_now
+from provider.ops.owned import WorkspaceOwned
 
 
 class IntervalUnit(enum.StrEnum):
@@ -28,7 +26,7 @@ class IntervalUnit(enum.StrEnum):
     DAYS = "days"
 
 
-class Heartbeat(Base):
+class Heartbeat(WorkspaceOwned, Base):
     """Expected to be pinged every ``interval`` ``interval_unit`` while enabled.
 
     ``expires_at`` is when it expires without a ping (``None`` while disabled); ``expiry_alias``
@@ -42,11 +40,6 @@ class Heartbeat(Base):
         Index("ix_heartbeats_due", "enabled", "expired", "expires_at"),
     )
 
-    id: Mapped[intpk]
-    public_id: Mapped[str] = mapped_column(String(64), unique=True, default=new_public_id)
-    workspace_id: Mapped[int] = mapped_column(
-        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
-    )
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     interval: Mapped[int]

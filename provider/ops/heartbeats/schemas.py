@@ -123,20 +123,11 @@ class Heartbeat(ResponseModel):
 
     @classmethod
     def of(cls, row: models.Heartbeat) -> Heartbeat:
-        return cls(
-            name=row.name,
-            description=row.description,
-            interval=row.interval,
-            interval_unit=row.interval_unit,
-            enabled=row.enabled,
-            expired=row.expired,
+        return cls.from_row(
+            row,
             last_ping_time=row.last_ping_at,
-            alert_message=row.alert_message,
             alert_tags=list(row.alert_tags or []),
-            alert_priority=row.alert_priority,  # type: ignore[arg-type]
-            expires_at=row.expires_at,
             state=state_of(row),
-            created_at=row.created_at,
         )
 
 

@@ -9,7 +9,6 @@ from flask import Blueprint
 from flask import g
 
 from provider.db import get_session
-from provider.ops.access.http import api_key_required
 from provider.ops.access.http import newest_first_page
 from provider.ops.access.http import principal
 from provider.ops.access.principal import CONFIGURE
@@ -44,15 +43,15 @@ from provider.ops.incidents.schemas import ReviewCreate
 from provider.ops.incidents.schemas import ReviewUpdate
 from provider.ops.incidents.schemas import incident_alerts
 from provider.ops.incidents.schemas import whole_list
-from provider.schema.endpoint import endpoint
+from provider.ops.routes import Routes
 from provider.schema.pages import Page
 from provider.schema.pages import PageQuery
 from provider.schema.pages import page_of
 
 bp = Blueprint("ops_incidents", __name__, url_prefix="/v1")
 
-INCIDENTS = "Incidents"
-REVIEWS = "Reviews"
+route = Routes(bp, "Incidents")
+review_route = Routes(bp, "Reviews")
 DELETED = {204: "Deleted"}
 
 
@@ -63,9 +62,14 @@ def _actor() -> str:
 # ── incidents ──────────────────────────────────────────────────────────────────────────────────
 
 
-@bp.get("/incidents")
-@api_key_required(READ)
-@endpoint("List incidents", tag=INCIDENTS, query=IncidentQuery, responses={200: Page[Incident]})
+@route(
+    "GET",
+    "/incidents",
+    READ,
+    "List incidents",
+    query=IncidentQuery,
+    responses={200: Page[Incident]},
+)
 def list_incidents(query: IncidentQuery) -> Page[Incident]:
     where = [models.Incident.workspace_id == g.workspace.id]
     if query.status is not None:
@@ -75,11 +79,11 @@ def list_incidents(query: IncidentQuery) -> Page[Incident]:
     return Page[Incident](**page_of([Incident.of(session, i) for i in rows], total, query))
 
 
-@bp.post("/incidents")
-@api_key_required(WRITE)
-@endpoint(
+@route(
+    "POST",
+    "/incidents",
+    WRITE,
     "Open an incident by hand",
-    tag=INCIDENTS,
     body=IncidentCreate,
     responses={201: Incident},
     errors=[404],
@@ -102,20 +106,24 @@ def create_incident(body: IncidentCreate) -> Incident:
     return Incident.of(session, incident, with_alerts=True)
 
 
-@bp.get("/incidents/<incident_id>")
-@api_key_required(READ)
-@endpoint("Get an incident with its alerts", tag=INCIDENTS, responses={200: Incident})
+@route(
+    "GET",
+    "/incidents/<incident_id>",
+    READ,
+    "Get an incident with its alerts",
+    responses={200: Incident},
+)
 def get_incident(incident_id: str) -> Incident:
     session = get_session()
     incident = service.require_incident(session, g.workspace.id, incident_id)
     return Incident.of(session, incident, with_alerts=True)
 
 
-@bp.patch("/incidents/<incident_id>")
-@api_key_required(WRITE)
-@endpoint(
+@route(
+    "PATCH",
+    "/incidents/<incident_id>",
+    WRITE,
     "Update an incident",
-    tag=INCIDENTS,
     body=IncidentUpdate,
     responses={200: Incident},
     errors=[409],
@@ -138,9 +146,14 @@ def update_incident(incident_id: str, body: IncidentUpdate) -> Incident:
     return Incident.of(session, incident, with_alerts=True)
 
 
-@bp.post("/incidents/<incident_id>/resolve")
-@api_key_required(WRITE)
-@endpoint("Resolve an incident", tag=INCIDENTS, responses={200: Incident}, errors=[409])
+@route(
+    "POST",
+    "/incidents/<incident_id>/resolve",
+    WRITE,
+    "Resolve an incident",
+    responses={200: Incident},
+    errors=[409],
+)
 def resolve_incident(incident_id: str) -> Incident:
     session = get_session()
     incident = service.require_incident(session, g.workspace.id, incident_id)
@@ -149,9 +162,13 @@ def resolve_incident(incident_id: str) -> Incident:
     return Incident.of(session, incident, with_alerts=True)
 
 
-@bp.get("/incidents/<incident_id>/alerts")
-@api_key_required(READ)
-@endpoint("The alerts of an incident", tag=INCIDENTS, responses={200: Page[IncidentAlert]})
+@route(
+    "GET",
+    "/incidents/<incident_id>/alerts",
+    READ,
+    "The alerts of an incident",
+    responses={200: Page[IncidentAlert]},
+)
 def list_incident_alerts(incident_id: str) -> Page[IncidentAlert]:
     session = get_session()
     incident = service.require_incident(session, g.workspace.id, incident_id)
@@ -161,9 +178,14 @@ def list_incident_alerts(incident_id: str) -> Page[IncidentAlert]:
 # ── reviews ────────────────────────────────────────────────────────────────────────────────────
 
 
-@bp.get("/reviews")
-@api_key_required(READ)
-@endpoint("List post-incident reviews", tag=REVIEWS, query=PageQuery, responses={200: Page[Review]})
+@review_route(
+    "GET",
+    "/reviews",
+    READ,
+    "List post-incident reviews",
+    query=PageQuery,
+    responses={200: Page[Review]},
+)
 def list_reviews(query: PageQuery) -> Page[Review]:
     session = get_session()
     where = [models.Review.workspace_id == g.workspace.id]
@@ -171,11 +193,11 @@ def list_reviews(query: PageQuery) -> Page[Review]:
     return Page[Review](**page_of([Review.of(session, r) for r in rows], total, query))
 
 
-@bp.post("/reviews")
-@api_key_required(WRITE)
-@endpoint(
+@review_route(
+    "POST",
+    "/reviews",
+    WRITE,
     "Create a post-incident review for one or more incidents",
-    tag=REVIEWS,
     body=ReviewCreate,
     responses={201: Review},
     errors=[404],
@@ -195,17 +217,21 @@ def create_review(body: ReviewCreate) -> Review:
     return Review.of(session, review)
 
 
-@bp.get("/reviews/<review_id>")
-@api_key_required(READ)
-@endpoint("Get a review", tag=REVIEWS, responses={200: Review})
+@review_route("GET", "/reviews/<review_id>", READ, "Get a review", responses={200: Review})
 def get_review(review_id: str) -> Review:
     session = get_session()
     return Review.of(session, reviews.require_review(session, g.workspace.id, review_id))
 
 
-@bp.patch("/reviews/<review_id>")
-@api_key_required(WRITE)
-@endpoint("Update a review", tag=REVIEWS, body=ReviewUpdate, responses={200: Review}, errors=[409])
+@review_route(
+    "PATCH",
+    "/reviews/<review_id>",
+    WRITE,
+    "Update a review",
+    body=ReviewUpdate,
+    responses={200: Review},
+    errors=[409],
+)
 def update_review(review_id: str, body: ReviewUpdate) -> Review:
     session = get_session()
     review = reviews.require_review(session, g.workspace.id, review_id)
@@ -228,11 +254,11 @@ def update_review(review_id: str, body: ReviewUpdate) -> Review:
 # ── promotion rules ────────────────────────────────────────────────────────────────────────────
 
 
-@bp.get("/incident-rules")
-@api_key_required(READ)
-@endpoint(
+@route(
+    "GET",
+    "/incident-rules",
+    READ,
     "List promotion rules (and the defaults)",
-    tag=INCIDENTS,
     responses={200: IncidentRuleList},
 )
 def list_incident_rules() -> IncidentRuleList:
@@ -246,20 +272,22 @@ def list_incident_rules() -> IncidentRuleList:
 # ── linked Jira issues ─────────────────────────────────────────────────────────────────────────
 
 
-@bp.get("/incident-issue-sync")
-@api_key_required(READ)
-@endpoint(
-    "How incidents keep their linked Jira issues in step", tag=INCIDENTS, responses={200: IssueSync}
+@route(
+    "GET",
+    "/incident-issue-sync",
+    READ,
+    "How incidents keep their linked Jira issues in step",
+    responses={200: IssueSync},
 )
 def get_issue_sync() -> IssueSync:
     return IssueSync.of(issue_sync.settings_of(get_session(), g.workspace.id))
 
 
-@bp.put("/incident-issue-sync")
-@api_key_required(CONFIGURE)
-@endpoint(
+@route(
+    "PUT",
+    "/incident-issue-sync",
+    CONFIGURE,
     "Set how incidents keep their linked Jira issues in step",
-    tag=INCIDENTS,
     body=IssueSyncUpdate,
     responses={200: IssueSync},
 )
@@ -276,11 +304,11 @@ def put_issue_sync(body: IssueSyncUpdate) -> IssueSync:
     return IssueSync.of(row)
 
 
-@bp.post("/incident-rules")
-@api_key_required(CONFIGURE)
-@endpoint(
+@route(
+    "POST",
+    "/incident-rules",
+    CONFIGURE,
     "Create a promotion rule",
-    tag=INCIDENTS,
     body=IncidentRuleCreate,
     responses={201: IncidentRule},
 )
@@ -291,18 +319,18 @@ def create_incident_rule(body: IncidentRuleCreate) -> IncidentRule:
     return IncidentRule.of(rule)
 
 
-@bp.get("/incident-rules/<rule_id>")
-@api_key_required(READ)
-@endpoint("Get a promotion rule", tag=INCIDENTS, responses={200: IncidentRule})
+@route(
+    "GET", "/incident-rules/<rule_id>", READ, "Get a promotion rule", responses={200: IncidentRule}
+)
 def get_incident_rule(rule_id: str) -> IncidentRule:
     return IncidentRule.of(configuration.require_rule(get_session(), g.workspace.id, rule_id))
 
 
-@bp.patch("/incident-rules/<rule_id>")
-@api_key_required(CONFIGURE)
-@endpoint(
+@route(
+    "PATCH",
+    "/incident-rules/<rule_id>",
+    CONFIGURE,
     "Update a promotion rule",
-    tag=INCIDENTS,
     body=IncidentRuleUpdate,
     responses={200: IncidentRule},
 )
@@ -314,9 +342,9 @@ def update_incident_rule(rule_id: str, body: IncidentRuleUpdate) -> IncidentRule
     return IncidentRule.of(rule)
 
 
-@bp.delete("/incident-rules/<rule_id>")
-@api_key_required(CONFIGURE)
-@endpoint("Delete a promotion rule", tag=INCIDENTS, responses=DELETED)
+@route(
+    "DELETE", "/incident-rules/<rule_id>", CONFIGURE, "Delete a promotion rule", responses=DELETED
+)
 def delete_incident_rule(rule_id: str) -> None:
     session = get_session()
     session.delete(configuration.require_rule(session, g.workspace.id, rule_id))
@@ -326,11 +354,11 @@ def delete_incident_rule(rule_id: str) -> None:
 # ── component mappings ─────────────────────────────────────────────────────────────────────────
 
 
-@bp.get("/component-mappings")
-@api_key_required(READ)
-@endpoint(
+@route(
+    "GET",
+    "/component-mappings",
+    READ,
     "List component-mapping rules, in order",
-    tag=INCIDENTS,
     responses={200: ComponentMappingList},
 )
 def list_component_mappings() -> ComponentMappingList:
@@ -338,11 +366,11 @@ def list_component_mappings() -> ComponentMappingList:
     return ComponentMappingList(**whole_list([ComponentMapping.of(m, c) for m, c in rows]))
 
 
-@bp.post("/component-mappings")
-@api_key_required(CONFIGURE)
-@endpoint(
+@route(
+    "POST",
+    "/component-mappings",
+    CONFIGURE,
     "Create a component-mapping rule",
-    tag=INCIDENTS,
     body=ComponentMappingCreate,
     responses={201: ComponentMapping},
     errors=[404],
@@ -354,11 +382,11 @@ def create_component_mapping(body: ComponentMappingCreate) -> ComponentMapping:
     return ComponentMapping.of(row, component)
 
 
-@bp.patch("/component-mappings/<mapping_id>")
-@api_key_required(CONFIGURE)
-@endpoint(
+@route(
+    "PATCH",
+    "/component-mappings/<mapping_id>",
+    CONFIGURE,
     "Update a component-mapping rule",
-    tag=INCIDENTS,
     body=ComponentMappingUpdate,
     responses={200: ComponentMapping},
 )
@@ -370,9 +398,13 @@ def update_component_mapping(mapping_id: str, body: ComponentMappingUpdate) -> C
     return ComponentMapping.of(row, component)
 
 
-@bp.delete("/component-mappings/<mapping_id>")
-@api_key_required(CONFIGURE)
-@endpoint("Delete a component-mapping rule", tag=INCIDENTS, responses=DELETED)
+@route(
+    "DELETE",
+    "/component-mappings/<mapping_id>",
+    CONFIGURE,
+    "Delete a component-mapping rule",
+    responses=DELETED,
+)
 def delete_component_mapping(mapping_id: str) -> None:
     session = get_session()
     row, _ = configuration.require_mapping(session, g.workspace.id, mapping_id)

@@ -27,6 +27,7 @@ from provider.ops.incidents.schemas import ComponentMappingCreate
 from provider.ops.incidents.schemas import ComponentMappingUpdate
 from provider.ops.incidents.schemas import IncidentRuleCreate
 from provider.ops.incidents.schemas import IncidentRuleUpdate
+from provider.ops.owned import require_owned
 
 MappingRow = tuple[ComponentMapping, Component]
 
@@ -83,14 +84,9 @@ def list_rules(session: Session, workspace_id: int) -> list[IncidentRule]:
 
 def require_rule(session: Session, workspace_id: int, public_id: str) -> IncidentRule:
     """:raises NotFound: also for another workspace's rule."""
-    rule = session.scalars(
-        select(IncidentRule).where(
-            IncidentRule.workspace_id == workspace_id, IncidentRule.public_id == public_id[:64]
-        )
-    ).first()
-    if rule is None:
-        raise NotFound("Incident rule does not exist.", code="rule_not_found")
-    return rule
+    return require_owned(
+        session, IncidentRule, workspace_id, public_id, what="Incident rule", code="rule_not_found"
+    )
 
 
 def create_rule(session: Session, workspace_id: int, data: IncidentRuleCreate) -> IncidentRule:

@@ -6,7 +6,6 @@ import enum
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy import BigInteger
 from sqlalchemy import ForeignKey
 from sqlalchemy import Index
@@ -19,11 +18,13 @@ from sqlalchemy.orm import mapped_column
 from provider.db import Base
 from provider.db import created_now
 from provider.db import intpk
-from provider.db import new_public_id
+from provider.db import public_uuid
 from provider.db import updated_now
+from provider.db import value_enum
 from provider.ops.incidents.mapping import MatchType
 from provider.ops.incidents.rules import ResolvePolicy
 from provider.ops.incidents.rules import RuleAction
+from provider.ops.owned import WorkspaceOwned
 
 
 class IncidentStatus(enum.StrEnum):
@@ -37,23 +38,11 @@ class ReviewStatus(enum.StrEnum):
     COMPLETED = "completed"
 
 
-def _enum(kind: type[enum.Enum], length: int) -> sa.Enum:
-    # Stored by value in a VARCHAR wide enough for values added later (no ALTER on a new value).
-    return sa.Enum(
-        kind, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e]
-    )
-
-
-class IncidentRule(Base):
+class IncidentRule(WorkspaceOwned, Base):
     """An ordered promotion rule of a workspace (see ``incidents.rules``)."""
 
     __tablename__ = "incident_rules"
 
-    id: Mapped[intpk]
-    public_id: Mapped[str] = mapped_column(String(64), unique=True, default=new_public_id)
-    workspace_id: Mapped[int] = mapped_column(
-        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
-    )
     position: Mapped[int] = mapped_column(default=0)
     name: Mapped[str] = mapped_column(String(255))
     enabled: Mapped[bool] = mapped_column(default=True)
@@ -61,26 +50,23 @@ class IncidentRule(Base):
     min_priority: Mapped[str] = mapped_column(String(2), default="P5")
     count_threshold: Mapped[int | None]
     unacknowledged_seconds: Mapped[int | None]
-    action: Mapped[RuleAction] = mapped_column(_enum(RuleAction, 20), default=RuleAction.PROMOTE)
+    action: Mapped[RuleAction] = mapped_column(
+        value_enum(RuleAction, 20), default=RuleAction.PROMOTE
+    )
     resolve_policy: Mapped[ResolvePolicy] = mapped_column(
-        _enum(ResolvePolicy, 20), default=ResolvePolicy.LAST_ALERT_CLOSED
+        value_enum(ResolvePolicy, 20), default=ResolvePolicy.LAST_ALERT_CLOSED
     )
     created_at: Mapped[created_now]
     updated_at: Mapped[updated_now]
 
 
-class ComponentMapping(Base):
+class ComponentMapping(WorkspaceOwned, Base):
     """An ordered rule naming the component of the alerts it matches."""
 
     __tablename__ = "component_mappings"
 
-    id: Mapped[intpk]
-    public_id: Mapped[str] = mapped_column(String(64), unique=True, default=new_public_id)
-    workspace_id: Mapped[int] = mapped_column(
-        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
-    )
     position: Mapped[int] = mapped_column(default=0)
-    match_type: Mapped[MatchType] = mapped_column(_enum(MatchType, 20))
+    match_type: Mapped[MatchType] = mapped_column(value_enum(MatchType, 20))
     key: Mapped[str | None] = mapped_column(String(255))
     value: Mapped[str] = mapped_column(String(1000))
     component_id: Mapped[int] = mapped_column(
@@ -90,18 +76,17 @@ class ComponentMapping(Base):
     updated_at: Mapped[updated_now]
 
 
-class Incident(Base):
+class Incident(WorkspaceOwned, Base):
     __tablename__ = "incidents"
     __table_args__ = (Index("ix_incidents_workspace_status", "workspace_id", "status", "id"),)
 
-    id: Mapped[intpk]
-    public_id: Mapped[str] = mapped_column(String(64), unique=True, default=new_public_id)
+    # Its index is the one above, which the workspace's listings use.
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     summary: Mapped[str] = mapped_column(String(255))
     # None: generated from the incident's alerts on every change; set: written by a person.
     description: Mapped[str | None] = mapped_column(Text)
     status: Mapped[IncidentStatus] = mapped_column(
-        _enum(IncidentStatus, 20), default=IncidentStatus.OPEN
+        value_enum(IncidentStatus, 20), default=IncidentStatus.OPEN
     )
     severity: Mapped[str | None] = mapped_column(String(2))
     # The alert whose priority last raised the severity (severity only ever rises).
@@ -114,7 +99,7 @@ class Incident(Base):
     )
     rule_name: Mapped[str | None] = mapped_column(String(255))
     resolve_policy: Mapped[ResolvePolicy] = mapped_column(
-        _enum(ResolvePolicy, 20), default=ResolvePolicy.LAST_ALERT_CLOSED
+        value_enum(ResolvePolicy, 20), default=ResolvePolicy.LAST_ALERT_CLOSED
     )
     issue_keys: Mapped[list[str]] = mapped_column(default=list)
     created_by: Mapped[str] = mapped_column(String(255), default="promotion")
@@ -179,20 +164,15 @@ class PromotionCandidate(Base):
     due_at: Mapped[datetime] = mapped_column(index=True)
 
 
-class Review(Base):
+class Review(WorkspaceOwned, Base):
     """A post-incident review of one or more incidents of a workspace."""
 
     __tablename__ = "reviews"
 
-    id: Mapped[intpk]
-    public_id: Mapped[str] = mapped_column(String(64), unique=True, default=new_public_id)
-    workspace_id: Mapped[int] = mapped_column(
-        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
-    )
     summary: Mapped[str] = mapped_column(String(255))
     description: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[ReviewStatus] = mapped_column(
-        _enum(ReviewStatus, 30), default=ReviewStatus.IN_PROGRESS
+        value_enum(ReviewStatus, 30), default=ReviewStatus.IN_PROGRESS
     )
     created_by: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[created_now]
@@ -242,9 +222,9 @@ class IncidentEvent(Base):
     __table_args__ = (Index("ix_incident_events_incident", "incident_id", "id"),)
 
     id: Mapped[intpk]
-    public_id: Mapped[str] = mapped_column(String(64), unique=True, default=new_public_id)
+    public_id: Mapped[public_uuid]
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
-    kind: Mapped[EventKind] = mapped_column(_enum(EventKind, 30))
+    kind: Mapped[EventKind] = mapped_column(value_enum(EventKind, 30))
     text: Mapped[str] = mapped_column(Text)
     actor: Mapped[str] = mapped_column(String(255), default="")
     # The alert an alert entry is about, so its repeats update one entry instead of adding more.

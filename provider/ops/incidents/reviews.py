@@ -24,6 +24,7 @@ from provider.ops.incidents.models import Incident
 from provider.ops.incidents.models import Review
 from provider.ops.incidents.models import ReviewIncident
 from provider.ops.incidents.models import ReviewStatus
+from provider.ops.owned import require_owned
 from provider.ops.sync import service as sync
 from provider.times import iso
 
@@ -54,12 +55,9 @@ def require_incidents(
 
 def require_review(session: Session, workspace_id: int, public_id: str) -> Review:
     """:raises NotFound: also for another workspace's review."""
-    review = session.scalars(
-        select(Review).where(Review.workspace_id == workspace_id, Review.public_id == public_id)
-    ).first()
-    if review is None:
-        raise NotFound("Review does not exist.", code="review_not_found")
-    return review
+    return require_owned(
+        session, Review, workspace_id, public_id, what="Review", code="review_not_found"
+    )
 
 
 def incidents_of(session: Session, review: Review) -> list[Incident]:

@@ -121,12 +121,6 @@ IssueKeys = Annotated[
 IncidentIds = Annotated[Ids, AfterValidator(predicate(bool, "must name at least one incident"))]
 
 
-def from_row(model: type[ResponseModel], row: object, **computed: Any) -> dict[str, Any]:
-    """The fields of ``model``: the ``computed`` ones, and the rest from ``row``'s attributes."""
-    same = {name: getattr(row, name) for name in model.model_fields.keys() - computed.keys()}
-    return {**same, **computed}
-
-
 def whole_list(values: Sequence[Any]) -> dict[str, Any]:
     """The fields of a list that is never paged: everything, and no next page."""
     return {"values": list(values), "count": len(values), "links": PageLinks()}
@@ -188,9 +182,7 @@ class IncidentAlert(ResponseModel):
 
     @classmethod
     def of(cls, row: Alert) -> IncidentAlert:
-        return cls(
-            **from_row(cls, row, id=row.public_id, priority=str(row.priority), status=row.status)
-        )
+        return cls.from_row(row, id=row.public_id, priority=str(row.priority), status=row.status)
 
 
 def incident_alerts(session: Session, incident: models.Incident) -> list[IncidentAlert]:
@@ -234,17 +226,14 @@ class Incident(ResponseModel):
         raised_by = (
             session.get(Alert, row.severity_alert_id) if row.severity_alert_id is not None else None
         )
-        return cls(
-            **from_row(
-                cls,
-                row,
-                id=row.public_id,
-                severity_raised_by=raised_by.public_id if raised_by else None,
-                component_ids=component_public_ids(session, row),
-                issue_keys=list(row.issue_keys or []),
-                rule=row.rule_name,
-                alerts=incident_alerts(session, row) if with_alerts else None,
-            )
+        return cls.from_row(
+            row,
+            id=row.public_id,
+            severity_raised_by=raised_by.public_id if raised_by else None,
+            component_ids=component_public_ids(session, row),
+            issue_keys=list(row.issue_keys or []),
+            rule=row.rule_name,
+            alerts=incident_alerts(session, row) if with_alerts else None,
         )
 
 
@@ -292,7 +281,7 @@ class Review(ResponseModel):
     @classmethod
     def of(cls, session: Session, row: models.Review) -> Review:
         incident_ids = review_incident_ids(session, row)
-        return cls(**from_row(cls, row, id=row.public_id, incident_ids=incident_ids))
+        return cls.from_row(row, id=row.public_id, incident_ids=incident_ids)
 
 
 # ── promotion rules ────────────────────────────────────────────────────────────────────────────
@@ -356,7 +345,7 @@ class IncidentRuleDefault(RuleBehaviour):
     def of(cls, spec: RuleSpec) -> IncidentRuleDefault:
         waiting = spec.unacknowledged_for
         seconds = int(waiting.total_seconds()) if waiting else None
-        return cls(**from_row(cls, spec, unacknowledged_for_seconds=seconds))
+        return cls.from_row(spec, unacknowledged_for_seconds=seconds)
 
 
 class IncidentRule(RuleBehaviour):
@@ -369,15 +358,12 @@ class IncidentRule(RuleBehaviour):
 
     @classmethod
     def of(cls, row: models.IncidentRule) -> IncidentRule:
-        return cls(
-            **from_row(
-                cls,
-                row,
-                id=row.public_id,
-                order=row.position,
-                filter=FilterOutput.of(row.filter),
-                unacknowledged_for_seconds=row.unacknowledged_seconds,
-            )
+        return cls.from_row(
+            row,
+            id=row.public_id,
+            order=row.position,
+            filter=FilterOutput.of(row.filter),
+            unacknowledged_for_seconds=row.unacknowledged_seconds,
         )
 
 
@@ -449,10 +435,8 @@ class ComponentMapping(ResponseModel):
 
     @classmethod
     def of(cls, row: models.ComponentMapping, component: Component) -> ComponentMapping:
-        return cls(
-            **from_row(
-                cls, row, id=row.public_id, order=row.position, component_id=component.public_id
-            )
+        return cls.from_row(
+            row, id=row.public_id, order=row.position, component_id=component.public_id
         )
 
 

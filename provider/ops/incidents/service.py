@@ -33,6 +33,7 @@ from provider.ops.incidents.promotion import open_incident
 from provider.ops.incidents.promotion import resolve
 from provider.ops.incidents.promotion import resolve_components
 from provider.ops.incidents.rules import ResolvePolicy
+from provider.ops.owned import require_owned
 from provider.ops.sync import service as sync
 from provider.ops.workspaces.service import Workspace
 from provider.times import utcnow
@@ -56,14 +57,9 @@ def count_open(session: Session, workspace_id: int) -> int:
 
 def require_incident(session: Session, workspace_id: int, public_id: str) -> Incident:
     """:raises NotFound: also for another workspace's incident."""
-    incident = session.scalars(
-        select(Incident).where(
-            Incident.workspace_id == workspace_id, Incident.public_id == public_id[:64]
-        )
-    ).first()
-    if incident is None:
-        raise NotFound("Incident does not exist.", code="incident_not_found")
-    return incident
+    return require_owned(
+        session, Incident, workspace_id, public_id, what="Incident", code="incident_not_found"
+    )
 
 
 def attach_alerts(session: Session, incident: Incident, alert_public_ids: Sequence[str]) -> None:

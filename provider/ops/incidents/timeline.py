@@ -112,28 +112,21 @@ def issues_linked(
 ) -> None:
     """Each newly linked issue gets an entry, and hears of the incident."""
     for key in keys:
-        event = record(
-            session,
-            incident,
-            EventKind.ISSUE_LINKED,
-            f"Jira issue {key} linked by {cause}",
-            actor=actor,
-            detail={"issue": key},
-            notify=False,
-        )
+        text = f"Jira issue {key} linked by {cause}"
+        event = _issue_event(session, incident, EventKind.ISSUE_LINKED, key, text, actor)
         issue_sync.notify(session, incident, event, issue_keys=[key])
 
 
 def issue_unlinked(session: Session, incident: Incident, key: str, *, actor: str) -> None:
-    record(
-        session,
-        incident,
-        EventKind.ISSUE_UNLINKED,
-        f"Jira issue {key} unlinked by {actor}",
-        actor=actor,
-        detail={"issue": key},
-        notify=False,
-    )
+    text = f"Jira issue {key} unlinked by {actor}"
+    _issue_event(session, incident, EventKind.ISSUE_UNLINKED, key, text, actor)
+
+
+def _issue_event(
+    session: Session, incident: Incident, kind: EventKind, key: str, text: str, actor: str
+) -> IncidentEvent:
+    # Not told to the linked issues: a new link tells only its own issue, an old one nobody.
+    return record(session, incident, kind, text, actor=actor, detail={"issue": key}, notify=False)
 
 
 # ── alerts ─────────────────────────────────────────────────────────────────────────────────────

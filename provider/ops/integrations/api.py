@@ -18,7 +18,6 @@ from provider.db import get_session
 from provider.errors import Forbidden
 from provider.extension import SETTINGS
 from provider.ops.access.http import API_KEY_AUTH
-from provider.ops.access.http import api_key_required
 from provider.ops.access.http import authenticate
 from provider.ops.access.http import principal
 from provider.ops.access.http import take_rate_limit
@@ -41,6 +40,7 @@ from provider.ops.integrations.schemas import IntegrationUpdate
 from provider.ops.integrations.schemas import IntegrationWithKey
 from provider.ops.integrations.schemas import KeyRotation
 from provider.ops.integrations.schemas import ReorderBody
+from provider.ops.routes import Routes
 from provider.schema.endpoint import endpoint
 from provider.schema.endpoint import mark_auth
 from provider.schema.pages import Page
@@ -50,6 +50,7 @@ from provider.schema.pages import page_of
 bp = Blueprint("ops_integrations", __name__, url_prefix="/v1/integrations")
 
 TAG = "Integrations"
+route = Routes(bp, TAG)
 DONE = "Done; no body."
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -70,9 +71,9 @@ def _action(integration_id: str, action_id: str) -> models.IntegrationAction:
 # Integrations
 
 
-@bp.get("")
-@api_key_required(CONFIGURE)
-@endpoint("List integrations", tag=TAG, query=PageQuery, responses={200: Page[Integration]})
+@route(
+    "GET", "", CONFIGURE, "List integrations", query=PageQuery, responses={200: Page[Integration]}
+)
 def list_integrations(query: PageQuery) -> Page[Integration]:
     rows, total = integrations.list_integrations(
         get_session(), g.workspace.id, offset=query.offset, size=query.size
@@ -80,11 +81,11 @@ def list_integrations(query: PageQuery) -> Page[Integration]:
     return Page[Integration](**page_of([Integration.of(i) for i in rows], total, query))
 
 
-@bp.post("")
-@api_key_required(CONFIGURE)
-@endpoint(
+@route(
+    "POST",
+    "",
+    CONFIGURE,
     "Create an integration (its key is shown once)",
-    tag=TAG,
     body=IntegrationCreate,
     responses={201: IntegrationWithKey},
     errors=[409],
@@ -99,18 +100,16 @@ def create_integration(body: IntegrationCreate) -> IntegrationWithKey:
     return IntegrationWithKey.of(integration, api_key=key)
 
 
-@bp.get("/<integration_id>")
-@api_key_required(CONFIGURE)
-@endpoint("Get an integration", tag=TAG, responses={200: Integration})
+@route("GET", "/<integration_id>", CONFIGURE, "Get an integration", responses={200: Integration})
 def get_integration(integration_id: str) -> Integration:
     return Integration.of(_integration(integration_id))
 
 
-@bp.patch("/<integration_id>")
-@api_key_required(CONFIGURE)
-@endpoint(
+@route(
+    "PATCH",
+    "/<integration_id>",
+    CONFIGURE,
     "Update an integration",
-    tag=TAG,
     body=IntegrationUpdate,
     responses={200: Integration},
     errors=[409],
@@ -123,20 +122,24 @@ def update_integration(integration_id: str, body: IntegrationUpdate) -> Integrat
     return Integration.of(integration)
 
 
-@bp.delete("/<integration_id>")
-@api_key_required(CONFIGURE)
-@endpoint("Delete an integration and its actions", tag=TAG, responses={200: DONE})
+@route(
+    "DELETE",
+    "/<integration_id>",
+    CONFIGURE,
+    "Delete an integration and its actions",
+    responses={200: DONE},
+)
 def delete_integration(integration_id: str) -> None:
     session = get_session()
     integrations.delete_integration(session, _integration(integration_id), actor=principal().actor)
     session.commit()
 
 
-@bp.post("/<integration_id>/rotate-api-key")
-@api_key_required(CONFIGURE)
-@endpoint(
+@route(
+    "POST",
+    "/<integration_id>/rotate-api-key",
+    CONFIGURE,
     "Replace the integration's key (the old one stops at once)",
-    tag=TAG,
     responses={200: KeyRotation},
 )
 def rotate_integration_key(integration_id: str) -> KeyRotation:
@@ -151,11 +154,11 @@ def rotate_integration_key(integration_id: str) -> KeyRotation:
 # Actions
 
 
-@bp.get("/<integration_id>/actions")
-@api_key_required(CONFIGURE)
-@endpoint(
+@route(
+    "GET",
+    "/<integration_id>/actions",
+    CONFIGURE,
     "List actions in evaluation order",
-    tag=TAG,
     query=ActionQuery,
     responses={200: Page[IntegrationActionSummary]},
 )
@@ -175,11 +178,11 @@ def list_integration_actions(
     return Page[IntegrationActionSummary](**page_of(values, len(rows), query))
 
 
-@bp.post("/<integration_id>/actions")
-@api_key_required(CONFIGURE)
-@endpoint(
+@route(
+    "POST",
+    "/<integration_id>/actions",
+    CONFIGURE,
     "Create an action (200, as JSM)",
-    tag=TAG,
     body=IntegrationActionCreate,
     responses={200: IntegrationAction},
 )
@@ -193,11 +196,11 @@ def create_integration_action(
     return IntegrationAction.of(action)
 
 
-@bp.post("/<integration_id>/actions/test")
-@api_key_required(CONFIGURE)
-@endpoint(
+@route(
+    "POST",
+    "/<integration_id>/actions/test",
+    CONFIGURE,
     "Dry run: which action a sample payload triggers, and why; writes nothing",
-    tag=TAG,
     body=DryRunBody,
     responses={200: DryRun},
     operation_id="testIntegrationActions",
@@ -210,17 +213,24 @@ def dry_run(integration_id: str, body: DryRunBody) -> DryRun:
     return DryRun.of(integration, ingestion.decide_for(get_session(), integration, context))
 
 
-@bp.get("/<integration_id>/actions/<action_id>")
-@api_key_required(CONFIGURE)
-@endpoint("Get an action", tag=TAG, responses={200: IntegrationAction})
+@route(
+    "GET",
+    "/<integration_id>/actions/<action_id>",
+    CONFIGURE,
+    "Get an action",
+    responses={200: IntegrationAction},
+)
 def get_integration_action(integration_id: str, action_id: str) -> IntegrationAction:
     return IntegrationAction.of(_action(integration_id, action_id))
 
 
-@bp.patch("/<integration_id>/actions/<action_id>")
-@api_key_required(CONFIGURE)
-@endpoint(
-    "Update an action", tag=TAG, body=IntegrationActionUpdate, responses={200: IntegrationAction}
+@route(
+    "PATCH",
+    "/<integration_id>/actions/<action_id>",
+    CONFIGURE,
+    "Update an action",
+    body=IntegrationActionUpdate,
+    responses={200: IntegrationAction},
 )
 def update_integration_action(
     integration_id: str, action_id: str, body: IntegrationActionUpdate
@@ -232,20 +242,24 @@ def update_integration_action(
     return IntegrationAction.of(action)
 
 
-@bp.delete("/<integration_id>/actions/<action_id>")
-@api_key_required(CONFIGURE)
-@endpoint("Delete an action", tag=TAG, responses={200: DONE})
+@route(
+    "DELETE",
+    "/<integration_id>/actions/<action_id>",
+    CONFIGURE,
+    "Delete an action",
+    responses={200: DONE},
+)
 def delete_integration_action(integration_id: str, action_id: str) -> None:
     session = get_session()
     integrations.delete_action(session, _action(integration_id, action_id))
     session.commit()
 
 
-@bp.patch("/<integration_id>/actions/<action_id>/order")
-@api_key_required(CONFIGURE)
-@endpoint(
+@route(
+    "PATCH",
+    "/<integration_id>/actions/<action_id>/order",
+    CONFIGURE,
     "Move an action before its new successor",
-    tag=TAG,
     body=ReorderBody,
     body_required=False,
     responses={200: DONE},

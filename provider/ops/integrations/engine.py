@@ -225,22 +225,13 @@ def render_fields(
         out.errors.append("message: rendered empty")
         out.fields["message"] = "[no message: the message template rendered empty]"
 
-    out.fields["tags"] = _merge_lists(
-        _payload_list(payload, "tags") if keep_flag(spec, "keepTagsFromPayload") else [],
-        _render_list(mappings.get("tags"), payload, out, "tags"),
-        MAX_TAGS,
-        MAX_TAG_LENGTH,
-        out,
-        "tags",
-    )
-    out.fields["actions"] = _merge_lists(
-        _payload_list(payload, "actions") if keep_flag(spec, "keepActionsFromPayload") else [],
-        _render_list(mappings.get("actions"), payload, out, "actions"),
-        MAX_ACTIONS,
-        MAX_ACTION_LENGTH,
-        out,
-        "actions",
-    )
+    for name, keep, limit, item_limit in (
+        ("tags", "keepTagsFromPayload", MAX_TAGS, MAX_TAG_LENGTH),
+        ("actions", "keepActionsFromPayload", MAX_ACTIONS, MAX_ACTION_LENGTH),
+    ):
+        own = _payload_list(payload, name) if keep_flag(spec, keep) else []
+        mapped = _render_list(mappings.get(name), payload, out, name)
+        out.fields[name] = _merge_lists(own, mapped, limit, item_limit, out, name)
     details: dict[str, str] = {}
     if keep_flag(spec, "keepExtraPropertiesFromPayload"):
         for key in ("details", "extraProperties"):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -17,22 +16,15 @@ from sqlalchemy.orm import mapped_column
 from provider.db import Base
 from provider.db import created_now
 from provider.db import intpk
+from provider.db import public_uuid
 from provider.db import updated_now
+from provider.ops.owned import WorkspaceOwned
 
 
-def _uuid() -> str:
-    return str(uuid.uuid4())
-
-
-class Integration(Base):
+class Integration(WorkspaceOwned, Base):
     __tablename__ = "integrations"
     __table_args__ = (UniqueConstraint("workspace_id", "name"),)
 
-    id: Mapped[intpk]
-    public_id: Mapped[str] = mapped_column(String(64), unique=True, default=_uuid)
-    workspace_id: Mapped[int] = mapped_column(
-        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
-    )
     name: Mapped[str] = mapped_column(String(250))
     # "API", "Email", "Webhook", … — free text: the type only chooses default actions.
     type: Mapped[str] = mapped_column(String(50))
@@ -64,7 +56,7 @@ class IntegrationAction(Base):
     )
 
     id: Mapped[intpk]
-    public_id: Mapped[str] = mapped_column(String(64), unique=True, default=_uuid)
+    public_id: Mapped[public_uuid]
     integration_id: Mapped[int] = mapped_column(
         ForeignKey("integrations.id", ondelete="CASCADE"), index=True
     )

@@ -30,6 +30,7 @@ from provider.ops.integrations.schemas import IntegrationCreate
 from provider.ops.integrations.schemas import IntegrationUpdate
 from provider.ops.lang import filter_schemas
 from provider.ops.lang import filters
+from provider.ops.owned import require_owned
 from provider.ops.workspaces import service as workspaces
 from provider.times import utcnow
 
@@ -88,22 +89,16 @@ def list_integrations(
     return list(rows), total
 
 
-def get_integration(session: Session, workspace_id: int, public_id: str) -> Integration | None:
-    if len(public_id) > 64:
-        return None
-    return session.scalars(
-        select(Integration).where(
-            Integration.workspace_id == workspace_id, Integration.public_id == public_id
-        )
-    ).first()
-
-
 def require_integration(session: Session, workspace_id: int, public_id: str) -> Integration:
     """:raises NotFound: when the workspace has no such integration."""
-    integration = get_integration(session, workspace_id, public_id)
-    if integration is None:
-        raise NotFound("Integration does not exist.", code="integration_not_found")
-    return integration
+    return require_owned(
+        session,
+        Integration,
+        workspace_id,
+        public_id,
+        what="Integration",
+        code="integration_not_found",
+    )
 
 
 def create_integration(

@@ -207,6 +207,14 @@ def _timestamp(value: Any) -> datetime | None:
 
 
 _JAVA_TOKEN = re.compile(r"'[^']*'|''|([A-Za-z])\1*")
+# The pattern letters that are a number, zero-padded to as many digits as the letter is repeated.
+_JAVA_NUMBERS: dict[str, Callable[[datetime], int]] = {
+    "d": lambda moment: moment.day,
+    "H": lambda moment: moment.hour,
+    "h": lambda moment: (moment.hour % 12) or 12,
+    "m": lambda moment: moment.minute,
+    "s": lambda moment: moment.second,
+}
 
 
 def java_date_format(moment: datetime, fmt: str) -> str:
@@ -229,16 +237,8 @@ def java_date_format(moment: datetime, fmt: str) -> str:
             if n == 3:
                 return moment.strftime("%b")
             return f"{moment.month:0{n}d}"
-        if letter == "d":
-            return f"{moment.day:0{n}d}"
-        if letter == "H":
-            return f"{moment.hour:0{n}d}"
-        if letter == "h":
-            return f"{(moment.hour % 12) or 12:0{n}d}"
-        if letter == "m":
-            return f"{moment.minute:0{n}d}"
-        if letter == "s":
-            return f"{moment.second:0{n}d}"
+        if letter in _JAVA_NUMBERS:
+            return f"{_JAVA_NUMBERS[letter](moment):0{n}d}"
         if letter == "S":
             return (
                 f"{moment.microsecond // 1000:03d}"[:n]

@@ -100,30 +100,34 @@ def publish(session: Session, entity: Entity, *, to: Sequence[Installation] | No
     if payload is None:
         return
     for site in sites:
-        enqueue(
-            session,
-            installation_id=site.id,
-            kind=_kind(entity),
-            operation=Operation.SUBMIT,
-            entity_id=entity.public_id,
-            payload=dict(payload),
-            group_key=workspace.public_id,
-        )
+        _enqueue(session, site, workspace, entity, Operation.SUBMIT, dict(payload))
 
 
 def withdraw(session: Session, entity: Entity) -> None:
     """Delete the entity from every site linking its workspace."""
     workspace = session.get_one(Workspace, entity.workspace_id)
     for site in linked_installations(session, workspace.id):
-        enqueue(
-            session,
-            installation_id=site.id,
-            kind=_kind(entity),
-            operation=Operation.DELETE,
-            entity_id=entity.public_id,
-            payload={"id": entity.public_id},
-            group_key=workspace.public_id,
-        )
+        _enqueue(session, site, workspace, entity, Operation.DELETE, {"id": entity.public_id})
+
+
+def _enqueue(
+    session: Session,
+    site: Installation,
+    workspace: Workspace,
+    entity: Entity,
+    operation: Operation,
+    payload: dict[str, Any],
+) -> None:
+    enqueue(
+        session,
+        installation_id=site.id,
+        kind=_kind(entity),
+        operation=operation,
+        entity_id=entity.public_id,
+        payload=payload,
+        # A batch holds one workspace's entities: Jira tags them with its id (``workspaceId``).
+        group_key=workspace.public_id,
+    )
 
 
 def show_workspace(session: Session, installation: Installation, workspace: Workspace) -> None:

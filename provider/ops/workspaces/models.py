@@ -14,15 +14,16 @@ from sqlalchemy.orm import mapped_column
 from provider.db import Base
 from provider.db import created_now
 from provider.db import intpk
-from provider.db import new_public_id
+from provider.db import public_uuid
 from provider.db import updated_now
+from provider.ops.owned import workspace_fk
 
 
 class Workspace(Base):
     __tablename__ = "workspaces"
 
     id: Mapped[intpk]
-    public_id: Mapped[str] = mapped_column(String(64), unique=True, default=new_public_id)
+    public_id: Mapped[public_uuid]
     name: Mapped[str] = mapped_column(String(255))
     avatar_url: Mapped[str | None] = mapped_column(String(2000))
     api_key_hash: Mapped[str] = mapped_column(String(64), unique=True)
@@ -41,9 +42,7 @@ class WorkspaceLink(Base):
     installation_id: Mapped[int] = mapped_column(
         ForeignKey("installations.id", ondelete="CASCADE"), index=True
     )
-    workspace_id: Mapped[int] = mapped_column(
-        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
-    )
+    workspace_id: Mapped[workspace_fk]
     linked_at: Mapped[created_now]
     # The code that proved ownership (None: the workspace key, or created inside this site), so
     # a key rotation can revoke what the codes handed out before it opened.
@@ -62,9 +61,7 @@ class LinkCode(Base):
     __tablename__ = "link_codes"
 
     id: Mapped[intpk]
-    workspace_id: Mapped[int] = mapped_column(
-        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
-    )
+    workspace_id: Mapped[workspace_fk]
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
     issued_by: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[created_now]

@@ -1,0 +1,97 @@
+"""``Routes``: one declaration registers the view, checks the key and declares the operation."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Blueprint
+from flask import Flask
+from flask import g
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import sessionmaker
+
+from provider.app import create_app
+from provider.config import Settings
+from provider.ops.access.principal import CONFIGURE
+from provider.ops.access.principal import READ
+from provider.ops.routes import Routes
+from provider.schema.endpoint import auth_of
+from provider.schema.endpoint import operation_of
+from provider.schema.fields import RequestModel
+from provider.schema.fields import ResponseModel
+from tests.ops.conftest import Api
+from tests.ops.conftest import make_api
+
+
+class Echo(ResponseModel):
+    thing: str
+    read_only: bool
+
+
+class EchoBody(RequestModel):
+    thing: str
+
+
+def _echo_blueprint() -> Blueprint:
+    bp = Blueprint("routes_test", __name__, url_prefix="/v1/routes-test")
+    route = Routes(bp, "Meta")
+
+    @route("GET", "/<thing>", READ, "Echo a path", responses={200: Echo}, read_only=True)
+    def echo_path(thing: str) -> Echo:
+        return Echo(thing=thing, read_only=bool(g.get("db_read_only")))
+
+    @route("POST", "", CONFIGURE, "Echo a body", body=EchoBody, responses={201: Echo}, errors=[409])
+    def echo_body(body: EchoBody) -> Echo:
+        return Echo(thing=body.thing, read_only=bool(g.get("db_read_only")))
+
+    return bp
+
+
+@pytest.fixture
+def app(settings: Settings, session_factory: sessionmaker[Session]) -> Flask:
+    app = create_app(settings, session_factory=session_factory, configure_logs=False)
+    app.register_blueprint(_echo_blueprint())
+    return app
+
+
+@pytest.fixture
+def echo_api(client: FlaskClient, session: Session, session_factory: sessionmaker[Session]) -> Api:
+    return make_api(client, session, session_factory, "Echo")
+
+
+def test_the_declared_method_and_path_answer_with_the_declared_body(echo_api: Api) -> None:
+    response = echo_api.get("/v1/routes-test/abc")
+    assert response.status_code == 200
+    assert response.get_json() == {"thing": "abc", "readOnly": True}
+
+    response = echo_api.post("/v1/routes-test", json={"thing": "xyz"})
+    assert response.status_code == 201
+    assert response.get_json() == {"thing": "xyz", "readOnly": False}
+
+    assert echo_api.delete("/v1/routes-test/abc").status_code == 405
+
+
+def test_the_key_is_checked_before_the_body_is_read(client: FlaskClient) -> None:
+    response = client.post(
+        "/v1/routes-test", data="{not json", headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 401
+    assert response.get_json()["errors"][0]["code"] == "unauthorized"
+
+
+def test_a_bad_body_is_refused_in_the_error_format(echo_api: Api) -> None:
+    response = echo_api.post("/v1/routes-test", json={"thing": 5})
+    assert response.status_code == 422
+    assert "thing" in response.get_json()["errors"][0]["title"]
+
+
+def test_the_operation_is_documented_as_declared(app: Flask) -> None:
+    view = app.view_functions["routes_test.echo_body"]
+    operation = operation_of(view)
+    assert operation is not None
+    assert (operation.summary, operation.tag, operation.body) == ("Echo a body", "Meta", EchoBody)
+    assert dict(operation.responses) == {201: Echo}
+    assert operation.errors == frozenset({409})
+    auth = auth_of(view)
+    assert auth is not None
+    assert 401 in auth.errors
