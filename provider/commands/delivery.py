@@ -5,6 +5,12 @@ from __future__ import annotations
 import json
 import logging
 import signal
+from collections.abc import Callable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import fields
+from typing import Any
+from typing import TypeVar
 
 import click
 from sqlalchemy.orm import Session
@@ -25,103 +31,111 @@ from provider.worker import build_worker
 
 logger = logging.getLogger(__name__)
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """A worker option: its flag, its range, and the setting it fills (whose default it shows)."""
+
+    flag: str
+    owner: type[Any]  # WorkerConfig, RetryPolicy or Pacing
+    field: str
+    kind: click.ParamType[Any]
+    help: str | None = None
+
+    @property
+    def dest(self) -> str:
+        return self.flag.removeprefix("--").replace("-", "_")
+
+    def option(self) -> Callable[[F], F]:
+        default = next(f.default for f in fields(self.owner) if f.name == self.field)
+        return click.option(
+            self.flag, self.dest, type=self.kind, default=default, show_default=True, help=self.help
+        )
+
+
+TUNING = (
+    Tuning("--batch-size", WorkerConfig, "batch_size", click.IntRange(1, 1000)),
+    Tuning("--lease-seconds", WorkerConfig, "lease_seconds", click.FloatRange(0.5)),
+    Tuning("--max-attempts", RetryPolicy, "max_attempts", click.IntRange(1)),
+    Tuning("--backoff-base", RetryPolicy, "base_delay", click.FloatRange(0)),
+    Tuning("--backoff-max", RetryPolicy, "max_delay", click.FloatRange(0)),
+    Tuning("--throttle-base", RetryPolicy, "throttle_base_delay", click.FloatRange(0)),
+    Tuning("--throttle-max", RetryPolicy, "throttle_max_delay", click.FloatRange(0)),
+    Tuning("--connect-timeout", WorkerConfig, "connect_timeout", click.FloatRange(0.1)),
+    Tuning("--read-timeout", WorkerConfig, "read_timeout", click.FloatRange(0.1)),
+    Tuning("--idle-max", WorkerConfig, "idle_sleep_max", click.FloatRange(0.01)),
+    Tuning(
+        "--coalesce-window",
+        Pacing,
+        "window",
+        click.FloatRange(0),
+        "seconds between batches to a site that was just sent some; changes meanwhile wait "
+        "and go out together",
+    ),
+    Tuning(
+        "--coalesce-burst",
+        Pacing,
+        "burst",
+        click.IntRange(1, 100),
+        "batches sent at once to a site that was idle",
+    ),
+    Tuning(
+        "--settle",
+        Pacing,
+        "settle",
+        click.FloatRange(0),
+        "components and reviews go once none arrived for this long (incidents never wait)",
+    ),
+    Tuning(
+        "--max-wait",
+        Pacing,
+        "max_wait",
+        click.FloatRange(0),
+        "the longest a component or review change waits for others to settle",
+    ),
+    Tuning(
+        "--points-reserve",
+        Pacing,
+        "reserve_fraction",
+        click.FloatRange(0, 1),
+        "share of a site's hourly points quota kept for incidents; below it components and "
+        "reviews wait for the next window",
+    ),
+)
+
+
+def tuning_options(command: F) -> F:
+    for tuning in reversed(TUNING):
+        command = tuning.option()(command)
+    return command
+
+
+def worker_config(values: Mapping[str, Any]) -> WorkerConfig:
+    """The worker's settings from the options' values, each into the setting its option names."""
+
+    def of(owner: type[Any]) -> dict[str, Any]:
+        return {t.field: values[t.dest] for t in TUNING if t.owner is owner}
+
+    return WorkerConfig(
+        retry=RetryPolicy(**of(RetryPolicy)), pacing=Pacing(**of(Pacing)), **of(WorkerConfig)
+    )
+
 
 @click.command("worker")
-@click.option("--batch-size", type=click.IntRange(1, 1000), default=1000, show_default=True)
-@click.option("--lease-seconds", type=click.FloatRange(0.5), default=300.0, show_default=True)
-@click.option("--max-attempts", type=click.IntRange(1), default=8, show_default=True)
-@click.option("--backoff-base", type=click.FloatRange(0), default=2.0, show_default=True)
-@click.option("--backoff-max", type=click.FloatRange(0), default=600.0, show_default=True)
-@click.option("--throttle-base", type=click.FloatRange(0), default=5.0, show_default=True)
-@click.option("--throttle-max", type=click.FloatRange(0), default=300.0, show_default=True)
-@click.option("--connect-timeout", type=click.FloatRange(0.1), default=5.0, show_default=True)
-@click.option("--read-timeout", type=click.FloatRange(0.1), default=30.0, show_default=True)
-@click.option("--idle-max", type=click.FloatRange(0.01), default=0.5, show_default=True)
-@click.option(
-    "--coalesce-window",
-    type=click.FloatRange(0),
-    default=1.0,
-    show_default=True,
-    help="seconds between batches to a site that was just sent some; changes meanwhile wait "
-    "and go out together",
-)
-@click.option(
-    "--coalesce-burst",
-    type=click.IntRange(1, 100),
-    default=2,
-    show_default=True,
-    help="batches sent at once to a site that was idle",
-)
-@click.option(
-    "--settle",
-    type=click.FloatRange(0),
-    default=2.0,
-    show_default=True,
-    help="components and reviews go once none arrived for this long (incidents never wait)",
-)
-@click.option(
-    "--max-wait",
-    type=click.FloatRange(0),
-    default=30.0,
-    show_default=True,
-    help="the longest a component or review change waits for others to settle",
-)
-@click.option(
-    "--points-reserve",
-    type=click.FloatRange(0, 1),
-    default=0.1,
-    show_default=True,
-    help="share of a site's hourly points quota kept for incidents; below it components and "
-    "reviews wait for the next window",
-)
+@tuning_options
 @click.option(
     "--supervised",
     is_flag=True,
     hidden=True,
     help="started by `provider run`/`demo`, whose supervisor owns the second Ctrl-C",
 )
-def worker(
-    batch_size: int,
-    lease_seconds: float,
-    max_attempts: int,
-    backoff_base: float,
-    backoff_max: float,
-    throttle_base: float,
-    throttle_max: float,
-    connect_timeout: float,
-    read_timeout: float,
-    idle_max: float,
-    coalesce_window: float,
-    coalesce_burst: int,
-    settle: float,
-    max_wait: float,
-    points_reserve: float,
-    supervised: bool,
-) -> None:
+def worker(supervised: bool, **tuning: Any) -> None:
     """Deliver the outbox to Jira (and run the other background jobs) until SIGTERM."""
     settings = _settings()
     configure_logging(settings.log_level)
-    config = WorkerConfig(
-        batch_size=batch_size,
-        lease_seconds=lease_seconds,
-        retry=RetryPolicy(
-            base_delay=backoff_base,
-            max_delay=backoff_max,
-            max_attempts=max_attempts,
-            throttle_base_delay=throttle_base,
-            throttle_max_delay=throttle_max,
-        ),
-        connect_timeout=connect_timeout,
-        read_timeout=read_timeout,
-        idle_sleep_max=idle_max,
-        pacing=Pacing(
-            window=coalesce_window,
-            burst=coalesce_burst,
-            settle=settle,
-            max_wait=max_wait,
-            reserve_fraction=points_reserve,
-        ),
-    )
+    config = worker_config(tuning)
     worker = build_worker(settings, config=config)
 
     def _interruptible(_signum: int) -> None:
@@ -134,7 +148,9 @@ def worker(
             signal.signal(signal.SIGINT, signal.default_int_handler)
 
     with SignalStop(on_signal=_interruptible) as stop:
-        logger.info("worker started id=%s batch_size=%s", worker.outbox.worker_id, batch_size)
+        logger.info(
+            "worker started id=%s batch_size=%s", worker.outbox.worker_id, config.batch_size
+        )
         try:
             worker.run(stop)
         except KeyboardInterrupt:

@@ -5,13 +5,20 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+from click.testing import CliRunner
 from sqlalchemy import select
 
+from provider.commands.delivery import TUNING
+from provider.commands.delivery import worker
+from provider.commands.delivery import worker_config
 from provider.db import make_engine
 from provider.db import make_session_factory
+from provider.outbox.budget import Pacing
 from provider.outbox.budget import ensure_delivery_state
 from provider.outbox.models import MessageStatus
 from provider.outbox.models import OutboxMessage
+from provider.outbox.retry import RetryPolicy
+from provider.outbox.worker import WorkerConfig
 from provider.times import utcnow
 from tests.commands.test_core import run_cli
 from tests.outbox.helpers import make_installation
@@ -130,3 +137,21 @@ def test_status_shows_the_pace_and_the_points_budget(fresh_database_url: str) ->
     assert untouched["pointsRemaining"] is None
     assert untouched["incidentsOnly"] is False
     assert untouched["requests"] == 0
+
+
+def test_each_worker_option_fills_its_setting_and_shows_its_default() -> None:
+    parsed = worker.make_context("worker", [], resilient_parsing=True).params
+    assert worker_config(parsed) == WorkerConfig()
+
+    argv = ["--batch-size", "7", "--backoff-base", "0.25", "--points-reserve", "0.5"]
+    argv += ["--idle-max", "0.05", "--coalesce-burst", "3"]
+    config = worker_config(worker.make_context("worker", argv).params)
+    assert config.batch_size == 7
+    assert config.idle_sleep_max == 0.05
+    assert config.retry == RetryPolicy(base_delay=0.25)
+    assert config.pacing == Pacing(reserve_fraction=0.5, burst=3)
+
+    shown = CliRunner().invoke(worker, ["--help"]).output
+    assert all(t.flag in shown for t in TUNING)
+    assert "[default: 300.0; x>=0.5]" in shown  # --lease-seconds, from WorkerConfig
+    assert "--batch-size INTEGER RANGE      [default: 1000; 1<=x<=1000]" in shown
