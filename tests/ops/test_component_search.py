@@ -33,6 +33,7 @@ from tests.ops.factories import link
 from tests.ops.factories import make_component
 from tests.ops.factories import make_workspace
 from tests.signing import JiraSigner
+from tests.test_app import assert_error
 
 NAMES = [
     "Checkout-API",
@@ -136,6 +137,13 @@ def test_search_matches_exactly_the_names_containing_the_query(
         assert response.status_code == 200, response.get_data(as_text=True)
         names = [c["name"] for c in response.get_json()["containers"]]
         assert names == _expected(NAMES, query), (query, scope)
+
+
+@pytest.mark.parametrize("query", ["searchQuery=abc%00d", "searchQuery=%00", "workspaceId=w%00"])
+def test_a_nul_in_the_query_is_400(
+    client: FlaskClient, signer: JiraSigner, shop: Workspace, query: str
+) -> None:
+    assert_error(signer.get(client, f"/containers/search?{query}"), 400, "invalid_characters")
 
 
 @hyp_settings(

@@ -44,6 +44,7 @@ from provider.ops.workspaces.service import Workspace
 from provider.ops.workspaces.service import WorkspaceLink
 from provider.schema.endpoint import render
 from provider.schema.fields import RequestModel
+from provider.schema.parsing import NUL_MESSAGE
 from provider.schema.parsing import decode_json
 from provider.schema.parsing import parse_malformed_as_400
 
@@ -92,6 +93,9 @@ def _single_arg(name: str, *, max_len: int) -> str | None:
         raise BadRequest(f"{name} must be given once.", code="invalid_query")
     if len(values[0]) > max_len:
         raise BadRequest(f"{name} must be at most {max_len} characters.", code="invalid_query")
+    # No database stores a NUL in text, and SQLite's full-text index fails on one.
+    if "\x00" in values[0]:
+        raise BadRequest(NUL_MESSAGE, code="invalid_characters")
     return values[0]
 
 
