@@ -343,10 +343,16 @@ def search_alerts(
     ordering = (
         (column.asc(), Alert.id.asc()) if direction == "asc" else (column.desc(), Alert.id.desc())
     )
-    rows = session.scalars(
-        select(Alert).where(where).order_by(*ordering).offset(offset).limit(size)
-    ).all()
-    return list(rows), total
+    if offset:
+        # The rows skipped are read as ids only (from the index the order walks, when one
+        # covers it) and only the page's alerts are loaded: PostgreSQL otherwise reads every
+        # skipped alert from the table.
+        ids = select(Alert.id).where(where).order_by(*ordering).offset(offset).limit(size)
+        ids = ids.correlate(None)
+        page = select(Alert).where(Alert.id.in_(ids)).order_by(*ordering)
+    else:
+        page = select(Alert).where(where).order_by(*ordering).limit(size)
+    return list(session.scalars(page).all()), total
 
 
 def search_listed(
