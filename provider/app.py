@@ -157,10 +157,13 @@ def _register_packages(app: Flask, settings: Settings, install_keys: Any | None)
     from provider.connect import forge_remote
     from provider.ops import openapi
     from provider.ops.access.http import init_api
+    from provider.ops.access.keys import KeyMemory
     from provider.ops.access.opsgenie import error_body as opsgenie_error_body
     from provider.ops.access.principal import KeyResolvers
     from provider.ops.alerts import api as alerts_api
     from provider.ops.alerts import api_v2 as alerts_api_v2
+    from provider.ops.alerts.intake import INTAKE
+    from provider.ops.alerts.intake import GroupCommit
     from provider.ops.components import api as components_api
     from provider.ops.components import jira as component_actions
     from provider.ops.heartbeats import api as heartbeats_api
@@ -169,7 +172,9 @@ def _register_packages(app: Flask, settings: Settings, install_keys: Any | None)
     from provider.ops.incidents import jira as incident_events
     from provider.ops.integrations import api as integrations_api
     from provider.ops.integrations import ingestion
+    from provider.ops.integrations.models import Integration
     from provider.ops.workspaces import jira as workspace_actions
+    from provider.ops.workspaces.models import Workspace
     from provider.ops.workspaces.service import resolve_workspace_key
     from provider.web import admin as admin_page
     from provider.web import console as incident_console
@@ -187,10 +192,15 @@ def _register_packages(app: Flask, settings: Settings, install_keys: Any | None)
     app.register_blueprint(workspace_actions.bp)
     app.register_blueprint(component_actions.bp)
     app.register_blueprint(incident_events.bp)
+    INTAKE.install(app, GroupCommit(db.SESSIONS.of(app)))
+    keys = KeyMemory(settings.api_key_cache_seconds)
+    # What decides a key's principal: a change committed here is seen at once.
+    keys.forget_on_change(db.SESSIONS.of(app), Workspace, Integration)
     init_api(
         app,
         settings.api_rate_limit_per_minute,
         KeyResolvers([resolve_workspace_key, ingestion.resolve_integration_key]),
+        keys,
     )
     app.register_blueprint(components_api.bp)
     app.register_blueprint(alerts_api.bp)

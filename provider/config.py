@@ -55,6 +55,9 @@ class Settings:
     allow_private_outbound: bool = False
     max_request_bytes: int = 1_048_576
     api_rate_limit_per_minute: int = 6000
+    # How long the intake views may take what an API key resolved to without looking it up
+    # again: a key revoked in another process still works this long (0 turns it off).
+    api_key_cache_seconds: float = 2.0
     # Where rate limits count: memory:// (each process on its own) or redis://… (shared).
     rate_limit_storage_url: str = "memory://"
     # How many proxies in front of the app append to X-Forwarded-For (a PaaS router is one);
@@ -136,6 +139,7 @@ class Settings:
             allow_private_outbound=_bool(env, "ALLOW_PRIVATE_OUTBOUND", default=False),
             max_request_bytes=_int(env, "MAX_REQUEST_BYTES", 1_048_576),
             api_rate_limit_per_minute=_int(env, "API_RATE_LIMIT_PER_MINUTE", 6000),
+            api_key_cache_seconds=_seconds(env, "API_KEY_CACHE_SECONDS", 2.0, most=60.0),
             rate_limit_storage_url=_storage_url(env.get("RATE_LIMIT_STORAGE_URL") or "memory://"),
             # A public https deployment is behind a TLS-terminating router (that is how gunicorn,
             # speaking plain HTTP, serves https); a laptop run talks to its clients directly.
@@ -215,6 +219,19 @@ def _local_secret_key(instance: Path) -> str:
     with os.fdopen(fd, "w") as fh:
         fh.write(key)
     return key
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float, *, most: float) -> float:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= most:  # also refuses nan
+        raise SettingsError(f"{name} must be a number of seconds from 0 to {most:g}, got {raw!r}")
+    return value
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

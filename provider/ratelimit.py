@@ -13,9 +13,12 @@ import logging
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
 
 from limits import RateLimitItem
 from limits import parse
+from limits.storage import MemoryStorage
 from limits.storage import Storage
 from limits.storage import storage_from_string
 from limits.strategies import SlidingWindowCounterRateLimiter
@@ -35,13 +38,45 @@ class Limit:
         return parse(self.rate)
 
 
+class SweptMemoryStorage(MemoryStorage):
+    """``limits``' in-memory store, its expired counters swept by the caller, once a second.
+
+    The library's store drops expired counters from a ``threading.Timer`` that it starts again
+    10 ms after the last sweep on every hit: under an alert storm a new thread every few
+    requests, an eighth of the intake path's CPU. Counters are read through ``get``, which
+    already ignores an expired one, so the sweep only bounds memory and need not be prompt.
+    """
+
+    SWEEP_EVERY = 1.0
+
+    def __init__(self, uri: str | None = None, **options: Any) -> None:
+        super().__init__(uri, **options)
+        self.timer.cancel()  # the one the library's constructor started
+        self.timer.join()
+        self._next_sweep = 0.0
+
+    def _MemoryStorage__schedule_expiry(self) -> None:  # noqa: N802 - the library's hook
+        now = time.monotonic()
+        if now >= self._next_sweep:
+            self._next_sweep = now + self.SWEEP_EVERY
+            self.sweep()
+
+    def sweep(self) -> None:
+        """Drop every expired counter now."""
+        self._MemoryStorage__expire_events()  # type: ignore[attr-defined]
+
+
 class RateLimiter:
     """Count hits of named limits per identifier in one store."""
 
     def __init__(self, storage_url: str = "memory://", *, namespace: str = "provider") -> None:
         """:param namespace: keeps apart the counters of deployments that share one Redis."""
         self.storage_url = storage_url
-        storage = storage_from_string(storage_url, key_prefix=f"LIMITS:{namespace}")
+        storage = (
+            SweptMemoryStorage(storage_url)
+            if urlsplit(storage_url).scheme == "memory"
+            else storage_from_string(storage_url, key_prefix=f"LIMITS:{namespace}")
+        )
         if not isinstance(storage, Storage):
             raise ValueError(f"{storage_url!r} names an asynchronous store")
         self.storage = storage

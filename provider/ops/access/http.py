@@ -21,12 +21,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from provider.db import get_session
+from provider.db import separate_session
 from provider.errors import BadRequest
 from provider.errors import Forbidden
 from provider.errors import TooManyRequests
 from provider.errors import Unauthorized
 from provider.extension import RATE_LIMITER
 from provider.extension import Extension
+from provider.ops.access.keys import KeyMemory
 from provider.ops.access.principal import READ
 from provider.ops.access.principal import ApiPrincipal
 from provider.ops.access.principal import KeyResolvers
@@ -55,18 +57,21 @@ KEY_PREFIX_LENGTH = 12
 
 @dataclass(frozen=True)
 class ApiAccess:
-    """How ``/v1`` callers authenticate: the key lookups, in order, and each key's rate."""
+    """How ``/v1`` callers authenticate: the key lookups, in order, each key's rate, and the
+    short memory of resolved keys that the intake views may use."""
 
     resolvers: KeyResolvers
     per_key: Limit
+    keys: KeyMemory
 
 
 ACCESS: Extension[ApiAccess] = Extension("api_access")
 
 
-def init_api(app: Flask, per_minute: int, resolvers: KeyResolvers) -> None:
+def init_api(app: Flask, per_minute: int, resolvers: KeyResolvers, keys: KeyMemory) -> None:
     """Set up key authentication: ``resolvers`` are tried in order, the first that knows a key wins."""
-    ACCESS.install(app, ApiAccess(resolvers, Limit("api-key", f"{max(per_minute, 1)}/minute")))
+    per_key = Limit("api-key", f"{max(per_minute, 1)}/minute")
+    ACCESS.install(app, ApiAccess(resolvers, per_key, keys))
 
 
 def _presented_key() -> str:
@@ -93,14 +98,23 @@ def _unauthorized(message: str) -> Unauthorized:
     return Unauthorized(message, headers={"WWW-Authenticate": AUTH_CHALLENGE})
 
 
-def authenticate() -> ApiPrincipal:
+def authenticate(*, recent: bool = False) -> ApiPrincipal:
     """Resolve the request's key to a principal.
+
+    ``recent``: the view only records a request for the worker and reads nothing of the
+    principal but its ids, names and permissions, so it may take what the key resolved to in
+    the last few seconds (:mod:`provider.ops.access.keys`). The principal's rows are then
+    transient copies, not in the request's session; and a key not remembered is looked up
+    outside the request's transaction, so on SQLite the write lock waits for the write alone.
 
     :raises Unauthorized: when no key is given or the key is unknown.
     :raises TooManyRequests: when this address or this key prefix failed too often lately.
     """
     key = _presented_key()
-    principal = ACCESS.get().resolvers.resolve(get_session(), key)
+    access = ACCESS.get()
+    principal = (
+        _recent_principal(access, key) if recent else access.resolvers.resolve(get_session(), key)
+    )
     if principal is not None:
         return principal
     limiter = RATE_LIMITER.get()
@@ -118,6 +132,22 @@ def authenticate() -> ApiPrincipal:
     raise _unauthorized("The API key is not valid.")
 
 
+def _recent_principal(access: ApiAccess, key: str) -> ApiPrincipal | None:
+    digest = access.keys.digest(key)
+    principal = access.keys.recall(digest)
+    if principal is not None:
+        return principal
+    generation = access.keys.generation
+    session = separate_session(reading=True)
+    try:
+        principal = access.resolvers.resolve(session, key)
+        if principal is not None:  # the rows are read while they are attached
+            access.keys.remember(digest, principal, generation=generation)
+    finally:
+        session.close()  # the rows stay loaded, detached
+    return principal
+
+
 def take_rate_limit(principal: ApiPrincipal) -> None:
     """Count a request against its key's rate limit, shared by every process of the store.
 
@@ -132,18 +162,18 @@ def take_rate_limit(principal: ApiPrincipal) -> None:
         )
 
 
-def api_key_required(action: str = READ) -> Callable[[F], F]:
+def api_key_required(action: str = READ, *, recent: bool = False) -> Callable[[F], F]:
     """Authenticate with a workspace or integration key, rate-limit it, check ``action``.
 
     Puts ``g.principal``, ``g.workspace`` and ``g.integration`` (``None`` for workspace keys) on
-    the request.
+    the request. ``recent``: see :func:`authenticate`; only for views that record a request.
     """
 
     def decorator(view: F) -> F:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             _reject_nul_in_url()
-            principal = authenticate()
+            principal = authenticate(recent=recent)
             take_rate_limit(principal)
             if not principal.can(action):
                 raise Forbidden(f"This API key may not {action} here.", code="access_denied")

@@ -9,7 +9,6 @@ from flask import Blueprint
 from flask import g
 
 from provider.db import get_session
-from provider.db import read_only
 from provider.ops.access.http import api_key_required
 from provider.ops.access.principal import READ
 from provider.ops.access.principal import WRITE
@@ -33,7 +32,7 @@ from provider.ops.alerts.writes import WRITES
 from provider.ops.alerts.writes import alert_named
 from provider.ops.alerts.writes import create
 from provider.ops.alerts.writes import write_view
-from provider.schema.endpoint import endpoint
+from provider.ops.routes import Routes
 from provider.schema.pages import Page
 from provider.schema.pages import page_of
 from provider.schema.query import StrictValidation
@@ -41,18 +40,19 @@ from provider.schema.query import StrictValidation
 bp = Blueprint("ops_alerts", __name__, url_prefix="/v1/alerts")
 
 TAG = "Alerts"
+route = Routes(bp, TAG)
 
 
-@bp.get("")
-@read_only
-@api_key_required(READ)
-@endpoint(
+@route(
+    "GET",
+    "",
+    READ,
     "Search alerts",
-    tag=TAG,
     query=AlertListQuery,
     responses={200: Page[Alert]},
     description=f"`offset + size` must be below {AlertListQuery.WINDOW}.",
     operation_id="listAlerts",
+    read_only=True,
 )
 def list_alerts(query: AlertListQuery) -> Page[Alert]:
     alerts, total = alert_search.search_listed(get_session(), g.workspace.id, query)
@@ -61,21 +61,21 @@ def list_alerts(query: AlertListQuery) -> Page[Alert]:
 
 
 @bp.post("")
-@api_key_required(WRITE)
+@api_key_required(WRITE, recent=True)
 @CREATE
 def create_alert(body: AlertCreate, query: StrictValidation) -> Accepted:
     return create(body)
 
 
-@bp.get("/requests/<request_id>")
-@read_only
-@api_key_required(READ)
-@endpoint(
+@route(
+    "GET",
+    "/requests/<request_id>",
+    READ,
     "The outcome of an asynchronous write",
-    tag=TAG,
     query=RequestStatusQuery,
     responses={200: RequestStatus},
     operation_id="getRequestStatus",
+    read_only=True,
 )
 def request_status(request_id: str, query: RequestStatusQuery) -> RequestStatus:
     req = service.require_request(
@@ -84,39 +84,44 @@ def request_status(request_id: str, query: RequestStatusQuery) -> RequestStatus:
     return RequestStatus.of(req)
 
 
-@bp.get("/alias")
-@read_only
-@api_key_required(READ)
-@endpoint(
+@route(
+    "GET",
+    "/alias",
+    READ,
     "Get the alert with an alias",
-    tag=TAG,
     query=AliasQuery,
     responses={200: Alert},
     errors=[404],
     operation_id="getAlertByAlias",
+    read_only=True,
 )
 def get_alert_by_alias(query: AliasQuery) -> Alert:
     ref = AlertRef.parse(query.alias, "alias")
     return Alert.of(service.require_alert(get_session(), g.workspace.id, ref))
 
 
-@bp.get("/<identifier>")
-@read_only
-@api_key_required(READ)
-@endpoint("Get an alert", tag=TAG, query=IdentifierQuery, responses={200: Alert})
+@route(
+    "GET",
+    "/<identifier>",
+    READ,
+    "Get an alert",
+    query=IdentifierQuery,
+    responses={200: Alert},
+    read_only=True,
+)
 def get_alert(identifier: str, query: IdentifierQuery) -> Alert:
     return Alert.of(alert_named(identifier, query))
 
 
-@bp.get("/<identifier>/notes")
-@read_only
-@api_key_required(READ)
-@endpoint(
+@route(
+    "GET",
+    "/<identifier>/notes",
+    READ,
     "List notes (newest first)",
-    tag=TAG,
     query=NotesQuery,
     responses={200: Page[AlertNote]},
     operation_id="listAlertNotes",
+    read_only=True,
 )
 def list_notes(identifier: str, query: NotesQuery) -> Page[AlertNote]:
     notes, total = service.list_notes(
@@ -125,11 +130,11 @@ def list_notes(identifier: str, query: NotesQuery) -> Page[AlertNote]:
     return Page[AlertNote](**page_of([AlertNote.of(n) for n in notes], total, query))
 
 
-@bp.get("/<identifier>/logs")
-@api_key_required(READ)
-@endpoint(
+@route(
+    "GET",
+    "/<identifier>/logs",
+    READ,
     "The alert's activity log",
-    tag=TAG,
     query=LogsQuery,
     responses={200: Page[AlertLog]},
     operation_id="listAlertLogs",

@@ -14,7 +14,6 @@ from flask import Blueprint
 from flask import g
 
 from provider.db import get_session
-from provider.db import read_only
 from provider.ops.access.http import api_key_required
 from provider.ops.access.opsgenie import Data
 from provider.ops.access.opsgenie import Listing
@@ -42,31 +41,32 @@ from provider.ops.alerts.writes import Write
 from provider.ops.alerts.writes import alert_named
 from provider.ops.alerts.writes import create
 from provider.ops.alerts.writes import write_view
-from provider.schema.endpoint import endpoint
+from provider.ops.routes import Routes
 from provider.schema.query import StrictValidation
 
 bp = Blueprint("ops_alerts_v2", __name__, url_prefix="/v2/alerts")
 
 TAG = "Alerts"
+route = Routes(bp, TAG)
 
 
 @bp.post("")
-@api_key_required(WRITE)
+@api_key_required(WRITE, recent=True)
 @CREATE
 def create_alert(body: AlertCreate, query: StrictValidation) -> Accepted:
     return create(body)
 
 
-@bp.get("")
-@read_only
-@api_key_required(READ)
-@endpoint(
+@route(
+    "GET",
+    "",
+    READ,
     "List alerts",
-    tag=TAG,
     query=ListQuery,
     responses={200: Listing[BaseAlert]},
     description=f"`offset + limit` must be below {ListQuery.WINDOW}.",
     operation_id="listAlerts",
+    read_only=True,
 )
 def list_alerts(query: ListQuery) -> Listing[BaseAlert]:
     alerts, total = alert_search.search_listed(get_session(), g.workspace.id, query)
@@ -77,15 +77,15 @@ def list_alerts(query: ListQuery) -> Listing[BaseAlert]:
     )
 
 
-@bp.get("/count")
-@read_only
-@api_key_required(READ)
-@endpoint(
+@route(
+    "GET",
+    "/count",
+    READ,
     "Count alerts",
-    tag=TAG,
     query=CountQuery,
     responses={200: Data[AlertCount]},
     operation_id="countAlerts",
+    read_only=True,
 )
 def count_alerts(query: CountQuery) -> Data[AlertCount]:
     _alerts, total = alert_search.search_alerts(
@@ -94,44 +94,44 @@ def count_alerts(query: CountQuery) -> Data[AlertCount]:
     return Data[AlertCount](data=AlertCount(count=total), **envelope())
 
 
-@bp.get("/requests/<request_id>")
-@read_only
-@api_key_required(READ)
-@endpoint(
+@route(
+    "GET",
+    "/requests/<request_id>",
+    READ,
     "The outcome of an asynchronous write",
-    tag=TAG,
     responses={200: Data[OpsgenieRequestStatus]},
     description="404 until the request is processed.",
     operation_id="getRequestStatus",
+    read_only=True,
 )
 def request_status(request_id: str) -> Data[OpsgenieRequestStatus]:
     req = service.require_request(get_session(), g.workspace.id, request_id)
     return Data[OpsgenieRequestStatus](data=OpsgenieRequestStatus.of(req), **envelope())
 
 
-@bp.get("/<identifier>")
-@read_only
-@api_key_required(READ)
-@endpoint(
+@route(
+    "GET",
+    "/<identifier>",
+    READ,
     "Get an alert",
-    tag=TAG,
     query=IdentifierQuery,
     responses={200: Data[Alert]},
     operation_id="getAlert",
+    read_only=True,
 )
 def get_alert(identifier: str, query: IdentifierQuery) -> Data[Alert]:
     return Data[Alert](data=Alert.of(alert_named(identifier, query)), **envelope())
 
 
-@bp.get("/<identifier>/notes")
-@read_only
-@api_key_required(READ)
-@endpoint(
+@route(
+    "GET",
+    "/<identifier>/notes",
+    READ,
     "List notes (newest first)",
-    tag=TAG,
     query=NotesQuery,
     responses={200: Listing[Note]},
     operation_id="listNotes",
+    read_only=True,
 )
 def list_notes(identifier: str, query: NotesQuery) -> Listing[Note]:
     notes, total = service.list_notes(

@@ -108,21 +108,30 @@ def submit_create(
     Without an alias the alert's own id becomes its alias (as in Opsgenie), so it never
     de-duplicates.
     """
+    request = AlertRequest(**create_request_row(principal, data, actor=actor))
+    session.add(request)
+    session.flush()
+    return request
+
+
+def create_request_row(
+    principal: ApiPrincipal, data: AlertCreate, *, actor: str | None = None
+) -> dict[str, Any]:
+    """The ``alert_requests`` row of a create, every column the caller sets named, its public
+    id included: what :func:`submit_create` adds, for writers that insert rows in bulk."""
     alert_id = new_public_id()
     alias = data.alias or alert_id
     payload = data.to_payload()
     payload["alertId"] = alert_id
-    request = AlertRequest(
-        action=AlertAction.CREATE,
-        identifier=alias,
-        identifier_type="alias",
-        alias=alias,
-        payload=payload,
+    return {
+        "public_id": new_public_id(),
+        "action": AlertAction.CREATE,
+        "identifier": alias,
+        "identifier_type": "alias",
+        "alias": alias,
+        "payload": payload,
         **_attribution(principal, actor or data.user or None),
-    )
-    session.add(request)
-    session.flush()
-    return request
+    }
 
 
 def submit_action(

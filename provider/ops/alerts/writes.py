@@ -37,6 +37,7 @@ from provider.ops.alerts.actions import SnoozeBody
 from provider.ops.alerts.actions import TagsBody
 from provider.ops.alerts.actions import TagsQuery
 from provider.ops.alerts.actions import TagsRemoveBody
+from provider.ops.alerts.intake import INTAKE
 from provider.ops.alerts.models import Alert
 from provider.ops.alerts.models import AlertAction
 from provider.ops.alerts.models import AlertRequest
@@ -58,9 +59,15 @@ CREATE = endpoint(
 
 
 def create(body: AlertCreate) -> Accepted:
-    """Record a create request; its ``source`` is the caller's address when the body has none."""
+    """Record a create request; its ``source`` is the caller's address when the body has none.
+
+    The row is committed with the creates that arrive beside it (:mod:`.intake`); the view's
+    authentication must not have opened the request's session (``recent=True`` does not).
+    """
     data = body.from_address(request.remote_addr or "")
-    return accepted(service.submit_create(get_session(), principal(), data))
+    row = service.create_request_row(principal(), data)
+    INTAKE.get().insert(row)
+    return Accepted(request_id=row["public_id"], took=took())
 
 
 def alert_named(identifier: str, query: IdentifierQuery) -> Alert:
@@ -157,4 +164,4 @@ def write_view(write: Write, *, tag: str) -> Callable[..., Any]:
         responses={202: Accepted},
         operation_id=write.operation_id,
     )
-    return api_key_required(write.permission)(declared(view))
+    return api_key_required(write.permission, recent=True)(declared(view))

@@ -15,6 +15,7 @@ from flask import request
 
 from provider import netguard
 from provider.db import get_session
+from provider.db import separate_session
 from provider.errors import Forbidden
 from provider.extension import SETTINGS
 from provider.ops.access.http import API_KEY_AUTH
@@ -286,11 +287,15 @@ def own_key_required(view: F) -> F:
 
     @wraps(view)
     def wrapper(integration_id: str, **kwargs: Any) -> Any:
-        caller = authenticate()
+        caller = authenticate(recent=True)
         take_rate_limit(caller)
-        session = get_session()
-        integration = integrations.require_integration(session, caller.workspace.id, integration_id)
-        if caller.integration is None or caller.integration.public_id != integration.public_id:
+        integration = caller.integration
+        if (
+            not isinstance(integration, models.Integration)
+            or integration.public_id != integration_id
+        ):
+            # 404 when the integration is not in the caller's workspace, else 403
+            integrations.require_integration(get_session(), caller.workspace.id, integration_id)
             raise Forbidden(
                 "Events must be sent with this integration's own API key.", code="access_denied"
             )
@@ -329,8 +334,20 @@ def receive_event(integration_id: str, body: EventPayload) -> EventAccepted:
         headers=dict(request.headers),
         query=request.args.to_dict(),
     )
+    # The tenant's filters and templates run on actions read apart, before the write begins: on
+    # SQLite no one else's write waits for them.
+    reading = separate_session(reading=True)
+    try:
+        decision = ingestion.decide_for(reading, integration, context)
+    finally:
+        reading.close()
     result = ingestion.ingest(
-        session, g.principal, integration, context, source_ip=request.remote_addr or ""
+        session,
+        g.principal,
+        integration,
+        context,
+        source_ip=request.remote_addr or "",
+        decision=decision,
     )
     session.commit()  # the request is durable before the caller hears 202
     took = round(time.perf_counter() - g.get("started", time.perf_counter()), 3)

@@ -202,9 +202,14 @@ def ingest(
     context: Mapping[str, Any],
     *,
     source_ip: str = "",
+    decision: Decision | None = None,
 ) -> IngestResult:
-    """Run an integration's incoming actions on one event and record the resulting request."""
-    decision = decide_for(session, integration, context)
+    """Run an integration's incoming actions on one event and record the resulting request.
+
+    ``decision``: what :func:`decide_for` made of ``context`` already, if the caller ran it.
+    """
+    if decision is None:
+        decision = decide_for(session, integration, context)
     action = decision.action
     rendered = decision.rendered
     if action is None or action.type == IncomingType.IGNORE or rendered is None:
