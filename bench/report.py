@@ -136,10 +136,15 @@ def markdown(results: dict[str, Any]) -> str:
             sizes = list(b["growth"])
             names = list(next(iter(b["growth"].values())))
             rows = [
-                [name] + [f"{b['growth'][s][name]['p50_ms']:.1f}" for s in sizes] for name in names
+                [name]
+                + [
+                    f"{b['growth'][s][name]['p50_ms']:.1f} / {b['growth'][s][name]['p99_ms']:.1f}"
+                    for s in sizes
+                ]
+                for name in names
             ]
             out.append(
-                "**Growth**: p50 latency in ms (2 connections) with N alerts and N components"
+                "**Growth**: p50 / p99 latency in ms (2 connections) with N alerts and N components"
             )
             out.append("")
             out.append(_table(["request"] + [f"N = {int(s):,}" for s in sizes], rows))

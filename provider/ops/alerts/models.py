@@ -107,6 +107,8 @@ class Alert(Base):
             postgresql_where=text(OPEN_PREDICATE),
         ),
         Index("ix_alerts_workspace_created", "workspace_id", "created_at", "id"),
+        # Lists filtered by status (``status:open``) and their counts (migration 0017).
+        Index("ix_alerts_workspace_status_created", "workspace_id", "status", "created_at", "id"),
         Index("ix_alerts_workspace_last_occurred", "workspace_id", "last_occurred_at", "id"),
         Index("ix_alerts_workspace_alias", "workspace_id", "alias"),
     )

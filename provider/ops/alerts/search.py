@@ -302,8 +302,12 @@ def search_alerts(
     time_to: str | None = None,
     offset: int = 0,
     size: int = 20,
+    count_up_to: int | None = None,
 ) -> tuple[list[Alert], int]:
     """One page of the workspace's alerts matching ``query``, and the total number of matches.
+
+    With ``count_up_to`` the matches are counted up to that many only: the total is then
+    ``min(matches, count_up_to)``.
 
     :raises ValidationFailed: for a bad query, sort, order or time bound.
     """
@@ -331,21 +335,35 @@ def search_alerts(
     if start is not None and end is not None and end <= start:
         conditions.append(false())
     where = and_(*conditions)
-    total = session.scalar(select(func.count()).select_from(Alert).where(where)) or 0
+    matching = select(Alert.id).where(where)
+    if count_up_to is not None:
+        matching = matching.limit(count_up_to)
+    total = session.scalar(select(func.count()).select_from(matching.subquery())) or 0
     column = SORTS[sort_key]
     ordering = (
         (column.asc(), Alert.id.asc()) if direction == "asc" else (column.desc(), Alert.id.desc())
     )
-    rows = session.scalars(
-        select(Alert).where(where).order_by(*ordering).offset(offset).limit(size)
-    ).all()
-    return list(rows), total
+    if offset:
+        # The rows skipped are read as ids only (from the index the order walks, when one
+        # covers it) and only the page's alerts are loaded: PostgreSQL otherwise reads every
+        # skipped alert from the table.
+        ids = select(Alert.id).where(where).order_by(*ordering).offset(offset).limit(size)
+        ids = ids.correlate(None)
+        page = select(Alert).where(Alert.id.in_(ids)).order_by(*ordering)
+    else:
+        page = select(Alert).where(where).order_by(*ordering).limit(size)
+    return list(session.scalars(page).all()), total
 
 
 def search_listed(
     session: Session, workspace_id: int, listed: AlertListQuery
 ) -> tuple[list[Alert], int]:
-    """:func:`search_alerts` with the parameters of a list request."""
+    """:func:`search_alerts` with the parameters of a list request.
+
+    A list is read no deeper than its window (``offset + size`` below it), so its matches are
+    counted up to the window: what a page costs then follows the window, not the workspace's
+    history, and ``count`` still says exactly when a next page exists.
+    """
     return search_alerts(
         session,
         workspace_id,
@@ -356,4 +374,5 @@ def search_listed(
         time_to=listed.time_to,
         offset=listed.offset,
         size=listed.size,
+        count_up_to=listed.WINDOW,
     )

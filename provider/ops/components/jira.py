@@ -7,9 +7,7 @@ workspace or component exists, so an id it may not see answers exactly like an u
 
 from __future__ import annotations
 
-import functools
 import logging
-from datetime import datetime
 from typing import Any
 from typing import TypeVar
 
@@ -19,7 +17,6 @@ from flask import request
 from sqlalchemy import Row
 from sqlalchemy import Select
 from sqlalchemy import bindparam
-from sqlalchemy import case
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -38,6 +35,8 @@ from provider.ops.components.schemas import Containers
 from provider.ops.components.schemas import DisassociateAction
 from provider.ops.components.schemas import EntityAssociated
 from provider.ops.components.schemas import EntityDisassociated
+from provider.ops.components.search import Card
+from provider.ops.components.search import find_containers
 from provider.ops.sync.links import Links
 from provider.ops.sync.links import links_of
 from provider.ops.sync.payloads import component_payload
@@ -45,6 +44,7 @@ from provider.ops.workspaces.service import Workspace
 from provider.ops.workspaces.service import WorkspaceLink
 from provider.schema.endpoint import render
 from provider.schema.fields import RequestModel
+from provider.schema.parsing import NUL_MESSAGE
 from provider.schema.parsing import decode_json
 from provider.schema.parsing import parse_malformed_as_400
 
@@ -54,7 +54,6 @@ A = TypeVar("A", bound=RequestModel)
 
 bp = Blueprint("jira_actions", __name__)
 
-MAX_CONTAINERS = 200
 MAX_QUERY_LENGTH = 255
 MAX_ID_LENGTH = 255
 
@@ -74,51 +73,7 @@ _VISIBLE_COMPONENTS = (
 )
 
 
-# What a container card shows: only these columns are read, as plain rows (no ORM entities).
-_Card = tuple[str, str, str | None, str | None, datetime]
-_CARD_COLUMNS = (
-    Component.public_id,
-    Component.name,
-    Component.url,
-    Component.avatar_url,
-    Component.updated_at,
-)
-_LINKED_WORKSPACES = select(WorkspaceLink.workspace_id).where(
-    WorkspaceLink.installation_id == bindparam("installation_id")
-)
-
-
-@functools.cache
-def _search_statement(*, in_workspace: bool, matching: bool) -> Select[*_Card]:
-    # Starting from the workspace ids (one linked workspace when Jira names it) lets both
-    # databases walk the (workspace_id, name_lower, id) index in name order and stop at the
-    # limit, instead of joining every component of the site's workspaces first.
-    query = select(*_CARD_COLUMNS)
-    if in_workspace:
-        query = query.where(
-            Component.workspace_id
-            == select(Workspace.id)
-            .where(
-                Workspace.public_id == bindparam("workspace_id"),
-                Workspace.id.in_(_LINKED_WORKSPACES),
-            )
-            .scalar_subquery()
-        )
-    else:
-        query = query.where(Component.workspace_id.in_(_LINKED_WORKSPACES))
-    if matching:
-        rank = case(
-            (Component.name_lower == bindparam("needle"), 0),
-            (Component.name_lower.like(bindparam("prefix"), escape="\\"), 1),
-            else_=2,
-        )
-        query = query.where(Component.name_lower.like(bindparam("contains"), escape="\\")).order_by(
-            rank
-        )
-    return query.order_by(Component.name_lower, Component.id).limit(MAX_CONTAINERS)
-
-
-def container_card(row: Row[*_Card], links: Links) -> ContainerCard:
+def container_card(row: Row[*Card], links: Links) -> ContainerCard:
     """A card from a row of ``_CARD_COLUMNS``; the links as ``component_payload`` makes them."""
     public_id, name, url, avatar_url, updated_at = row
     return ContainerCard(
@@ -130,29 +85,6 @@ def container_card(row: Row[*_Card], links: Links) -> ContainerCard:
     )
 
 
-def _escape_like(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def search_containers_query(
-    installation: Installation, search: str, workspace_id: str | None
-) -> tuple[Select[*_Card], dict[str, Any]]:
-    """Cards of the components visible to ``installation`` whose name contains ``search``, best
-    first.
-
-    Returns the statement and its parameters, to be passed together to ``execute``.
-    """
-    needle = search.strip().lower()
-    params: dict[str, Any] = {"installation_id": installation.id}
-    if workspace_id is not None:
-        params["workspace_id"] = workspace_id
-    if needle:
-        escaped = _escape_like(needle)
-        params.update(needle=needle, prefix=f"{escaped}%", contains=f"%{escaped}%")
-    statement = _search_statement(in_workspace=workspace_id is not None, matching=bool(needle))
-    return statement, params
-
-
 def _single_arg(name: str, *, max_len: int) -> str | None:
     values = request.args.getlist(name)
     if not values:
@@ -161,6 +93,9 @@ def _single_arg(name: str, *, max_len: int) -> str | None:
         raise BadRequest(f"{name} must be given once.", code="invalid_query")
     if len(values[0]) > max_len:
         raise BadRequest(f"{name} must be at most {max_len} characters.", code="invalid_query")
+    # No database stores a NUL in text, and SQLite's full-text index fails on one.
+    if "\x00" in values[0]:
+        raise BadRequest(NUL_MESSAGE, code="invalid_characters")
     return values[0]
 
 
@@ -172,9 +107,7 @@ def search_containers() -> Response:
     workspace_id = _single_arg("workspaceId", max_len=MAX_ID_LENGTH) or None
     session = get_session()
     # Core rows through the session's connection: the ORM's per-statement work buys nothing here
-    rows = session.connection().execute(
-        *search_containers_query(current_installation(), search, workspace_id)
-    )
+    rows = find_containers(session.connection(), current_installation().id, search, workspace_id)
     links = links_of(session)
     return render(Containers(containers=[container_card(row, links) for row in rows]))
 
