@@ -16,7 +16,9 @@ from sqlalchemy.orm import sessionmaker
 from provider.config import Settings
 from provider.db import make_session_factory
 from provider.metrics import Metrics
+from provider.ops.alerts.claims import Turns
 from provider.ops.alerts.listeners import AlertListeners
+from provider.ops.alerts.processing import BATCH_SECONDS
 from provider.ops.alerts.processing import COSTLY_SECONDS
 from provider.ops.alerts.processing import process_pending
 from provider.ops.heartbeats import expiry as heartbeats
@@ -121,10 +123,16 @@ def build_worker(
         metrics=metrics,
     )
     listeners = alert_listeners()
+    # This worker's memory of which workspaces' requests proved costly, across its ticks.
+    turns = Turns(costly_seconds=COSTLY_SECONDS)
 
     def process_alert_requests() -> int:
         return process_pending(
-            factory, listeners=listeners, limit=ALERT_BATCH, costly_seconds=COSTLY_SECONDS
+            factory,
+            listeners=listeners,
+            limit=ALERT_BATCH,
+            turns=turns,
+            batch_seconds=BATCH_SECONDS,
         )
 
     def promote_due_alerts() -> int:

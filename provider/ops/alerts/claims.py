@@ -5,11 +5,17 @@ of its alerts costly) must delay that workspace only. A batch therefore holds at
 :data:`PER_WORKSPACE` of each workspace's oldest pending requests, interleaved, rather than the
 oldest requests overall. The index ``ix_alert_requests_state_workspace_id`` answers both queries
 without reading every pending row.
+
+A workspace whose requests prove costly (its configuration makes each alert expensive) also
+waits between its turns, across the processor's ticks (:class:`Turns`), so that it takes at most
+a share of the processor's time however long its backlog.
 """
 
 from __future__ import annotations
 
 import itertools
+import time
+from collections.abc import Callable
 from collections.abc import Collection
 
 from sqlalchemy import func
@@ -23,6 +29,44 @@ from provider.ops.alerts.models import RequestState
 
 #: How many of one workspace's requests a batch takes before the next workspace's turn.
 PER_WORKSPACE = 5
+#: The share of a processor's time one costly workspace may take.
+COSTLY_SHARE = 0.25
+
+
+class Turns:
+    """When each costly workspace may have its next turn: one per processor, kept across its
+    ticks. After a request that cost ``c`` seconds (more than ``costly_seconds``), its workspace
+    waits ``c * (1 / share - 1)`` seconds, so that it takes at most ``share`` of the time."""
+
+    __slots__ = ("_clock", "_factor", "_until", "costly_seconds")
+
+    def __init__(
+        self,
+        *,
+        costly_seconds: float,
+        share: float = COSTLY_SHARE,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not 0 < share <= 1:
+            raise ValueError("share must be in (0, 1]")
+        self.costly_seconds = costly_seconds
+        self._factor = 1 / share - 1
+        self._clock = clock
+        self._until: dict[int, float] = {}
+
+    def waiting(self) -> set[int]:
+        """The workspaces whose next turn has not come yet."""
+        now = self._clock()
+        for workspace_id in [w for w, until in self._until.items() if until <= now]:
+            del self._until[workspace_id]
+        return set(self._until)
+
+    def spent(self, workspace_id: int, seconds: float) -> bool:
+        """Count one request's cost; whether it was costly (its workspace then waits)."""
+        if seconds <= self.costly_seconds:
+            return False
+        self._until[workspace_id] = self._clock() + seconds * self._factor
+        return True
 
 
 def claim_order(

@@ -1,7 +1,8 @@
 """What runs after every change alert processing makes (incidents, outgoing actions).
 
-Listeners run inside the transaction of the change, so what they write (incidents, outbox rows)
-commits or rolls back together with it. The worker's composition root decides which run. They
+Listeners run after every change, one call per request, inside the transaction of the change
+(a batch of requests shares one), so what they write (incidents, outbox rows) commits or rolls
+back together with it; they see the alert as that request left it. The worker's composition root decides which run. They
 share the request's pattern budget: whatever every listener's filters, mappings and templates
 contain, one alert costs at most that much.
 """

@@ -1,13 +1,21 @@
-"""Apply pending alert requests, each in its own transaction, and record the outcome.
+"""Apply pending alert requests in batches, one transaction per batch, and record the outcomes.
 
 The worker calls :func:`process_pending` in its loop. Workspaces take turns: each batch holds
 at most a few of each workspace's oldest pending requests, interleaved, so one workspace's
 backlog (or a configuration that makes each of its alerts costly) delays that workspace, not
-the others. Within a workspace requests apply in the order they were accepted. Each request
-has one pattern budget that every listener shares (see ``provider.ops.lang.regex``).
+the others. Within a workspace requests apply in the order they were accepted, so the requests
+of one alias (create, acknowledge, close, create again) apply in order even within one batch.
+Each request has one pattern budget that every listener shares (see ``provider.ops.lang.regex``).
 
-On PostgreSQL several processors may run at once: each claims a request with ``FOR UPDATE SKIP
-LOCKED`` and locks the alert it changes, and de-duplication rests on the partial unique index
+A batch is one transaction: its requests are locked in one query, the alerts they name are
+loaded in another (:class:`~provider.ops.alerts.known.KnownAlerts`), each request applies to
+those in memory, and one commit writes the lot. A request that raises anything but its own
+refusal rolls the batch back, and the batch is applied again one request per transaction, so
+that request alone is recorded as failed and its neighbours succeed.
+
+On PostgreSQL several processors may run at once: each takes a workspace's requests only while
+it holds that workspace's advisory lock (so one alias's requests never apply out of order on two
+processors), locks the alerts it changes, and de-duplication rests on the partial unique index
 (exact under any concurrency). On SQLite every transaction takes the write lock up front, which
 serializes processors.
 """
@@ -16,53 +24,44 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Collection
+from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import func
 from sqlalchemy import select
-from sqlalchemy import text
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects import sqlite
+from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
+from provider.ops.alerts.apply import STATUS_CREATED as STATUS_CREATED
+from provider.ops.alerts.apply import STATUS_DEDUPLICATED as STATUS_DEDUPLICATED
+from provider.ops.alerts.apply import STATUS_NOT_FOUND as STATUS_NOT_FOUND
+from provider.ops.alerts.apply import apply_request as apply_request
 from provider.ops.alerts.claims import PER_WORKSPACE
+from provider.ops.alerts.claims import Turns
 from provider.ops.alerts.claims import claim_order
-from provider.ops.alerts.fields import EXTRA_PROPERTIES_MAX_CHARS
-from provider.ops.alerts.fields import RECIPIENTS_MAX
-from provider.ops.alerts.fields import TAGS_MAX
-from provider.ops.alerts.fields import extra_properties_size
+from provider.ops.alerts.known import KnownAlerts
 from provider.ops.alerts.listeners import AlertListeners
-from provider.ops.alerts.models import OPEN_PREDICATE
-from provider.ops.alerts.models import Alert
-from provider.ops.alerts.models import AlertAction
-from provider.ops.alerts.models import AlertEvent
-from provider.ops.alerts.models import AlertLog
-from provider.ops.alerts.models import AlertNote
 from provider.ops.alerts.models import AlertRequest
-from provider.ops.alerts.models import AlertStatus
-from provider.ops.alerts.models import Priority
 from provider.ops.alerts.models import RequestState
-from provider.ops.alerts.schemas import AlertCreate
-from provider.ops.alerts.schemas import parse_time
 from provider.ops.lang.regex import Budget
-from provider.times import iso
 from provider.times import utcnow
 
 logger = logging.getLogger(__name__)
 
-STATUS_CREATED = "Created alert"
-STATUS_DEDUPLICATED = "Alert is deduplicated"
-STATUS_NOT_FOUND = "Alert does not exist"
 STATUS_FAILED = "Request could not be processed"
 #: A request that takes longer ends its workspace's turns for the worker's current tick.
 COSTLY_SECONDS = 0.05
+#: How long a batch's transaction goes on taking requests.
+BATCH_SECONDS = 0.05
+#: On SQLite, after each batch the worker leaves the write lock free for at least this long,
+#: and for this share of the time the batch held it, so the intake's writes get in.
 WRITER_PAUSE = 0.002
-
-
-class RequestFailed(Exception):
-    """The request cannot be applied; its message becomes the request status."""
+WRITER_PAUSE_SHARE = 0.5
+# Namespaces the advisory locks of alert processing (two-key form: class, workspace id).
+ADVISORY_LOCK_CLASS = 0x0A1E
 
 
 def process_pending(
@@ -72,53 +71,181 @@ def process_pending(
     limit: int = 100,
     per_workspace: int = PER_WORKSPACE,
     costly_seconds: float | None = None,
+    turns: Turns | None = None,
+    batch_seconds: float | None = None,
 ) -> int:
     """Apply up to ``limit`` pending requests, workspaces in turn; returns how many were processed.
 
     ``listeners`` run after each change, in its transaction (see ``provider.worker``).
     ``costly_seconds``: a workspace one of whose requests takes longer gets no more turns in
-    this call (the worker passes :data:`COSTLY_SECONDS`; ``None`` drains the queue).
+    this call (``None`` drains the queue). ``turns``: the processor's memory of costly
+    workspaces across calls (the worker passes one, with :data:`COSTLY_SECONDS`); a workspace
+    it holds back waits for a later call. ``batch_seconds``: how long one transaction goes on
+    taking requests once every workspace of its batch had a turn (the worker passes
+    :data:`BATCH_SECONDS`: on SQLite the transaction holds the write lock the intake waits for);
+    ``None``: the whole batch.
     """
+    if turns is not None and costly_seconds is None:
+        costly_seconds = turns.costly_seconds
     processed = 0
-    # A workspace whose configuration makes its requests costly waits for the next call while
-    # the others' requests go first: its cost delays itself.
-    costly: set[int] = set()
+    # A workspace whose configuration makes its requests costly waits while the others'
+    # requests go first: its cost delays itself. A workspace another processor holds waits
+    # for it.
+    skip = turns.waiting() if turns is not None else set()
     bind = session_factory.kw.get("bind")
     sqlite_writer = isinstance(bind, Engine) and bind.dialect.name == "sqlite"
     while processed < limit:
         batch = claim_order(
-            session_factory, limit=limit - processed, per_workspace=per_workspace, skip=costly
+            session_factory, limit=limit - processed, per_workspace=per_workspace, skip=skip
         )
         if not batch:
             break
-        for request_id, workspace_id in batch:
-            if workspace_id in costly:
-                continue
-            started = time.monotonic()
-            processed += _process_one(session_factory, request_id, listeners)
-            if costly_seconds is not None and time.monotonic() - started > costly_seconds:
-                costly.add(workspace_id)
-            if costly_seconds is not None and sqlite_writer:
-                # Else, taking SQLite's write lock again at once, it starves the intake.
-                time.sleep(WRITER_PAUSE)
+        began = time.monotonic()
+        done, held = _process_batch(
+            session_factory, batch, listeners, _Costs(skip, costly_seconds, turns), batch_seconds
+        )
+        processed += done
+        if not done and not held:
+            break  # every request of the batch was taken by another processor meanwhile
+        skip |= held
+        if costly_seconds is not None and sqlite_writer:
+            # Else, taking SQLite's write lock again at once, it starves the intake.
+            time.sleep(max(WRITER_PAUSE, (time.monotonic() - began) * WRITER_PAUSE_SHARE))
     return processed
 
 
+class _Costs:
+    """What the requests of one call cost: a costly one's workspace joins ``skip``."""
+
+    __slots__ = ("costly_seconds", "skip", "turns")
+
+    def __init__(self, skip: set[int], costly_seconds: float | None, turns: Turns | None) -> None:
+        self.skip = skip
+        self.costly_seconds = costly_seconds
+        self.turns = turns
+
+    def spent(self, workspace_id: int, started: float) -> None:
+        if self.costly_seconds is None:
+            return
+        seconds = time.monotonic() - started
+        if self.turns is not None:
+            self.turns.spent(workspace_id, seconds)
+        if seconds > self.costly_seconds:
+            self.skip.add(workspace_id)
+
+
+def _process_batch(
+    session_factory: sessionmaker[Session],
+    batch: Sequence[tuple[int, int]],
+    hooks: AlertListeners,
+    costs: _Costs,
+    batch_seconds: float | None,
+) -> tuple[int, set[int]]:
+    """Apply ``batch`` in one transaction; ``(how many were processed, workspaces held by
+    another processor)``. Requests left out after ``batch_seconds`` stay pending for the next
+    batch."""
+    try:
+        with session_factory() as session, session.begin():
+            began = time.monotonic()
+            held = _held_elsewhere(session, {workspace_id for _, workspace_id in batch})
+            requests = _lock_pending(
+                session, [rid for rid, workspace_id in batch if workspace_id not in held]
+            )
+            known = KnownAlerts.load(session, requests.values())
+            outcomes: list[dict[str, Any]] = []
+            first_turns = {workspace_id for _, workspace_id in batch} - held
+            for request_id, workspace_id in batch:
+                if (
+                    batch_seconds is not None
+                    and not first_turns
+                    and time.monotonic() - began > batch_seconds
+                ):
+                    break  # every workspace had its turn; the rest wait for the next batch
+                first_turns.discard(workspace_id)
+                request = requests.get(request_id)
+                if request is None or workspace_id in costs.skip:
+                    continue
+                started = time.monotonic()
+                outcomes.append(_apply(session, request, hooks, known))
+                costs.spent(workspace_id, started)
+            known.write_logs(session)
+            if outcomes:
+                # one statement for the batch's outcomes, rather than one per request
+                session.execute(update(AlertRequest), outcomes)
+            return len(outcomes), held
+    except Exception:
+        # Rolled back whole: a request raised (logged where it did), or the commit failed.
+        logger.exception("alert request batch failed; applying it one request at a time")
+    done = 0
+    for request_id, workspace_id in batch:
+        if workspace_id in costs.skip:
+            continue
+        started = time.monotonic()
+        done += _process_one(session_factory, request_id, workspace_id, hooks)
+        costs.spent(workspace_id, started)
+    return done, set()
+
+
+def _held_elsewhere(session: Session, workspace_ids: Collection[int]) -> set[int]:
+    """The workspaces whose requests another processor is applying (PostgreSQL); the others
+    are this transaction's until it ends."""
+    if not workspace_ids or session.get_bind().dialect.name != "postgresql":
+        return set()
+    ordered = sorted(workspace_ids)
+    # one round trip for all of them; a try never waits, so the order cannot deadlock
+    taken = session.execute(
+        select(*(func.pg_try_advisory_xact_lock(ADVISORY_LOCK_CLASS, w) for w in ordered))
+    ).one()
+    return {w for w, ok in zip(ordered, taken, strict=True) if not ok}
+
+
+def _lock_pending(session: Session, request_ids: Sequence[int]) -> dict[int, AlertRequest]:
+    if not request_ids:
+        return {}
+    rows = session.scalars(
+        select(AlertRequest)
+        .where(AlertRequest.id.in_(request_ids), AlertRequest.state == RequestState.PENDING)
+        .order_by(AlertRequest.id)
+        .with_for_update(skip_locked=True)
+    )
+    return {r.id: r for r in rows}
+
+
+def _apply(
+    session: Session, request: AlertRequest, hooks: AlertListeners, known: KnownAlerts
+) -> dict[str, Any]:
+    """Apply one request of a batch; its outcome, as the columns of its row."""
+    budget = Budget()
+    try:
+        success, status, alert_id = apply_request(session, request, hooks, budget, known)
+    except Exception:
+        logger.warning(
+            "alert request failed in a batch request_id=%s action=%s",
+            request.public_id,
+            request.action.value,
+        )
+        raise
+    return {"id": request.id, **_outcome(success, status, alert_id, budget)}
+
+
 def _process_one(
-    session_factory: sessionmaker[Session], request_id: int, hooks: AlertListeners
+    session_factory: sessionmaker[Session],
+    request_id: int,
+    workspace_id: int,
+    hooks: AlertListeners,
 ) -> int:
     with session_factory() as session, session.begin():
-        request = session.scalars(
-            select(AlertRequest)
-            .where(AlertRequest.id == request_id, AlertRequest.state == RequestState.PENDING)
-            .with_for_update(skip_locked=True)
-        ).first()
+        if _held_elsewhere(session, [workspace_id]):
+            return 0  # another processor is applying the workspace's requests; they wait
+        request = _lock_pending(session, [request_id]).get(request_id)
         if request is None:
             return 0  # another processor took it
         budget = Budget()
         try:
             with session.begin_nested():
-                success, status, alert_id = apply_request(session, request, hooks, budget)
+                known = KnownAlerts()
+                success, status, alert_id = apply_request(session, request, hooks, budget, known)
+                known.write_logs(session)
         except Exception:
             # A bug or a failing hook must not block the queue behind this request; the change
             # was rolled back with the savepoint, so nothing half-applied remains.
@@ -128,373 +255,24 @@ def _process_one(
                 request.action.value,
             )
             success, status, alert_id = False, STATUS_FAILED, request.alert_public_id
-        if budget.exhausted:
-            status = f"{status}; some tenant patterns were not run: {budget.reason()}"
-        request.state = RequestState.PROCESSED
-        request.processed_at = utcnow()
-        request.is_success = success
-        request.status_message = status[:500]
-        request.alert_public_id = alert_id
+        _record(request, success, status, alert_id, budget)
     return 1
 
 
-def apply_request(
-    session: Session, request: AlertRequest, hooks: AlertListeners, budget: Budget
-) -> tuple[bool, str, str | None]:
-    """Apply one request; returns ``(isSuccess, status, alertId)``.
-
-    ``budget``: what the listeners may spend on tenant patterns for this request, all together.
-    """
-    if request.action is AlertAction.CREATE:
-        return _create(session, request, hooks, budget)
-    alert = _locked_target(session, request)
-    if alert is None:
-        return False, STATUS_NOT_FOUND, request.alert_public_id
-    handler = _HANDLERS[request.action]
-    try:
-        result = handler(_Context(session, request, alert, hooks, budget))
-    except RequestFailed as e:
-        return False, str(e), alert.public_id
-    return True, result, alert.public_id
+def _record(
+    request: AlertRequest, success: bool, status: str, alert_id: str | None, budget: Budget
+) -> None:
+    for column, value in _outcome(success, status, alert_id, budget).items():
+        setattr(request, column, value)
 
 
-def _locked_target(session: Session, request: AlertRequest) -> Alert | None:
-    query = select(Alert).where(Alert.workspace_id == request.workspace_id)
-    if request.alert_public_id:
-        query = query.where(Alert.public_id == request.alert_public_id)
-    elif request.identifier_type == "alias":
-        query = query.where(Alert.alias == request.identifier).order_by(
-            (Alert.status == AlertStatus.OPEN).desc(), Alert.id.desc()
-        )
-    else:
-        return None
-    return session.scalars(query.limit(1).with_for_update()).first()
-
-
-def _insert(session: Session) -> Any:
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-
-
-def _create(
-    session: Session, request: AlertRequest, hooks: AlertListeners, budget: Budget
-) -> tuple[bool, str, str | None]:
-    payload = dict(request.payload)
-    new_id = payload.pop("alertId")
-    data = AlertCreate.from_payload(payload)
-    now = utcnow()
-    values: dict[str, Any] = {
-        "public_id": new_id,
-        "workspace_id": request.workspace_id,
-        "alias": request.alias,
-        "status": AlertStatus.OPEN,
-        "message": data.message,
-        "description": data.description,
-        "entity": data.entity,
-        "source": data.source,
-        "priority": data.priority,
-        "owner": "",
-        "acknowledged": False,
-        "snoozed": False,
-        "seen": False,
-        "count": 1,
-        "tags": data.tags,
-        "extra_properties": data.extra_properties,
-        "responders": [r.model_dump() for r in data.responders],
-        "visible_to": [v.model_dump() for v in data.visible_to],
-        "actions": data.actions,
-        "integration_id": request.integration_id,
-        "integration_name": request.integration_name or "Default API",
-        "integration_type": request.integration_type or "API",
-        "created_at": now,
-        "updated_at": now,
-        "last_occurred_at": now,
+def _outcome(success: bool, status: str, alert_id: str | None, budget: Budget) -> dict[str, Any]:
+    if budget.exhausted:
+        status = f"{status}; some tenant patterns were not run: {budget.reason()}"
+    return {
+        "state": RequestState.PROCESSED,
+        "processed_at": utcnow(),
+        "is_success": success,
+        "status_message": status[:500],
+        "alert_public_id": alert_id,
     }
-    table = Alert.__table__
-    stmt = (
-        _insert(session)(Alert)
-        .values(**values)
-        .on_conflict_do_update(
-            index_elements=[table.c.workspace_id, table.c.alias],
-            index_where=text(OPEN_PREDICATE),
-            set_={
-                "count": table.c.count + 1,
-                "last_occurred_at": now,
-                "updated_at": now,
-            },
-        )
-        .returning(table.c.id, table.c.public_id)
-    )
-    row = session.execute(stmt).one()
-    alert = session.scalars(
-        select(Alert).where(Alert.id == row.id).execution_options(populate_existing=True)
-    ).one()
-    ctx = _Context(session, request, alert, hooks, budget)
-    if row.public_id == new_id:
-        ctx.log(AlertEvent.CREATED, f"Alert created: {data.message}")
-        for note in data.truncations:
-            ctx.log(AlertEvent.TRUNCATED, note)
-        if data.note:
-            ctx.add_note(data.note)
-        ctx.after(AlertEvent.CREATED)
-        return True, STATUS_CREATED, alert.public_id
-    # A duplicate only counts: message, description, priority, state, owner and responders stay
-    # as the first occurrence set them; the duplicate's message is kept in the log.
-    ctx.log(AlertEvent.DEDUPLICATED, f"Alert de-duplicated; count {alert.count}: {data.message}")
-    if data.note:
-        ctx.add_note(data.note)
-    ctx.after(AlertEvent.DEDUPLICATED)
-    return True, STATUS_DEDUPLICATED, alert.public_id
-
-
-class _Context:
-    def __init__(
-        self,
-        session: Session,
-        request: AlertRequest,
-        alert: Alert,
-        hooks: AlertListeners,
-        budget: Budget,
-    ) -> None:
-        self.session = session
-        self.request = request
-        self.alert = alert
-        self.hooks = hooks
-        self.budget = budget
-        self.payload: dict[str, Any] = dict(request.payload or {})
-        self.now = utcnow()
-
-    def log(self, event: AlertEvent, message: str) -> None:
-        self.session.add(
-            AlertLog(
-                alert_id=self.alert.id,
-                action=event,
-                message=message,
-                actor=self.request.actor,
-                request_id=self.request.public_id,
-                created_at=utcnow(),
-            )
-        )
-
-    def add_note(self, note: str) -> AlertNote:
-        row = AlertNote(alert_id=self.alert.id, note=note, owner=self.request.actor)
-        self.session.add(row)
-        self.session.flush()
-        self.log(AlertEvent.NOTE_ADDED, f"Note added: {note[:200]}")
-        return row
-
-    def changed(self, event: AlertEvent, message: str) -> str:
-        """Record a change: touch the alert, log it, add the request's note, run the hooks."""
-        self.alert.updated_at = self.now
-        self.log(event, message)
-        note = self.payload.get("note")
-        if isinstance(note, str) and note and event is not AlertEvent.NOTE_ADDED:
-            self.add_note(note)
-        self.session.flush()
-        self.after(event)
-        return "Request processed successfully"
-
-    def after(self, event: AlertEvent) -> None:
-        self.hooks.after_change(self.session, self.alert, event, self.budget)
-
-    def require_open(self) -> None:
-        if self.alert.status is AlertStatus.CLOSED:
-            raise RequestFailed("Alert is already closed")
-
-    def find_note(self) -> AlertNote:
-        note = self.session.scalars(
-            select(AlertNote).where(
-                AlertNote.alert_id == self.alert.id,
-                AlertNote.public_id == self.payload.get("noteId"),
-            )
-        ).first()
-        if note is None:
-            raise RequestFailed("Note does not exist")
-        return note
-
-
-def _acknowledge(c: _Context) -> str:
-    c.require_open()
-    if c.alert.acknowledged:
-        return "Alert is already acknowledged"
-    c.alert.acknowledged = True
-    c.alert.acknowledged_at = c.now
-    c.alert.acknowledged_by = c.request.actor
-    c.alert.seen = True
-    return c.changed(AlertEvent.ACKNOWLEDGED, f"Alert acknowledged by {c.request.actor}")
-
-
-def _unacknowledge(c: _Context) -> str:
-    c.require_open()
-    if not c.alert.acknowledged:
-        return "Alert is not acknowledged"
-    c.alert.acknowledged = False
-    c.alert.acknowledged_at = None
-    c.alert.acknowledged_by = None
-    return c.changed(AlertEvent.UNACKNOWLEDGED, f"Alert unacknowledged by {c.request.actor}")
-
-
-def _close(c: _Context) -> str:
-    if c.alert.status is AlertStatus.CLOSED:
-        return "Alert is already closed"
-    c.alert.status = AlertStatus.CLOSED
-    c.alert.closed_at = c.now
-    c.alert.closed_by = c.request.actor
-    c.alert.snoozed = False
-    return c.changed(AlertEvent.CLOSED, f"Alert closed by {c.request.actor}")
-
-
-def _delete(c: _Context) -> str:
-    # Hooks see the alert before it goes; its logs and notes go with it (ON DELETE CASCADE).
-    c.after(AlertEvent.DELETED)
-    c.session.delete(c.alert)
-    c.session.flush()
-    return "Alert deleted"
-
-
-def _assign(c: _Context) -> str:
-    owner = str(c.payload["accountId"])
-    c.alert.owner = owner
-    return c.changed(AlertEvent.ASSIGNED, f"Alert assigned to {owner}")
-
-
-def _add_responder(c: _Context) -> str:
-    responder = dict(c.payload["responder"])
-    current = list(c.alert.responders or [])
-    if responder in current:
-        return "Responder is already on the alert"
-    if len(current) >= RECIPIENTS_MAX:
-        raise RequestFailed(f"Alert already has {RECIPIENTS_MAX} responders")
-    c.alert.responders = [*current, responder]
-    return c.changed(
-        AlertEvent.RESPONDER_ADDED, f"Responder added: {responder['type']} {responder['id']}"
-    )
-
-
-def _add_extra_properties(c: _Context) -> str:
-    merged = dict(c.alert.extra_properties or {})
-    merged.update(c.payload["extraProperties"])
-    if extra_properties_size(merged) > EXTRA_PROPERTIES_MAX_CHARS:
-        raise RequestFailed(
-            f"Extra properties would exceed {EXTRA_PROPERTIES_MAX_CHARS} characters in total"
-        )
-    c.alert.extra_properties = merged
-    keys = ", ".join(sorted(c.payload["extraProperties"]))
-    return c.changed(AlertEvent.EXTRA_PROPERTIES_ADDED, f"Extra properties added: {keys}")
-
-
-def _delete_extra_properties(c: _Context) -> str:
-    keys = set(c.payload["keys"])
-    current = dict(c.alert.extra_properties or {})
-    c.alert.extra_properties = {k: v for k, v in current.items() if k not in keys}
-    return c.changed(
-        AlertEvent.EXTRA_PROPERTIES_REMOVED, f"Extra properties removed: {', '.join(sorted(keys))}"
-    )
-
-
-def _add_tags(c: _Context) -> str:
-    tags = list(c.alert.tags or [])
-    added = [t for t in c.payload["tags"] if t not in tags]
-    if len(tags) + len(added) > TAGS_MAX:
-        raise RequestFailed(f"An alert can have at most {TAGS_MAX} tags")
-    c.alert.tags = tags + added
-    return c.changed(AlertEvent.TAGS_ADDED, f"Tags added: {', '.join(added) or '(none new)'}")
-
-
-def _remove_tags(c: _Context) -> str:
-    remove = set(c.payload["tags"])
-    c.alert.tags = [t for t in (c.alert.tags or []) if t not in remove]
-    return c.changed(AlertEvent.TAGS_REMOVED, f"Tags removed: {', '.join(sorted(remove))}")
-
-
-def _escalate(c: _Context) -> str:
-    c.require_open()
-    responder = {"id": str(c.payload["escalationId"]), "type": "escalation"}
-    current = list(c.alert.responders or [])
-    if responder not in current:
-        c.alert.responders = [*current, responder][:RECIPIENTS_MAX]
-    return c.changed(AlertEvent.ESCALATED, f"Escalated to next: {responder['id']}")
-
-
-def _execute_action(c: _Context) -> str:
-    name = str(c.payload["actionName"])
-    if name not in (c.alert.actions or []):
-        raise RequestFailed(f"Action {name!r} is not defined on the alert")
-    return c.changed(AlertEvent.ACTION_EXECUTED, f"Action executed: {name}")
-
-
-def _snooze(c: _Context) -> str:
-    c.require_open()
-    end = parse_time(c.payload["endTime"], "endTime")
-    if end <= c.now:
-        raise RequestFailed("endTime is in the past")
-    c.alert.snoozed = True
-    c.alert.snoozed_until = end
-    return c.changed(AlertEvent.SNOOZED, f"Alert snoozed until {iso(end)}")
-
-
-def _add_note(c: _Context) -> str:
-    c.add_note(str(c.payload["note"]))
-    c.alert.updated_at = c.now
-    c.after(AlertEvent.NOTE_ADDED)
-    return "Note added"
-
-
-def _update_note(c: _Context) -> str:
-    note = c.find_note()
-    note.note = str(c.payload["note"])
-    note.updated_at = c.now
-    c.alert.updated_at = c.now
-    c.log(AlertEvent.NOTE_UPDATED, f"Note {note.public_id} updated")
-    c.after(AlertEvent.NOTE_UPDATED)
-    return "Note updated"
-
-
-def _delete_note(c: _Context) -> str:
-    note = c.find_note()
-    c.session.delete(note)
-    c.alert.updated_at = c.now
-    c.log(AlertEvent.NOTE_DELETED, f"Note {note.public_id} deleted")
-    c.after(AlertEvent.NOTE_DELETED)
-    return "Note deleted"
-
-
-def _update_priority(c: _Context) -> str:
-    new = Priority(c.payload["priority"])
-    old = c.alert.priority
-    if new is old:
-        return "Priority is unchanged"
-    c.alert.priority = new
-    return c.changed(AlertEvent.PRIORITY_CHANGED, f"Priority changed from {old} to {new}")
-
-
-def _update_message(c: _Context) -> str:
-    c.alert.message = str(c.payload["message"])
-    return c.changed(AlertEvent.MESSAGE_CHANGED, f"Message changed to: {c.alert.message}")
-
-
-def _update_description(c: _Context) -> str:
-    c.alert.description = str(c.payload["description"])
-    return c.changed(AlertEvent.DESCRIPTION_CHANGED, "Description changed")
-
-
-_HANDLERS: dict[AlertAction, Callable[[_Context], str]] = {
-    AlertAction.ACKNOWLEDGE: _acknowledge,
-    AlertAction.UNACKNOWLEDGE: _unacknowledge,
-    AlertAction.CLOSE: _close,
-    AlertAction.DELETE: _delete,
-    AlertAction.ASSIGN: _assign,
-    AlertAction.ADD_RESPONDER: _add_responder,
-    AlertAction.ADD_EXTRA_PROPERTIES: _add_extra_properties,
-    AlertAction.DELETE_EXTRA_PROPERTIES: _delete_extra_properties,
-    AlertAction.ADD_TAGS: _add_tags,
-    AlertAction.REMOVE_TAGS: _remove_tags,
-    AlertAction.ESCALATE: _escalate,
-    AlertAction.EXECUTE_ACTION: _execute_action,
-    AlertAction.SNOOZE: _snooze,
-    AlertAction.ADD_NOTE: _add_note,
-    AlertAction.UPDATE_NOTE: _update_note,
-    AlertAction.DELETE_NOTE: _delete_note,
-    AlertAction.UPDATE_PRIORITY: _update_priority,
-    AlertAction.UPDATE_MESSAGE: _update_message,
-    AlertAction.UPDATE_DESCRIPTION: _update_description,
-}

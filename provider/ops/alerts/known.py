@@ -1,0 +1,85 @@
+"""The alerts a batch of alert requests names, loaded once and kept current as they apply, and
+the log entries the batch has yet to write."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import and_
+from sqlalchemy import insert
+from sqlalchemy import or_
+from sqlalchemy import select
+from sqlalchemy import tuple_
+from sqlalchemy.orm import Session
+
+from provider.ops.alerts.models import Alert
+from provider.ops.alerts.models import AlertLog
+from provider.ops.alerts.models import AlertRequest
+from provider.ops.alerts.models import AlertStatus
+
+
+class KnownAlerts:
+    """The alerts a batch of requests names, by open alias and by public id.
+
+    Loaded in one query (locked on PostgreSQL, in id order so that two processors lock in the
+    same order; SQLite serialises writers anyway) and kept current as the batch's requests apply:
+    an alert closed here no longer answers for its alias, one created here does.
+
+    The batch's log entries wait in :attr:`logs` and go in one statement (:meth:`write_logs`)
+    rather than one each; nothing reads them before the batch commits.
+    """
+
+    __slots__ = ("_by_id", "_open", "logs")
+
+    def __init__(self) -> None:
+        self._open: dict[tuple[int, str], Alert] = {}
+        self._by_id: dict[str, Alert] = {}
+        self.logs: list[dict[str, Any]] = []
+
+    @classmethod
+    def load(cls, session: Session, requests: Iterable[AlertRequest]) -> KnownAlerts:
+        aliases: set[tuple[int, str]] = set()
+        public_ids: set[str] = set()
+        for request in requests:
+            if request.alias:
+                aliases.add((request.workspace_id, request.alias))
+            if request.alert_public_id:
+                public_ids.add(request.alert_public_id)
+        known = cls()
+        wanted = []
+        if aliases:
+            pairs = tuple_(Alert.workspace_id, Alert.alias).in_(sorted(aliases))
+            wanted.append(and_(Alert.status == AlertStatus.OPEN, pairs))
+        if public_ids:
+            wanted.append(Alert.public_id.in_(sorted(public_ids)))
+        if wanted:
+            query = select(Alert).where(or_(*wanted)).order_by(Alert.id).with_for_update()
+            for alert in session.scalars(query):
+                known.add(alert)
+        return known
+
+    def add(self, alert: Alert) -> None:
+        self._by_id[alert.public_id] = alert
+        if alert.status is AlertStatus.OPEN:
+            self._open[(alert.workspace_id, alert.alias)] = alert
+
+    def forget(self, alert: Alert) -> None:
+        self._by_id.pop(alert.public_id, None)
+        if self._open.get((alert.workspace_id, alert.alias)) is alert:
+            del self._open[(alert.workspace_id, alert.alias)]
+
+    def open_alert(self, workspace_id: int, alias: str | None) -> Alert | None:
+        alert = self._open.get((workspace_id, alias or ""))
+        return alert if alert is not None and alert.status is AlertStatus.OPEN else None
+
+    def write_logs(self, session: Session) -> None:
+        """Insert the waiting log entries (before the batch commits, and before an alert goes:
+        its entries would name a row no longer there)."""
+        if self.logs:
+            session.execute(insert(AlertLog), self.logs)
+            self.logs = []
+
+    def by_public_id(self, workspace_id: int, public_id: str) -> Alert | None:
+        alert = self._by_id.get(public_id)
+        return alert if alert is not None and alert.workspace_id == workspace_id else None

@@ -1,0 +1,238 @@
+"""A batch of alert requests applies in one transaction and gives what one at a time would.
+
+Order per alias, exact counts under repeated aliases, a failing request isolated from its
+neighbours, and (PostgreSQL) a workspace another processor holds left to it.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import sessionmaker
+
+from provider.db import make_engine
+from provider.db import make_session_factory
+from provider.ops.access.principal import ApiPrincipal
+from provider.ops.alerts.claims import Turns
+from provider.ops.alerts.listeners import AlertListeners
+from provider.ops.alerts.models import Alert
+from provider.ops.alerts.models import AlertAction
+from provider.ops.alerts.models import AlertEvent
+from provider.ops.alerts.models import AlertRequest
+from provider.ops.alerts.models import AlertStatus
+from provider.ops.alerts.models import RequestState
+from provider.ops.alerts.processing import ADVISORY_LOCK_CLASS
+from provider.ops.alerts.processing import STATUS_CREATED
+from provider.ops.alerts.processing import STATUS_DEDUPLICATED
+from provider.ops.alerts.processing import STATUS_FAILED
+from provider.ops.alerts.processing import process_pending
+from provider.ops.alerts.schemas import AlertCreate
+from provider.ops.alerts.service import AlertRef
+from provider.ops.alerts.service import submit_action
+from provider.ops.alerts.service import submit_create
+from provider.ops.lang.regex import Budget
+from provider.ops.workspaces.service import create_workspace
+from tests.databases import Databases
+
+BATCH = 100  # every test's requests fit one batch
+
+
+def _principal(session: Session, name: str) -> ApiPrincipal:
+    workspace, _key, _code = create_workspace(session, name)
+    return ApiPrincipal(workspace=workspace)
+
+
+def _create(session: Session, principal: ApiPrincipal, alias: str) -> AlertRequest:
+    return submit_create(
+        session, principal, AlertCreate.from_json({"message": f"{alias} broke", "alias": alias})
+    )
+
+
+def _outcomes(session: Session, requests: list[AlertRequest]) -> list[tuple[bool | None, str]]:
+    session.expire_all()
+    return [(r.is_success, r.status_message or "") for r in requests]
+
+
+def test_requests_of_one_alias_apply_in_order_within_a_batch(
+    session: Session, session_factory: sessionmaker[Session]
+) -> None:
+    principal = _principal(session, "Order")
+    alias = AlertRef("db-1", "alias")
+    requests = [
+        _create(session, principal, "db-1"),
+        submit_action(session, principal, AlertAction.ACKNOWLEDGE, alias),
+        _create(session, principal, "db-1"),
+        submit_action(session, principal, AlertAction.CLOSE, alias),
+        _create(session, principal, "db-1"),
+        submit_action(session, principal, AlertAction.ADD_TAGS, alias, {"tags": ["again"]}),
+    ]
+    session.commit()
+    seen: list[tuple[AlertEvent, int, int]] = []
+
+    def record(_s: Session, alert: Alert, event: AlertEvent, _b: Budget) -> None:
+        seen.append((event, alert.id, alert.count))
+
+    hooks = AlertListeners([record])
+    assert process_pending(session_factory, listeners=hooks, per_workspace=BATCH) == 6
+
+    assert _outcomes(session, requests) == [
+        (True, STATUS_CREATED),
+        (True, "Request processed successfully"),
+        (True, STATUS_DEDUPLICATED),
+        (True, "Request processed successfully"),
+        (True, STATUS_CREATED),
+        (True, "Request processed successfully"),
+    ]
+    first, second = session.scalars(
+        select(Alert).where(Alert.workspace_id == principal.workspace.id).order_by(Alert.id)
+    ).all()
+    assert (first.status, first.acknowledged, first.count) == (AlertStatus.CLOSED, True, 2)
+    assert (second.status, second.acknowledged, second.count) == (AlertStatus.OPEN, False, 1)
+    assert second.tags == ["again"]
+    assert [r.alert_public_id for r in requests] == [first.public_id] * 4 + [second.public_id] * 2
+    assert seen == [
+        (AlertEvent.CREATED, first.id, 1),
+        (AlertEvent.ACKNOWLEDGED, first.id, 1),
+        (AlertEvent.DEDUPLICATED, first.id, 2),
+        (AlertEvent.CLOSED, first.id, 2),
+        (AlertEvent.CREATED, second.id, 1),
+        (AlertEvent.TAGS_ADDED, second.id, 1),
+    ]
+
+
+def test_repeated_aliases_in_one_batch_count_exactly(
+    session: Session, session_factory: sessionmaker[Session]
+) -> None:
+    principals = [_principal(session, "Left"), _principal(session, "Right")]
+    for i in range(60):
+        # the same aliases in both workspaces: each workspace counts its own
+        _create(session, principals[i % 2], f"disk-{i % 3}")
+    session.commit()
+    counts: dict[tuple[int, str], list[int]] = {}
+
+    def record(_s: Session, alert: Alert, _e: AlertEvent, _b: Budget) -> None:
+        counts.setdefault((alert.workspace_id, alert.alias), []).append(alert.count)
+
+    hooks = AlertListeners([record])
+    assert process_pending(session_factory, listeners=hooks, per_workspace=BATCH) == 60
+
+    session.expire_all()
+    rows = session.execute(
+        select(Alert.workspace_id, Alert.alias, Alert.status, Alert.count).where(
+            Alert.workspace_id.in_([p.workspace.id for p in principals])
+        )
+    ).all()
+    assert sorted((r.alias, r.status, r.count) for r in rows) == sorted(
+        (f"disk-{n}", AlertStatus.OPEN, 10) for n in range(3) for _ in principals
+    )
+    # every listener call saw the count as that request left it
+    assert sorted(counts.values()) == [list(range(1, 11))] * 6
+
+
+def test_a_failing_request_does_not_fail_its_batch_neighbours(
+    session: Session, session_factory: sessionmaker[Session]
+) -> None:
+    principal = _principal(session, "Poison")
+    other = _principal(session, "Neighbour")
+    requests = [
+        _create(session, principal, "a"),
+        _create(session, principal, "boom"),
+        _create(session, other, "b"),
+        _create(session, principal, "a"),
+        _create(session, other, "b"),
+    ]
+    session.commit()
+
+    def explode(_s: Session, alert: Alert, _e: AlertEvent, _b: Budget) -> None:
+        if alert.alias == "boom":
+            raise RuntimeError("a listener failed")
+
+    hooks = AlertListeners([explode])
+    assert process_pending(session_factory, listeners=hooks, per_workspace=BATCH) == 5
+
+    assert _outcomes(session, requests) == [
+        (True, STATUS_CREATED),
+        (False, STATUS_FAILED),
+        (True, STATUS_CREATED),
+        (True, STATUS_DEDUPLICATED),
+        (True, STATUS_DEDUPLICATED),
+    ]
+    rows = session.execute(
+        select(Alert.alias, Alert.count).where(
+            Alert.workspace_id.in_([principal.workspace.id, other.workspace.id])
+        )
+    ).all()
+    assert sorted(tuple(r) for r in rows) == [("a", 2), ("b", 2)]
+
+
+def test_a_workspace_another_processor_holds_is_left_to_it(
+    databases: Databases, fresh_database_url: str
+) -> None:
+    if databases.backend != "postgresql":
+        pytest.skip("SQLite serialises processors with its write lock")
+    engine = make_engine(fresh_database_url)
+    factory = make_session_factory(engine)
+    try:
+        with factory.begin() as session:
+            held, free = _principal(session, "Held"), _principal(session, "Free")
+            for i in range(4):
+                _create(session, held if i % 2 else free, f"x-{i}")
+        with factory.begin() as other:
+            # another processor's transaction, in the middle of the held workspace's requests
+            other.execute(
+                select(func.pg_advisory_xact_lock(ADVISORY_LOCK_CLASS, held.workspace.id))
+            )
+            assert process_pending(factory, listeners=AlertListeners(), per_workspace=BATCH) == 2
+        with factory() as session:
+            pending = session.scalars(
+                select(AlertRequest.workspace_id).where(AlertRequest.state == RequestState.PENDING)
+            ).all()
+            assert pending == [held.workspace.id] * 2
+        assert process_pending(factory, listeners=AlertListeners(), per_workspace=BATCH) == 2
+    finally:
+        engine.dispose()
+
+
+def test_a_costly_workspace_waits_between_turns_across_calls(
+    session: Session, session_factory: sessionmaker[Session]
+) -> None:
+    costly, cheap = _principal(session, "Costly"), _principal(session, "Cheap")
+    for i in range(3):
+        _create(session, costly, f"slow-{i}")
+        _create(session, cheap, f"fast-{i}")
+    session.commit()
+
+    def slow(_s: Session, alert: Alert, _e: AlertEvent, _b: Budget) -> None:
+        if alert.workspace_id == costly.workspace.id:
+            time.sleep(0.3)
+
+    now = [0.0]
+    # far above what a cheap request costs, even on a loaded machine
+    turns = Turns(costly_seconds=0.15, share=0.5, clock=lambda: now[0])
+    hooks = AlertListeners([slow])
+
+    def pending(principal: ApiPrincipal) -> int:
+        session.expire_all()
+        return len(
+            session.scalars(
+                select(AlertRequest.id).where(
+                    AlertRequest.workspace_id == principal.workspace.id,
+                    AlertRequest.state == RequestState.PENDING,
+                )
+            ).all()
+        )
+
+    # one costly request, then its workspace waits; the cheap one's go on
+    assert process_pending(session_factory, listeners=hooks, limit=1, turns=turns) == 1
+    assert process_pending(session_factory, listeners=hooks, limit=10, turns=turns) == 3
+    assert (pending(costly), pending(cheap)) == (2, 0)
+    # it waits as long as its request took (share 0.5): not before, but after
+    now[0] = 0.25
+    assert process_pending(session_factory, listeners=hooks, limit=10, turns=turns) == 0
+    now[0] = 5.0
+    assert process_pending(session_factory, listeners=hooks, limit=10, turns=turns) == 1
+    assert pending(costly) == 1
