@@ -17,6 +17,8 @@ from sqlalchemy import select
 
 import provider.cli  # noqa: F401  (the composition root: registers the worker's ticks)
 from jira_simulator import Simulator
+from provider.ops.alerts.models import AlertRequest
+from provider.ops.alerts.models import RequestState
 from provider.outbox.models import MessageStatus
 from provider.outbox.models import OutboxMessage
 from provider.worker import build_worker
@@ -50,15 +52,18 @@ class Stack:
                 time.sleep(0.05)
 
     def _waiting(self) -> int:
+        """Messages not yet delivered and alert requests not yet processed (a workspace whose
+        request was costly waits for a later tick: the jobs report no work meanwhile)."""
+        undelivered = OutboxMessage.status.in_([MessageStatus.PENDING, MessageStatus.SENDING])
         with self.live.session_factory() as session:
-            return (
+            messages = session.scalar(select(func.count()).where(undelivered)) or 0
+            requests = (
                 session.scalar(
-                    select(func.count())
-                    .select_from(OutboxMessage)
-                    .where(OutboxMessage.status.in_([MessageStatus.PENDING, MessageStatus.SENDING]))
+                    select(func.count()).where(AlertRequest.state == RequestState.PENDING)
                 )
                 or 0
             )
+        return messages + requests
 
     def cli(self, *args: str) -> str:
         """Run ``provider …`` as a subprocess against the app's database; its output."""
