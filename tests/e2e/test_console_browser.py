@@ -18,9 +18,8 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 
 from jira_simulator import Simulator
+from tests.chromium import launched
 from tests.e2e.conftest import Stack
-from tests.web.test_admin_browser import CHROMIUM
-from tests.web.test_admin_browser import LAUNCH_ARGS
 
 pytestmark = pytest.mark.browser
 
@@ -32,13 +31,8 @@ def install_way() -> str:
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"Chromium not found at {CHROMIUM} (set CHROMIUM_PATH); browser tests skipped")
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        yield browser
-        browser.close()
+    with launched() as chromium:
+        yield chromium
 
 
 class Shots:

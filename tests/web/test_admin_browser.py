@@ -6,9 +6,7 @@ skip with the reason.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -30,6 +28,7 @@ from provider.ops.workspaces.service import create_workspace
 from provider.outbox.models import MessageStatus
 from provider.outbox.models import OutboxMessage
 from provider.times import utcnow
+from tests.chromium import launched
 from tests.conftest import make_settings
 from tests.installs import make_installation
 from tests.signing import JiraSigner
@@ -39,28 +38,13 @@ from tests.web.jira_host import jira_host
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
-LAUNCH_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ALL_JS = "https://connect-cdn.atl-paas.net/all.js"
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"Chromium not found at {CHROMIUM} (set CHROMIUM_PATH); browser tests skipped")
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        yield browser
-        browser.close()
+    with launched() as chromium:
+        yield chromium
 
 
 class Live:
