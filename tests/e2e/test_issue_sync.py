@@ -212,23 +212,18 @@ def test_forged_or_unsigned_webhooks_are_refused_and_change_nothing(
     assert _status(stack, linked["asks"]["apiKey"], linked["first"]) == "open"
 
     # The same body, signed as the site signs it, is taken; a malformed one is a 400.
-    good = sign_hs256(
-        iss=site.client_key,
-        secret=site.shared_secret or "",
-        method="POST",
-        url=url,
-        base_url=stack.url,
-    )
-    assert _post(stack, body, good).status_code == 204
+    def signed() -> str:
+        return sign_hs256(
+            iss=site.client_key,
+            secret=site.shared_secret or "",
+            method="POST",
+            url=url,
+            base_url=stack.url,
+        )
+
+    assert _post(stack, body, signed()).status_code == 204
     assert _status(stack, linked["asks"]["apiKey"], linked["first"]) == "resolved"
-    again = sign_hs256(
-        iss=site.client_key,
-        secret=site.shared_secret or "",
-        method="POST",
-        url=url,
-        base_url=stack.url,
-    )
-    r = _post(stack, {"webhookEvent": "jira:issue_updated", "issue": {"key": 12}}, again)
+    r = _post(stack, {"webhookEvent": "jira:issue_updated", "issue": {"key": 12}}, signed())
     assert r.status_code == 400, r.text
 
 
