@@ -77,6 +77,7 @@ class Owned(Generic[Row]):
     @property
     def page(self) -> type[BaseModel]:
         """A page of answers, for the document."""
+        # The item model is known only at run time, which mypy cannot follow as a type argument.
         return Page[self.schema]  # type: ignore[name-defined]
 
     def mine(self, session: Session, path: Mapping[str, str]) -> Row:
