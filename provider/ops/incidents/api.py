@@ -60,6 +60,11 @@ DELETED = {204: "Deleted"}
 INCIDENT_RULE = Owned("incident_rule", configuration.require_rule, IncidentRule)
 
 
+def _incident(session: Session, incident_id: str) -> models.Incident:
+    """The caller's incident named in the path (another workspace's answers 404)."""
+    return service.require_incident(session, g.workspace.id, incident_id)
+
+
 def _actor() -> str:
     return principal().actor[:255]
 
@@ -119,7 +124,7 @@ def create_incident(body: IncidentCreate) -> Incident:
 @route.get("/incidents/<incident_id>", "Get an incident with its alerts", Incident)
 def get_incident(incident_id: str) -> Incident:
     session = get_session()
-    incident = service.require_incident(session, g.workspace.id, incident_id)
+    incident = _incident(session, incident_id)
     return Incident.of(session, incident, with_alerts=True)
 
 
@@ -133,7 +138,7 @@ def get_incident(incident_id: str) -> Incident:
 )
 def update_incident(incident_id: str, body: IncidentUpdate) -> Incident:
     session = get_session()
-    incident = service.require_incident(session, g.workspace.id, incident_id)
+    incident = _incident(session, incident_id)
     service.update_incident(
         session,
         incident,
@@ -150,7 +155,7 @@ def update_incident(incident_id: str, body: IncidentUpdate) -> Incident:
 )
 def resolve_incident(incident_id: str) -> Incident:
     session = get_session()
-    incident = service.require_incident(session, g.workspace.id, incident_id)
+    incident = _incident(session, incident_id)
     service.resolve_by_hand(session, incident)
     session.commit()
     return Incident.of(session, incident, with_alerts=True)
@@ -159,7 +164,7 @@ def resolve_incident(incident_id: str) -> Incident:
 @route.get("/incidents/<incident_id>/alerts", "The alerts of an incident", Page[IncidentAlert])
 def list_incident_alerts(incident_id: str) -> Page[IncidentAlert]:
     session = get_session()
-    incident = service.require_incident(session, g.workspace.id, incident_id)
+    incident = _incident(session, incident_id)
     return Page[IncidentAlert](**whole_list(incident_alerts(session, incident)))
 
 
