@@ -162,8 +162,9 @@ class Routes:
     other method ``writes``, unless its declaration names its own ``access``. With ``read_only``,
     the sessions of the operations declared here (authentication's included) never write.
 
-    ``route = Routes(bp, "Components", writes=CONFIGURE)``, then ``@route("GET",
-    "/<component_id>", "Get a component", {200: Component})`` above each view.
+    ``route = Routes(bp, "Components", writes=CONFIGURE)``, then ``@route("PATCH",
+    "/<component_id>", "Update a component", {200: Component}, body=ComponentUpdate)`` (or, for a
+    read, ``@route.get("/<component_id>", "Get a component", Component)``) above each view.
     """
 
     bp: Blueprint
