@@ -23,24 +23,15 @@ from provider.ops.alerts.schemas import RequestStatusQuery
 from provider.ops.alerts.service import AlertRef
 from provider.ops.alerts.writes import WRITES
 from provider.ops.alerts.writes import alert_named
-from provider.ops.alerts.writes import writes_blueprint
-from provider.ops.routes import Routes
+from provider.ops.alerts.writes import alert_routes
 from provider.schema.pages import Page
 from provider.schema.pages import page_of
 
-TAG = "Alerts"
-bp = writes_blueprint("ops_alerts", __name__, "/v1/alerts", WRITES, tag=TAG)
-route = Routes(bp, TAG, read_only=True)
+route = alert_routes("ops_alerts", __name__, "/v1/alerts", WRITES)
+bp = route.bp
 
 
-@route.get(
-    "",
-    "Search alerts",
-    Page[Alert],
-    query=AlertListQuery,
-    description=f"`offset + size` must be below {AlertListQuery.WINDOW}.",
-    operation_id="listAlerts",
-)
+@route.get("", "Search alerts", Page[Alert], query=AlertListQuery)
 def list_alerts(query: AlertListQuery) -> Page[Alert]:
     alerts, total = alert_search.search_listed(get_session(), g.workspace.id, query)
     values = [Alert.of(a) for a in alerts]
@@ -61,14 +52,7 @@ def request_status(request_id: str, query: RequestStatusQuery) -> RequestStatus:
     return RequestStatus.of(req)
 
 
-@route.get(
-    "/alias",
-    "Get the alert with an alias",
-    Alert,
-    query=AliasQuery,
-    errors=[404],
-    operation_id="getAlertByAlias",
-)
+@route.get("/alias", "Get the alert with an alias", Alert, query=AliasQuery, errors=[404])
 def get_alert_by_alias(query: AliasQuery) -> Alert:
     ref = AlertRef.parse(query.alias, "alias")
     return Alert.of(service.require_alert(get_session(), g.workspace.id, ref))

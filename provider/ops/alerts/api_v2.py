@@ -32,8 +32,7 @@ from provider.ops.alerts.schemas import IdentifierQuery
 from provider.ops.alerts.writes import WRITES
 from provider.ops.alerts.writes import Write
 from provider.ops.alerts.writes import alert_named
-from provider.ops.alerts.writes import writes_blueprint
-from provider.ops.routes import Routes
+from provider.ops.alerts.writes import alert_routes
 
 
 def _v2(operation_id: str, rule: str, *methods: str, **changes: object) -> tuple[Write, ...]:
@@ -73,19 +72,11 @@ V2_WRITES = (
 )
 
 
-TAG = "Alerts"
-bp = writes_blueprint("ops_alerts_v2", __name__, "/v2/alerts", V2_WRITES, tag=TAG)
-route = Routes(bp, TAG, read_only=True)
+route = alert_routes("ops_alerts_v2", __name__, "/v2/alerts", V2_WRITES)
+bp = route.bp
 
 
-@route.get(
-    "",
-    "List alerts",
-    Listing[BaseAlert],
-    query=ListQuery,
-    description=f"`offset + limit` must be below {ListQuery.WINDOW}.",
-    operation_id="listAlerts",
-)
+@route.get("", "List alerts", Listing[BaseAlert], query=ListQuery)
 def list_alerts(query: ListQuery) -> Listing[BaseAlert]:
     alerts, total = alert_search.search_listed(get_session(), g.workspace.id, query)
     return Listing[BaseAlert](
@@ -95,7 +86,7 @@ def list_alerts(query: ListQuery) -> Listing[BaseAlert]:
     )
 
 
-@route.get("/count", "Count alerts", Data[AlertCount], query=CountQuery, operation_id="countAlerts")
+@route.get("/count", "Count alerts", Data[AlertCount], query=CountQuery)
 def count_alerts(query: CountQuery) -> Data[AlertCount]:
     _alerts, total = alert_search.search_alerts(
         get_session(), g.workspace.id, query=query.query, size=1
@@ -115,20 +106,12 @@ def request_status(request_id: str) -> Data[OpsgenieRequestStatus]:
     return Data[OpsgenieRequestStatus](data=OpsgenieRequestStatus.of(req), **envelope())
 
 
-@route.get(
-    "/<identifier>", "Get an alert", Data[Alert], query=IdentifierQuery, operation_id="getAlert"
-)
+@route.get("/<identifier>", "Get an alert", Data[Alert], query=IdentifierQuery)
 def get_alert(identifier: str, query: IdentifierQuery) -> Data[Alert]:
     return Data[Alert](data=Alert.of(alert_named(identifier, query)), **envelope())
 
 
-@route.get(
-    "/<identifier>/notes",
-    "List notes (newest first)",
-    Listing[Note],
-    query=NotesQuery,
-    operation_id="listNotes",
-)
+@route.get("/<identifier>/notes", "List notes (newest first)", Listing[Note], query=NotesQuery)
 def list_notes(identifier: str, query: NotesQuery) -> Listing[Note]:
     notes, total = service.list_notes(
         get_session(), alert_named(identifier, query), offset=query.offset, size=query.size
