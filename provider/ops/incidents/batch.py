@@ -12,7 +12,12 @@ listener uses it only there.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from collections.abc import Hashable
 from collections.abc import Iterable
+from typing import Any
+from typing import TypeVar
+from typing import cast
 
 from sqlalchemy import bindparam
 from sqlalchemy import delete
@@ -27,6 +32,8 @@ from provider.ops.incidents.models import Incident
 from provider.ops.incidents.models import IncidentAlert
 from provider.ops.incidents.models import IncidentEvent
 from provider.ops.incidents.models import PromotionCandidate
+
+T = TypeVar("T")
 
 _INCIDENTS = (
     select(IncidentAlert.alert_id, Incident)
@@ -97,13 +104,21 @@ class BatchIncidents:
     alerts read; an alert not read is looked up (and then known) on first use. The incidents
     are held here, not only in the session's identity map, which holds them weakly."""
 
-    __slots__ = ("_candidates", "_incident_of", "tail")
+    __slots__ = ("_candidates", "_incident_of", "_read", "tail")
 
     def __init__(self) -> None:
         self._incident_of: dict[int, Incident | None] = {}
         # alert id -> whether a candidate row exists
         self._candidates: dict[int, bool] = {}
+        self._read: dict[Hashable, Any] = {}
         self.tail = TimelineTail()
+
+    def remember(self, key: Hashable, read: Callable[[], T]) -> T:
+        """What ``read`` returns, read once per batch: for a workspace's configuration (its
+        rules, mappings, fallback component), which no change of the batch alters."""
+        if key not in self._read:
+            self._read[key] = read()
+        return cast(T, self._read[key])
 
     @classmethod
     def load(cls, session: Session, alert_ids: Iterable[int]) -> BatchIncidents:

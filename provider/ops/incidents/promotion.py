@@ -129,13 +129,26 @@ def mapping_rules(session: Session, workspace_id: int) -> list[mapping.MappingRu
 
 
 def resolve_components(
-    session: Session, workspace: Workspace, alert: AlertFacts, budget: Budget | None = None
+    session: Session,
+    workspace: Workspace,
+    alert: AlertFacts,
+    budget: Budget | None = None,
+    batch: BatchIncidents | None = None,
 ) -> list[int]:
-    names = components.ids_named(session, workspace.id, mapping.convention_names(alert))
-    rules = mapping_rules(session, workspace.id)
+    batch = batch if batch is not None else BatchIncidents()
+    wanted = tuple(mapping.convention_names(alert))
+    names = batch.remember(
+        ("names", workspace.id, wanted), lambda: components.ids_named(session, workspace.id, wanted)
+    )
+    rules = batch.remember(("mappings", workspace.id), lambda: mapping_rules(session, workspace.id))
     found = mapping.resolve_component_ids(alert, rules, names, fallback_id=0, budget=budget)
     if found == [0]:
-        return [components.fallback_component(session, workspace.id).id]
+        return [
+            batch.remember(
+                ("fallback", workspace.id),
+                lambda: components.fallback_component(session, workspace.id).id,
+            )
+        ]
     return found
 
 
@@ -320,15 +333,19 @@ def handle_alert(
         return None
     decision = decide(
         alert,
-        rule_specs(session, alert.workspace_id),
+        batch.remember(
+            ("rules", alert.workspace_id), lambda: rule_specs(session, alert.workspace_id)
+        ),
         now,
         matches=lambda condition, facts: filter_matches(condition, facts, budget),
     )
     if decision.verdict is Verdict.NEVER:
         batch.drop_candidate(session, alert.id)
         return None
-    workspace = session.get_one(Workspace, alert.workspace_id)
-    component_ids = resolve_components(session, workspace, alert, budget)
+    workspace = batch.remember(
+        ("workspace", alert.workspace_id), lambda: session.get_one(Workspace, alert.workspace_id)
+    )
+    component_ids = resolve_components(session, workspace, alert, budget, batch)
     components.lock(session, component_ids)
     incident = collecting_incident(session, component_ids)
     if incident is None and decision.verdict is Verdict.WAIT:
