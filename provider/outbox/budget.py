@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session
 from provider.outbox.models import DeliveryState
 from provider.outbox.models import MessageStatus
 from provider.outbox.models import OutboxMessage
+from provider.outbox.rows import site_in
 from provider.times import iso
 
 if TYPE_CHECKING:
@@ -129,11 +130,7 @@ def settled(
         return True
     newest = session.scalar(
         select(OutboxMessage.created_at)
-        .where(
-            OutboxMessage.installation_id == installation_id,
-            OutboxMessage.status == MessageStatus.PENDING,
-            OutboxMessage.kind == kind,
-        )
+        .where(site_in(installation_id, MessageStatus.PENDING), OutboxMessage.kind == kind)
         .order_by(OutboxMessage.id.desc())
         .limit(1)
     )
