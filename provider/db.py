@@ -105,6 +105,14 @@ def value_enum(kind: type[enum.Enum], length: int) -> sa.Enum:
     )
 
 
+def upsert_insert(session: Session) -> Any:
+    """The dialect's ``insert`` (PostgreSQL's or SQLite's), which has ``on_conflict_do_*``."""
+    from sqlalchemy.dialects import postgresql
+    from sqlalchemy.dialects import sqlite
+
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
 def make_engine(database_url: str, **kwargs: Any) -> Engine:
     """Create an engine with the per-backend settings this app relies on."""
     if database_url.startswith("sqlite"):

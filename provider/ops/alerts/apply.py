@@ -16,10 +16,9 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy import text
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
+from provider.db import upsert_insert
 from provider.ops.alerts.fields import EXTRA_PROPERTIES_MAX_CHARS
 from provider.ops.alerts.fields import RECIPIENTS_MAX
 from provider.ops.alerts.fields import TAGS_MAX
@@ -106,10 +105,6 @@ def _locked_target(session: Session, request: AlertRequest) -> Alert | None:
     return session.scalars(query.limit(1).with_for_update()).first()
 
 
-def _insert(session: Session) -> Any:
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-
-
 def _open(
     session: Session, request: AlertRequest, data: AlertCreate, known: KnownAlerts
 ) -> tuple[Alert, bool]:
@@ -151,7 +146,7 @@ def _open(
     }
     table = Alert.__table__
     stmt = (
-        _insert(session)(Alert)
+        upsert_insert(session)(Alert)
         .values(**values)
         .on_conflict_do_update(
             index_elements=[table.c.workspace_id, table.c.alias],

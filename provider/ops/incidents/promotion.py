@@ -275,20 +275,6 @@ def open_incident(
     return incident
 
 
-def _set_candidate(
-    session: Session, alert: AlertFacts, due_at: datetime, batch: BatchIncidents
-) -> None:
-    batch.candidate_set(alert.id)
-    row = session.get(PromotionCandidate, alert.id)
-    if row is None:
-        session.add(
-            PromotionCandidate(alert_id=alert.id, workspace_id=alert.workspace_id, due_at=due_at)
-        )
-    else:
-        row.due_at = due_at
-    session.flush()
-
-
 def handle_alert(
     session: Session,
     alert: AlertFacts,
@@ -350,7 +336,7 @@ def handle_alert(
     incident = collecting_incident(session, component_ids)
     if incident is None and decision.verdict is Verdict.WAIT:
         if decision.due_at is not None:
-            _set_candidate(session, alert, decision.due_at, batch)
+            batch.set_candidate(session, alert.id, alert.workspace_id, decision.due_at)
         else:
             batch.drop_candidate(session, alert.id)
         return None
