@@ -5,6 +5,7 @@ python -m bench --quick         # a smoke run: small sizes, short durations
 python -m bench --only jira     # one scenario: ace, jira, delivery, ingestion, growth, pacing,
                                # storm
 python -m bench --only storm --storm-alerts 5000   # a smaller storm
+python -m bench --only storm --storm-workers 2     # two worker processes
 python -m bench --profile       # also sample the web workers with py-spy (bench/profiles/)
 python -m bench --only ace      # side by side with atlassian-connect-express (needs node)
 """
@@ -128,7 +129,10 @@ def run_backend(backend: str, args: argparse.Namespace, workdir: Path) -> dict[s
         with stack(backend, workdir) as s:
             out["load_average_before_storm"] = load_average()
             out["storm"] = storm.run(
-                s, alerts=alerts, aliases=max(WORKSPACES_ALIASES, alerts // 20)
+                s,
+                alerts=alerts,
+                aliases=max(WORKSPACES_ALIASES, alerts // 20),
+                workers=args.storm_workers,
             )
 
     if "delivery" in wanted:
@@ -163,6 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="py-spy the web workers")
     parser.add_argument("--python-loadgen", action="store_true", help="do not use wrk")
     parser.add_argument("--storm-alerts", type=int, help="alerts the storm sends (20,000)")
+    parser.add_argument(
+        "--storm-workers", type=int, default=1, help="worker processes during the storm (1)"
+    )
     parser.add_argument("--output", type=Path, default=HERE, help="where results go")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")

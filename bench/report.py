@@ -157,7 +157,8 @@ def storm_table(st: dict[str, Any], load: Any) -> list[str]:
     quiet, bad = st.get("well_behaved", {}), st.get("hostile", {})
     return [
         f"**Storm** ({st['alerts']:,} alerts over {st['aliases']:,} aliases, 5 workspaces, "
-        f"{st['connections']} connections, one worker; load before: {load})",
+        f"{st['connections']} connections, {_workers(st.get('workers', 1))}; "
+        f"load before: {load})",
         "",
         _table(
             ["accepted", "accepted/s", "202 p50 ms", "202 p99 ms", "errors", "web CPU ms/202",
@@ -177,6 +178,10 @@ def storm_table(st: dict[str, Any], load: Any) -> list[str]:
         ),
         "",
     ]  # fmt: skip
+
+
+def _workers(n: int) -> str:
+    return "one worker" if n == 1 else f"{n} workers"
 
 
 def _versus_ace(v: dict[str, Any], load: Any) -> list[str]:

@@ -2,8 +2,9 @@
 
 wrk sends ``ALERTS`` creates over ``ALIASES`` aliases (so every alias is de-duplicated
 ``ALERTS / ALIASES`` times), one in twenty a P1, spread over five workspaces by alias, on 32
-connections, while one worker processes them. Workspace 0 holds the costliest configuration
-the limits allow (``bench/hostile.py``) and its alerts meet every one of its patterns.
+connections, while one worker (or ``--storm-workers``) processes them. Workspace 0 holds the
+costliest configuration the limits allow (``bench/hostile.py``) and its alerts meet every one of
+its patterns.
 
 Reported: accepted/s and the 202's p50/p99; processed/s end to end (first 202 to the last
 request processed) for the four well-behaved workspaces; their p99 from 202 to processed (the
@@ -150,7 +151,12 @@ def _latencies(stack: Stack, workspace_ids: list[int]) -> dict[str, float]:
 
 
 def run(
-    stack: Stack, *, alerts: int = ALERTS, aliases: int = ALIASES, healthz_seconds: float = 5
+    stack: Stack,
+    *,
+    alerts: int = ALERTS,
+    aliases: int = ALIASES,
+    healthz_seconds: float = 5,
+    workers: int = 1,
 ) -> dict[str, Any]:
     seeded = [
         stack.seed_workspace(f"Storm {n}", components=1 if n == 0 else 0) for n in range(WORKSPACES)
@@ -161,7 +167,7 @@ def run(
     healthz = loadgen.run(
         stack.base_url, [loadgen.Request("GET", "/healthz")], duration=healthz_seconds
     )
-    worker = stack.start_worker()
+    started_workers = [stack.start_worker() for _ in range(workers)]
     time.sleep(2)
     cpu_before = sum(cpu_seconds(p) for p in stack.web_worker_pids())
     threads = 2
@@ -191,14 +197,15 @@ def run(
         _done, pending = _progress(stack, quiet)
         if not pending:
             break
-        if worker.poll() is not None:
-            raise RuntimeError("the worker exited")
+        if any(worker.poll() is not None for worker in started_workers):
+            raise RuntimeError("a worker exited")
         time.sleep(0.2)
     hostile_done, hostile_pending = _progress(stack, [seeded[0].id])
     out = {
         "alerts": alerts,
         "aliases": aliases,
         "connections": CONNECTIONS,
+        "workers": workers,
         "configure_hostile_seconds": round(configure_seconds, 1),
         "accepted": accepted,
         "errors": result.errors,
