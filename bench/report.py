@@ -177,7 +177,19 @@ def storm_table(st: dict[str, Any], load: Any) -> list[str]:
              for name, w in (("four well-behaved", quiet), ("the hostile one", bad))],
         ),
         "",
+        *_deduplication_line(st.get("well_behaved_deduplication")),
     ]  # fmt: skip
+
+
+def _deduplication_line(d: dict[str, int] | None) -> list[str]:
+    if not d:
+        return []
+    return [
+        f"De-duplication, four well-behaved workspaces: {d['exact']:,} of {d['aliases']:,} "
+        f"aliases end with one open alert whose count equals the creates accepted for it "
+        f"({d['not_exact']} not).",
+        "",
+    ]
 
 
 def _workers(n: int) -> str:

@@ -28,7 +28,10 @@ from bench import loadgen
 from bench.ingestion import WRK_DONE
 from bench.stack import Stack
 from bench.stack import cpu_seconds
+from provider.ops.alerts.models import Alert
+from provider.ops.alerts.models import AlertAction
 from provider.ops.alerts.models import AlertRequest
+from provider.ops.alerts.models import AlertStatus
 from provider.ops.alerts.models import RequestState
 from provider.ops.components.models import Component
 
@@ -121,6 +124,32 @@ def _intake_rate(stack: Stack, workspace_ids: list[int]) -> float:
             ).where(AlertRequest.workspace_id.in_(workspace_ids))
         ).one()
     return round(count / max((last - first).total_seconds(), 1e-3), 1)
+
+
+def _deduplication(stack: Stack, workspace_ids: list[int]) -> dict[str, int]:
+    """Per alias of these workspaces (all their requests processed by now): exactly one open
+    alert, whose count is the creates accepted for that alias."""
+    with stack.db.sessions() as session:
+        sent = {
+            (w, a): n
+            for w, a, n in session.execute(
+                select(AlertRequest.workspace_id, AlertRequest.alias, func.count())
+                .where(
+                    AlertRequest.workspace_id.in_(workspace_ids),
+                    AlertRequest.action == AlertAction.CREATE,
+                )
+                .group_by(AlertRequest.workspace_id, AlertRequest.alias)
+            )
+        }
+        open_alerts: dict[tuple[int, str], list[int]] = {}
+        for w, a, count in session.execute(
+            select(Alert.workspace_id, Alert.alias, Alert.count).where(
+                Alert.workspace_id.in_(workspace_ids), Alert.status == AlertStatus.OPEN
+            )
+        ):
+            open_alerts.setdefault((w, a), []).append(count)
+    exact = sum(1 for key, n in sent.items() if open_alerts.get(key) == [n])
+    return {"aliases": len(sent), "exact": exact, "not_exact": len(sent) - exact}
 
 
 def _latencies(stack: Stack, workspace_ids: list[int]) -> dict[str, float]:
@@ -216,6 +245,7 @@ def run(
         "healthz_per_second": round(healthz.rps, 1),
         "intake_share_of_healthz": round(intake_rate / healthz.rps, 3),
         "well_behaved": _latencies(stack, quiet),
+        "well_behaved_deduplication": _deduplication(stack, quiet),
         "hostile_processed_when_the_others_were_done": hostile_done,
         "hostile_pending_then": hostile_pending,
         "hostile": _latencies(stack, [seeded[0].id]),
