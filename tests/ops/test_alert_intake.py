@@ -105,8 +105,7 @@ def test_a_row_that_cannot_be_written_fails_alone(
     intake = GroupCommit(factory)
     rows = [_row(workspace, f"alias-{n}") for n in range(3)]
     rows[1]["public_id"] = rows[0]["public_id"]  # a unique column twice: the batch fails
-    with factory() as session:
-        outcome = intake.write(session, rows)
+    outcome = intake.write(rows)
     assert outcome[0] is None
     assert isinstance(outcome[1], IntegrityError)
     assert outcome[2] is None
