@@ -14,7 +14,6 @@ from typing import TypeVar
 from flask import Blueprint
 from flask import Response
 from flask import request
-from sqlalchemy import Row
 from sqlalchemy import Select
 from sqlalchemy import bindparam
 from sqlalchemy import select
@@ -73,7 +72,7 @@ _VISIBLE_COMPONENTS = (
 )
 
 
-def container_card(row: Row[*Card], links: Links) -> ContainerCard:
+def container_card(row: Card, links: Links) -> ContainerCard:
     """A card from a row of ``_CARD_COLUMNS``; the links as ``component_payload`` makes them."""
     public_id, name, url, avatar_url, updated_at = row
     return ContainerCard(
