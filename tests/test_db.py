@@ -93,6 +93,28 @@ def test_read_only_view_reads(database_url: str) -> None:
         assert view() == 7
 
 
+def test_read_connection_serves_a_read_only_view_and_goes_back_to_the_pool(
+    database_url: str,
+) -> None:
+    app = Flask(__name__)
+    engine = make_engine(database_url)
+    db.init_app(app, sessionmaker(bind=engine, expire_on_commit=False))
+    one = db.PlainSelect(sa.select(sa.literal(1).label("one")))
+
+    @db.read_only
+    def view() -> int:
+        assert db.read_connection() is db.read_connection()  # one per request
+        return int(one.rows(db.read_connection(), {})[0].one)
+
+    with app.app_context(), app.test_request_context("/"):
+        assert view() == 1
+        assert engine.pool.checkedout() == 1
+    assert engine.pool.checkedout() == 0
+    with app.test_request_context("/"), pytest.raises(RuntimeError, match="read_only"):
+        db.read_connection()  # a view that may write keeps to its session
+    engine.dispose()
+
+
 def test_plain_select_gives_the_rows_sqlalchemy_gives(database_url: str) -> None:
     engine = make_engine(database_url)
     installed = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
