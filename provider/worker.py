@@ -47,7 +47,8 @@ ALERT_BATCH = 25
 
 def alert_listeners() -> AlertListeners:
     """What follows each alert change: incidents first, then outgoing integration actions."""
-    return AlertListeners([incident_listener.on_alert_change, ingestion.on_alert_change])
+    incidents = incident_listener.IncidentsListener()
+    return AlertListeners([incidents, ingestion.on_alert_change], prepare=[incidents.prepare])
 
 
 def outbox_handlers(settings: Settings) -> dict[str, KindSpec]:

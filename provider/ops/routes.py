@@ -3,29 +3,145 @@
 Registering a view, checking the caller's key and declaring the operation always go together
 and in this order (the route outside, so the key is checked before the body is parsed); one
 line says all three, so no handler can leave one out or stack them the other way round.
+
+Most contexts serve the rows a workspace owns alike: find the caller's row named in the path,
+perhaps create, change or delete one, commit, answer with it. :class:`Owned` says how a context
+does each for one kind of row, and ``route.owned(...)`` serves an operation with that, in place
+of a hand-written view.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
+from typing import Generic
+from typing import NamedTuple
 from typing import ParamSpec
+from typing import Protocol
+from typing import Self
 from typing import TypeVar
 from typing import Unpack
 
 from flask import Blueprint
 from flask import Response
+from flask import g
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
+from provider.db import get_session
 from provider.db import read_only as read_only_session
 from provider.ops.access.http import api_key_required
 from provider.schema.endpoint import Declaration
 from provider.schema.endpoint import ResponseSpec
 from provider.schema.endpoint import endpoint
+from provider.schema.pages import Page
+from provider.schema.pages import PageQuery
+from provider.schema.pages import page_of
 
 P = ParamSpec("P")
 R = TypeVar("R")
 Guard = Callable[[str], Callable[[Callable[..., Any]], Callable[..., Any]]]
+Row = TypeVar("Row")
+Row_contra = TypeVar("Row_contra", contravariant=True)
+
+
+class Answer(Protocol[Row_contra]):
+    """A response model made from one row (``Component.of(row)``)."""
+
+    @classmethod
+    def of(cls, row: Row_contra, /) -> Self: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Owned(Generic[Row]):
+    """One kind of row a workspace owns, as its context serves it.
+
+    ``find(session, workspace_id, public_id)`` is the workspace's row (``NotFound`` also for
+    another workspace's); ``answer.of(row)`` the body that shows it. The operations are named
+    after ``noun`` (``get_component``), and so are their operation ids.
+    """
+
+    noun: str
+    find: Callable[[Session, int, str], Row]
+    answer: type[Answer[Row]]
+
+    @property
+    def schema(self) -> type[BaseModel]:
+        """The answer's model, for the document."""
+        if not issubclass(self.answer, BaseModel):
+            raise TypeError(f"{self.answer.__name__} is not a response model")
+        return self.answer
+
+    @property
+    def page(self) -> type[BaseModel]:
+        """A page of answers, for the document."""
+        # The item model is known only at run time, which mypy cannot follow as a type argument.
+        return Page[self.schema]  # type: ignore[name-defined]
+
+    def mine(self, session: Session, path: Mapping[str, str]) -> Row:
+        """The caller's row named by the one argument of the route's path."""
+        (public_id,) = path.values()
+        return self.find(session, g.workspace.id, public_id)
+
+    def view(self, method: str, act: Callable[..., Any] | None) -> Served:
+        """How ``method`` is served, with the context's ``act``.
+
+        ``act`` is ``list(session, workspace_id, offset=, size=) -> (rows, total)`` for a GET of
+        the collection (a :class:`Page` of answers); none for the GET of one row;
+        ``create(session, workspace_id, body) -> row`` for POST (201);
+        ``update(session, row, body)`` for PATCH; ``delete(session, row)`` for DELETE (204).
+        Each write commits before it answers, so what it answers is what is stored.
+        """
+        if act is None:
+            if method != "GET":
+                raise ValueError(f"{method} on a {self.noun} needs what it does")
+
+            def get_view(**path: str) -> Answer[Row]:
+                return self.answer.of(self.mine(get_session(), path))
+
+            return Served(f"get_{self.noun}", get_view, {200: self.schema})
+
+        def list_view(query: PageQuery) -> BaseModel:
+            rows, total = act(get_session(), g.workspace.id, offset=query.offset, size=query.size)
+            return self.page(**page_of([self.answer.of(row) for row in rows], total, query))
+
+        def create_view(body: BaseModel) -> Answer[Row]:
+            session = get_session()
+            row = act(session, g.workspace.id, body)
+            session.commit()
+            return self.answer.of(row)
+
+        def update_view(body: BaseModel, **path: str) -> Answer[Row]:
+            session = get_session()
+            row = self.mine(session, path)
+            act(session, row, body)
+            session.commit()
+            return self.answer.of(row)
+
+        def delete_view(**path: str) -> None:
+            session = get_session()
+            act(session, self.mine(session, path))
+            session.commit()
+
+        served = {
+            "GET": Served(f"list_{self.noun}s", list_view, {200: self.page}),
+            "POST": Served(f"create_{self.noun}", create_view, {201: self.schema}),
+            "PATCH": Served(f"update_{self.noun}", update_view, {200: self.schema}),
+            "DELETE": Served(f"delete_{self.noun}", delete_view, {204: "Deleted"}),
+        }
+        if method not in served:
+            raise ValueError(f"{method} on a {self.noun} is not served")
+        return served[method]
+
+
+class Served(NamedTuple):
+    """An operation on owned rows: its name (the operation id's), view and usual answer."""
+
+    name: str
+    view: Callable[..., Any]
+    responses: Mapping[int, ResponseSpec]
 
 
 class Routes:
@@ -65,3 +181,23 @@ class Routes:
             return guarded
 
         return decorator
+
+    def owned(
+        self,
+        method: str,
+        path: str,
+        access: str,
+        summary: str,
+        rows: Owned[Any],
+        act: Callable[..., Any] | None = None,
+        *,
+        responses: Mapping[int, ResponseSpec] | None = None,
+        **declared: Unpack[Declaration],
+    ) -> Callable[..., Response]:
+        """Serve ``method path`` on ``rows`` as :meth:`Owned.view` says, with its usual
+        ``responses`` unless given; the view, as a decorator returns it.
+        """
+        name, view, usual = rows.view(method, act)
+        # The view's name is the endpoint's, and so the operation id in the document.
+        view.__name__ = view.__qualname__ = name
+        return self(method, path, access, summary, responses=responses or usual, **declared)(view)

@@ -13,21 +13,16 @@ from urllib.parse import urlencode
 
 from flask import Response
 from flask import url_for
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from provider.connect.models import Installation
 from provider.ops.alerts.models import Alert
-from provider.ops.components.models import Component
 from provider.ops.incidents import timeline
 from provider.ops.incidents.facts import PRIORITIES
 from provider.ops.incidents.models import EventKind
 from provider.ops.incidents.models import Incident
-from provider.ops.incidents.models import IncidentAlert
-from provider.ops.incidents.models import IncidentComponent
 from provider.ops.incidents.models import IncidentStatus
-from provider.ops.incidents.models import Review
-from provider.ops.incidents.models import ReviewIncident
+from provider.ops.sync import linked
 from provider.ops.sync.service import linked_installations
 from provider.ops.workspaces.models import Workspace
 from provider.times import iso
@@ -107,31 +102,9 @@ def _status(incident: Incident) -> tuple[str, str]:
 
 
 def context(session: Session, workspace: Workspace, incident: Incident) -> dict[str, Any]:
-    components = list(
-        session.scalars(
-            select(Component)
-            .join(IncidentComponent, IncidentComponent.component_id == Component.id)
-            .where(IncidentComponent.incident_id == incident.id)
-            .order_by(IncidentComponent.position, Component.id)
-        )
-    )
-    alerts = list(
-        session.scalars(
-            select(Alert)
-            .join(IncidentAlert, IncidentAlert.alert_id == Alert.id)
-            .where(IncidentAlert.incident_id == incident.id)
-            .order_by(IncidentAlert.added_at, Alert.id)
-            .limit(MAX_ALERTS_SHOWN)
-        )
-    )
-    reviews = list(
-        session.scalars(
-            select(Review)
-            .join(ReviewIncident, ReviewIncident.review_id == Review.id)
-            .where(ReviewIncident.incident_id == incident.id)
-            .order_by(Review.created_at, Review.id)
-        )
-    )
+    components = list(session.scalars(linked.components_of(incident.id)))
+    alerts = list(session.scalars(linked.alerts_of(incident.id).limit(MAX_ALERTS_SHOWN)))
+    reviews = list(session.scalars(linked.reviews_of(incident.id)))
     raised_by = (
         session.get(Alert, incident.severity_alert_id) if incident.severity_alert_id else None
     )

@@ -32,6 +32,7 @@ from tests.installs import make_installation
 from tests.ops.factories import link
 from tests.ops.factories import make_component
 from tests.ops.factories import make_workspace
+from tests.plans import explain
 from tests.signing import JiraSigner
 from tests.test_app import assert_error
 
@@ -249,15 +250,6 @@ def test_many_matches_come_exact_then_prefix_then_substring(
     assert _search(session, ours, "svc", shop) == ["svc", *sorted(names), "my-svc"]
 
 
-def _plan(session: Session, statement: Any, params: dict[str, Any]) -> str:
-    connection = session.connection()
-    compiled = statement.compile(connection)
-    values = compiled.construct_params(params)
-    args = tuple(values[name] for name in compiled.positiontup or ())
-    rows = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled.string}", args)
-    return " ".join(str(row[-1]) for row in rows)
-
-
 @pytest.mark.parametrize("trigrams", [True, False])
 def test_sqlite_plans_read_indexes_not_the_workspace(
     session: Session, ours: Installation, shop: Workspace, trigrams: bool
@@ -273,13 +265,15 @@ def test_sqlite_plans_read_indexes_not_the_workspace(
         "contains": "%zür%",
         "phrase": '"zür"',
     }
-    starting = _plan(session, search._starting_statement(in_workspace=True, order="sqlite"), params)
+    starting = explain(
+        session, search._starting_statement(in_workspace=True, order="sqlite"), params
+    )
     assert (
         "ix_components_workspace_name (workspace_id=? AND name_lower>? AND name_lower<?)"
         in starting
     )
     assert "TEMP B-TREE" not in starting
-    containing = _plan(
+    containing = explain(
         session, search._containing_statement(in_workspace=True, trigrams=trigrams), params
     )
     assert ("components_fts VIRTUAL TABLE" in containing) is trigrams, containing
@@ -297,11 +291,7 @@ def test_postgresql_reads_the_bytewise_index_for_names_starting_with_the_query(
     session.execute(text("SET LOCAL enable_seqscan = off"))
     params = {"installation_id": ours.id, "workspace_id": shop.public_id}
     starting = search._starting_statement(in_workspace=True, order="postgresql")
-    compiled = starting.compile(session.connection())
-    values = compiled.construct_params({**params, "needle": "zür", "after": "züs"})
-    plan = "\n".join(
-        row[0] for row in session.connection().exec_driver_sql(f"EXPLAIN {compiled.string}", values)
-    )
+    plan = explain(session, starting, {**params, "needle": "zür", "after": "züs"})
     assert "Index Scan using ix_components_workspace_name_bytes" in plan, plan
     assert "Sort" not in plan, plan
 

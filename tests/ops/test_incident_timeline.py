@@ -4,11 +4,15 @@ processing and the incidents listener, in the app's test client)."""
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy import text
+from sqlalchemy.orm import Session
 
+from provider.ops.incidents import batch
 from provider.ops.incidents.models import EventKind
 from provider.ops.incidents.models import Incident
 from provider.ops.incidents.models import IncidentEvent
 from tests.ops.conftest import Api
+from tests.plans import explain
 
 
 def _timeline(api: Api) -> list[tuple[EventKind, str, dict[str, object]]]:
@@ -50,9 +54,45 @@ def test_an_alert_storm_leaves_one_line_per_alert(api: Api) -> None:
     assert all(kind is not EventKind.ACKNOWLEDGED for kind, _ in entries)
 
 
+def test_alerts_repeating_in_turn_keep_one_line_each(api: Api) -> None:
+    api.create_alert(message="Disk full", alias="disk", priority="P1")
+    api.create_alert(message="Queue stuck", alias="queue", priority="P1")
+    for _ in range(3):  # a storm: the two alerts fire in turn
+        api.create_alert(message="Disk full", alias="disk", priority="P1")
+        api.create_alert(message="Queue stuck", alias="queue", priority="P1")
+    api.process()
+    api.post("/v1/alerts/queue/close?identifierType=alias")
+    api.create_alert(message="Disk full", alias="disk", priority="P1")
+    api.process()
+    entries = [(kind, text) for kind, text, _ in _timeline(api)]
+    assert entries == [
+        (EventKind.OPENED, "Incident opened by alert “Disk full” (P1)"),
+        (EventKind.ALERT_ADDED, "Alert “Queue stuck” (P1) joined"),
+        (EventKind.ALERT_REPEATED, "Alert “Disk full” (P1) fired again (4 times in all)"),
+        (EventKind.ALERT_REPEATED, "Alert “Queue stuck” (P1) fired again (4 times in all)"),
+        (EventKind.ALERT_CLOSED, "Alert “Queue stuck” (P1) closed"),
+        # news came after its line: firing again is news again, on a line of its own
+        (EventKind.ALERT_REPEATED, "Alert “Disk full” (P1) fired again (5 times in all)"),
+    ]
+
+
 def test_an_incident_resolved_by_its_alerts_says_why(api: Api) -> None:
     api.create_alert(message="Queue stuck", alias="q", priority="P1")
     api.post("/v1/alerts/q/close?identifierType=alias")
     api.process()
     kind, text, _ = _timeline(api)[-1]
     assert (kind, text) == (EventKind.RESOLVED, "Incident resolved: its last alert closed")
+
+
+def test_an_alert_firing_again_reads_index_ranges_not_the_incident(session: Session) -> None:
+    # Run for every alert change of an incident: a walk of the incident's entries would cost as
+    # many rows as the incident has alerts.
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL enable_seqscan = off"))
+    last = explain(session, batch._ALERTS_LAST_ENTRY, {"alert_id": 1, "incident_id": 2})
+    news = explain(session, batch._NEWS_SINCE, {"incident_id": 2, "after": 5})
+    assert "ix_incident_events_alert" in last, last
+    assert "ix_incident_events_news" in news, news
+    for plan in (last, news):
+        assert "Sort" not in plan, plan
+        assert "TEMP B-TREE" not in plan, plan

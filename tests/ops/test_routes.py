@@ -14,11 +14,16 @@ from provider.app import create_app
 from provider.config import Settings
 from provider.ops.access.principal import CONFIGURE
 from provider.ops.access.principal import READ
+from provider.ops.components import service as components
+from provider.ops.components.schemas import Component
+from provider.ops.heartbeats.schemas import Heartbeat
+from provider.ops.routes import Owned
 from provider.ops.routes import Routes
 from provider.schema.endpoint import auth_of
 from provider.schema.endpoint import operation_of
 from provider.schema.fields import RequestModel
 from provider.schema.fields import ResponseModel
+from provider.schema.pages import Page
 from tests.ops.conftest import Api
 from tests.ops.conftest import make_api
 
@@ -95,3 +100,27 @@ def test_the_operation_is_documented_as_declared(app: Flask) -> None:
     auth = auth_of(view)
     assert auth is not None
     assert 401 in auth.errors
+
+
+def test_owned_rows_are_served_under_operations_named_after_their_noun(app: Flask) -> None:
+    for endpoint, responses in (
+        ("ops_components.create_component", {201: Component}),
+        ("ops_components.get_component", {200: Component}),
+        ("ops_components.update_component", {200: Component}),
+        ("ops_components.delete_component", {204: "Deleted"}),
+        ("ops_heartbeats.list_heartbeats", {200: Page[Heartbeat]}),
+    ):
+        operation = operation_of(app.view_functions[endpoint])
+        assert operation is not None, endpoint
+        assert dict(operation.responses) == responses
+
+
+def test_an_owned_write_needs_what_it_does_and_a_read_of_one_row_takes_nothing() -> None:
+    route = Routes(Blueprint("owned_test", __name__), "Meta")
+    rows = Owned("component", components.require_component, Component)
+    with pytest.raises(ValueError, match="needs what it does"):
+        route.owned("PATCH", "/<component_id>", CONFIGURE, "Update", rows)
+    with pytest.raises(ValueError, match="is not served"):
+        route.owned(
+            "PUT", "/<component_id>", CONFIGURE, "Replace", rows, components.update_component
+        )

@@ -36,6 +36,7 @@ from provider.ratelimit import Limit
 from provider.schema.endpoint import AuthSpec
 from provider.schema.endpoint import mark_auth
 from provider.schema.pages import PageQuery
+from provider.schema.pages import page_of
 from provider.schema.parsing import NUL_MESSAGE
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -207,9 +208,13 @@ def _reject_nul_in_url() -> None:
 
 
 def newest_first_page(
-    session: Session, model: Any, where: list[ColumnElement[bool]], page: PageQuery
-) -> tuple[list[Any], int]:
-    """One page of ``model``'s rows matching ``where``, newest first, and how many match."""
+    model: Any, dump: Callable[[Session, Any], Any], page: PageQuery, *where: ColumnElement[bool]
+) -> dict[str, Any]:
+    """The fields of a :class:`Page` of the caller's workspace's ``model`` rows matching
+    ``where``, newest first, each shown as ``dump(session, row)``.
+    """
+    session = get_session()
+    where = (model.workspace_id == g.workspace.id, *where)
     total = session.scalar(select(func.count()).select_from(model).where(*where)) or 0
     rows = session.scalars(
         select(model)
@@ -218,4 +223,4 @@ def newest_first_page(
         .offset(page.offset)
         .limit(page.size)
     )
-    return list(rows), total
+    return page_of([dump(session, row) for row in rows], total, page)

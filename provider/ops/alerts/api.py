@@ -5,18 +5,13 @@ The writes on an existing alert are the table in :mod:`provider.ops.alerts.write
 
 from __future__ import annotations
 
-from flask import Blueprint
 from flask import g
 
 from provider.db import get_session
-from provider.ops.access.http import api_key_required
 from provider.ops.access.principal import READ
-from provider.ops.access.principal import WRITE
 from provider.ops.alerts import search as alert_search
 from provider.ops.alerts import service
-from provider.ops.alerts.schemas import Accepted
 from provider.ops.alerts.schemas import Alert
-from provider.ops.alerts.schemas import AlertCreate
 from provider.ops.alerts.schemas import AlertListQuery
 from provider.ops.alerts.schemas import AlertLog
 from provider.ops.alerts.schemas import AlertNote
@@ -27,19 +22,15 @@ from provider.ops.alerts.schemas import NotesQuery
 from provider.ops.alerts.schemas import RequestStatus
 from provider.ops.alerts.schemas import RequestStatusQuery
 from provider.ops.alerts.service import AlertRef
-from provider.ops.alerts.writes import CREATE
 from provider.ops.alerts.writes import WRITES
 from provider.ops.alerts.writes import alert_named
-from provider.ops.alerts.writes import create
-from provider.ops.alerts.writes import write_view
+from provider.ops.alerts.writes import writes_blueprint
 from provider.ops.routes import Routes
 from provider.schema.pages import Page
 from provider.schema.pages import page_of
-from provider.schema.query import StrictValidation
-
-bp = Blueprint("ops_alerts", __name__, url_prefix="/v1/alerts")
 
 TAG = "Alerts"
+bp = writes_blueprint("ops_alerts", __name__, "/v1/alerts", WRITES, tag=TAG)
 route = Routes(bp, TAG)
 
 
@@ -58,13 +49,6 @@ def list_alerts(query: AlertListQuery) -> Page[Alert]:
     alerts, total = alert_search.search_listed(get_session(), g.workspace.id, query)
     values = [Alert.of(a) for a in alerts]
     return Page[Alert](**page_of(values, total, query, window=query.WINDOW))
-
-
-@bp.post("")
-@api_key_required(WRITE, recent=True)
-@CREATE
-def create_alert(body: AlertCreate, query: StrictValidation) -> Accepted:
-    return create(body)
 
 
 @route(
@@ -148,12 +132,3 @@ def list_logs(identifier: str, query: LogsQuery) -> Page[AlertLog]:
         size=query.size,
     )
     return Page[AlertLog](**page_of([AlertLog.of(entry) for entry in logs], total, query))
-
-
-for _write in WRITES:
-    bp.add_url_rule(
-        f"/<identifier>/{_write.rule}".rstrip("/"),
-        endpoint=_write.operation_id,
-        view_func=write_view(_write, tag=TAG),
-        methods=[_write.method],
-    )

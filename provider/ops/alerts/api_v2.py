@@ -10,17 +10,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from flask import Blueprint
 from flask import g
 
 from provider.db import get_session
-from provider.ops.access.http import api_key_required
 from provider.ops.access.opsgenie import Data
 from provider.ops.access.opsgenie import Listing
 from provider.ops.access.opsgenie import envelope
 from provider.ops.access.opsgenie import paging
 from provider.ops.access.principal import READ
-from provider.ops.access.principal import WRITE
 from provider.ops.alerts import search as alert_search
 from provider.ops.alerts import service
 from provider.ops.alerts.opsgenie import Alert
@@ -32,29 +29,54 @@ from provider.ops.alerts.opsgenie import ListQuery
 from provider.ops.alerts.opsgenie import Note
 from provider.ops.alerts.opsgenie import NotesQuery
 from provider.ops.alerts.opsgenie import OpsgenieRequestStatus
-from provider.ops.alerts.schemas import Accepted
-from provider.ops.alerts.schemas import AlertCreate
 from provider.ops.alerts.schemas import IdentifierQuery
-from provider.ops.alerts.writes import CREATE
 from provider.ops.alerts.writes import WRITES
 from provider.ops.alerts.writes import Write
 from provider.ops.alerts.writes import alert_named
-from provider.ops.alerts.writes import create
-from provider.ops.alerts.writes import write_view
+from provider.ops.alerts.writes import writes_blueprint
 from provider.ops.routes import Routes
-from provider.schema.query import StrictValidation
 
-bp = Blueprint("ops_alerts_v2", __name__, url_prefix="/v2/alerts")
+
+def _v2(operation_id: str, rule: str, *methods: str, **changes: object) -> tuple[Write, ...]:
+    """The ``/v1`` write ``operation_id`` at Opsgenie's ``rule``, once per method."""
+    write = next(w for w in WRITES if w.operation_id == operation_id)
+    return tuple(
+        replace(
+            write,
+            rule=rule,
+            method=method,
+            operation_id=f"{operation_id}{method.capitalize()}"
+            if len(methods) > 1
+            else operation_id,
+            **changes,  # type: ignore[arg-type]
+        )
+        for method in methods
+    )
+
+
+V2_WRITES = (
+    *_v2("deleteAlert", "", "DELETE"),
+    *_v2("acknowledgeAlert", "acknowledge", "POST"),
+    *_v2("unacknowledgeAlert", "unacknowledge", "POST"),
+    *_v2("closeAlert", "close", "POST"),
+    *_v2("snoozeAlert", "snooze", "POST"),
+    *_v2("escalateAlert", "escalate", "POST"),
+    *_v2("assignAlert", "assign", "POST"),
+    *_v2("addResponder", "responders", "POST"),
+    *_v2("addNote", "notes", "POST"),
+    *_v2("addTags", "tags", "POST"),
+    *_v2("removeTags", "tags", "DELETE"),
+    *_v2("addExtraProperties", "details", "POST", summary="Add details"),
+    *_v2("deleteExtraProperties", "details", "DELETE", summary="Remove details"),
+    *_v2("updateMessage", "message", "PUT", "PATCH"),
+    *_v2("updateDescription", "description", "PUT", "PATCH", body=DescriptionUpdate),
+    *_v2("updatePriority", "priority", "PUT", "PATCH"),
+)
+
 
 TAG = "Alerts"
+bp = writes_blueprint("ops_alerts_v2", __name__, "/v2/alerts", V2_WRITES, tag=TAG)
 route = Routes(bp, TAG)
-
-
-@bp.post("")
-@api_key_required(WRITE, recent=True)
-@CREATE
-def create_alert(body: AlertCreate, query: StrictValidation) -> Accepted:
-    return create(body)
 
 
 @route(
@@ -142,48 +164,3 @@ def list_notes(identifier: str, query: NotesQuery) -> Listing[Note]:
         for i, n in enumerate(notes)
     ]
     return Listing[Note](data=data, paging=paging(query.offset, query.size, total), **envelope())
-
-
-def _v2(operation_id: str, rule: str, *methods: str, **changes: object) -> tuple[Write, ...]:
-    """The ``/v1`` write ``operation_id`` at Opsgenie's ``rule``, once per method."""
-    write = next(w for w in WRITES if w.operation_id == operation_id)
-    return tuple(
-        replace(
-            write,
-            rule=rule,
-            method=method,
-            operation_id=f"{operation_id}{method.capitalize()}"
-            if len(methods) > 1
-            else operation_id,
-            **changes,  # type: ignore[arg-type]
-        )
-        for method in methods
-    )
-
-
-V2_WRITES = (
-    *_v2("deleteAlert", "", "DELETE"),
-    *_v2("acknowledgeAlert", "acknowledge", "POST"),
-    *_v2("unacknowledgeAlert", "unacknowledge", "POST"),
-    *_v2("closeAlert", "close", "POST"),
-    *_v2("snoozeAlert", "snooze", "POST"),
-    *_v2("escalateAlert", "escalate", "POST"),
-    *_v2("assignAlert", "assign", "POST"),
-    *_v2("addResponder", "responders", "POST"),
-    *_v2("addNote", "notes", "POST"),
-    *_v2("addTags", "tags", "POST"),
-    *_v2("removeTags", "tags", "DELETE"),
-    *_v2("addExtraProperties", "details", "POST", summary="Add details"),
-    *_v2("deleteExtraProperties", "details", "DELETE", summary="Remove details"),
-    *_v2("updateMessage", "message", "PUT", "PATCH"),
-    *_v2("updateDescription", "description", "PUT", "PATCH", body=DescriptionUpdate),
-    *_v2("updatePriority", "priority", "PUT", "PATCH"),
-)
-
-for _write in V2_WRITES:
-    bp.add_url_rule(
-        f"/<identifier>/{_write.rule}".rstrip("/"),
-        endpoint=_write.operation_id,
-        view_func=write_view(_write, tag=TAG),
-        methods=[_write.method],
-    )

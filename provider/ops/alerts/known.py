@@ -59,6 +59,9 @@ class KnownAlerts:
                 known.add(alert)
         return known
 
+    def alerts(self) -> list[Alert]:
+        return list(self._by_id.values())
+
     def add(self, alert: Alert) -> None:
         self._by_id[alert.public_id] = alert
         if alert.status is AlertStatus.OPEN:

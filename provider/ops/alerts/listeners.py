@@ -19,15 +19,26 @@ from provider.ops.alerts.models import AlertEvent
 from provider.ops.lang.regex import Budget
 
 AlertListener = Callable[[Session, Alert, AlertEvent, Budget], None]
+#: Told, when a batch's transaction begins, which alerts its requests name (those that exist),
+#: so that a listener can read what it needs of all of them at once rather than per change.
+BatchPreparer = Callable[[Session, Iterable[Alert]], None]
 
 
 class AlertListeners:
-    """An ordered, fixed set of listeners."""
+    """An ordered, fixed set of listeners, and what prepares them for a batch."""
 
-    __slots__ = ("_listeners",)
+    __slots__ = ("_listeners", "_preparers")
 
-    def __init__(self, listeners: Iterable[AlertListener] = ()) -> None:
+    def __init__(
+        self, listeners: Iterable[AlertListener] = (), prepare: Iterable[BatchPreparer] = ()
+    ) -> None:
         self._listeners = tuple(listeners)
+        self._preparers = tuple(prepare)
+
+    def prepare(self, session: Session, alerts: Iterable[Alert]) -> None:
+        loaded = tuple(alerts)
+        for preparer in self._preparers:
+            preparer(session, loaded)
 
     def after_change(
         self, session: Session, alert: Alert, event: AlertEvent, budget: Budget

@@ -35,6 +35,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
+from provider.db import READ_ONLY
 from provider.ops.alerts.apply import STATUS_CREATED as STATUS_CREATED
 from provider.ops.alerts.apply import STATUS_DEDUPLICATED as STATUS_DEDUPLICATED
 from provider.ops.alerts.apply import STATUS_NOT_FOUND as STATUS_NOT_FOUND
@@ -56,8 +57,9 @@ STATUS_FAILED = "Request could not be processed"
 COSTLY_SECONDS = 0.05
 #: How long a batch's transaction goes on taking requests.
 BATCH_SECONDS = 0.05
-#: On SQLite, after each batch the worker leaves the write lock free for at least this long,
-#: and for this share of the time the batch held it, so the intake's writes get in.
+#: On SQLite, while requests keep arriving, after each batch the worker leaves the write lock
+#: free for at least this long, and for this share of the time the batch held it, so the
+#: intake's writes get in.
 WRITER_PAUSE = 0.002
 WRITER_PAUSE_SHARE = 0.5
 # Namespaces the advisory locks of alert processing (two-key form: class, workspace id).
@@ -94,6 +96,7 @@ def process_pending(
     skip = turns.waiting() if turns is not None else set()
     bind = session_factory.kw.get("bind")
     sqlite_writer = isinstance(bind, Engine) and bind.dialect.name == "sqlite"
+    newest: int | None = None
     while processed < limit:
         batch = claim_order(
             session_factory, limit=limit - processed, per_workspace=per_workspace, skip=skip
@@ -109,9 +112,24 @@ def process_pending(
             break  # every request of the batch was taken by another processor meanwhile
         skip |= held
         if costly_seconds is not None and sqlite_writer:
-            # Else, taking SQLite's write lock again at once, it starves the intake.
-            time.sleep(max(WRITER_PAUSE, (time.monotonic() - began) * WRITER_PAUSE_SHARE))
+            # Else, taking SQLite's write lock again at once, it starves the intake. Once the
+            # intake is quiet (nothing arrived since the last batch), pausing only idles the
+            # worker: after a storm that was a third of the time it took to drain the backlog.
+            # An intake that waits gets the lock when the batch ends, so it shows as arrivals
+            # by the next batch and the pauses resume.
+            arrived, newest = _arrivals(session_factory, newest)
+            if arrived:
+                time.sleep(max(WRITER_PAUSE, (time.monotonic() - began) * WRITER_PAUSE_SHARE))
     return processed
+
+
+def _arrivals(session_factory: sessionmaker[Session], seen: int | None) -> tuple[bool, int]:
+    """Whether requests arrived since the newest one ``seen`` (``None``: assume so), and the
+    newest now."""
+    with session_factory() as session:
+        session.connection(execution_options={READ_ONLY: True})
+        newest = session.scalar(select(func.max(AlertRequest.id))) or 0
+    return seen is None or newest > seen, newest
 
 
 class _Costs:
@@ -152,6 +170,7 @@ def _process_batch(
                 session, [rid for rid, workspace_id in batch if workspace_id not in held]
             )
             known = KnownAlerts.load(session, requests.values())
+            hooks.prepare(session, known.alerts())
             outcomes: list[dict[str, Any]] = []
             first_turns = {workspace_id for _, workspace_id in batch} - held
             for request_id, workspace_id in batch:

@@ -12,9 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement
+from sqlalchemy import Row
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -33,6 +35,7 @@ from provider.ops.alerts.models import AlertLog
 from provider.ops.alerts.models import AlertNote as AlertNote
 from provider.ops.alerts.models import AlertRequest as AlertRequest
 from provider.ops.alerts.models import AlertStatus as AlertStatus
+from provider.ops.alerts.models import Priority
 from provider.ops.alerts.models import RequestState
 from provider.ops.alerts.schemas import AlertCreate as AlertCreate
 from provider.ops.alerts.schemas import alert_to_json as alert_to_json
@@ -319,6 +322,37 @@ def alerts_by_row_ids(session: Session, alert_ids: Sequence[int]) -> list[Alert]
             select(Alert).where(Alert.id.in_(alert_ids)).order_by(Alert.created_at, Alert.id)
         )
     )
+
+
+@dataclass(frozen=True, slots=True)
+class AlertsOverview:
+    """How many alerts, how many occurrences, since when; and the oldest few, as lines."""
+
+    alerts: int
+    occurrences: int
+    first_seen: datetime | None
+    oldest: list[Row[datetime, Priority, str, AlertStatus, int]]
+
+
+def overview(session: Session, alert_ids: Sequence[int], *, oldest: int) -> AlertsOverview:
+    """Totals of these alerts and the ``oldest`` first of them, in two statements that read only
+    the columns they show (an incident's description is written on every change; loading each of
+    its alerts whole, JSON columns decoded, made that cost grow with the incident)."""
+    if not alert_ids:
+        return AlertsOverview(0, 0, None, [])
+    among = Alert.id.in_(alert_ids)
+    total, occurrences, first_seen = session.execute(
+        select(
+            func.count(), func.coalesce(func.sum(Alert.count), 0), func.min(Alert.created_at)
+        ).where(among)
+    ).one()
+    rows = session.execute(
+        select(Alert.created_at, Alert.priority, Alert.message, Alert.status, Alert.count)
+        .where(among)
+        .order_by(Alert.created_at, Alert.id)
+        .limit(oldest)
+    ).all()
+    return AlertsOverview(int(total), int(occurrences), first_seen, list(rows))
 
 
 def notes_by_alert(session: Session, alert_ids: Sequence[int]) -> dict[int, list[AlertNote]]:

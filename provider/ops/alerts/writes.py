@@ -7,9 +7,11 @@ both are built from :data:`WRITES`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from flask import Blueprint
 from flask import g
 from flask import request
 
@@ -165,3 +167,29 @@ def write_view(write: Write, *, tag: str) -> Callable[..., Any]:
         operation_id=write.operation_id,
     )
     return api_key_required(write.permission, recent=True)(declared(view))
+
+
+def writes_blueprint(
+    name: str, import_name: str, url_prefix: str, writes: Iterable[Write], *, tag: str
+) -> Blueprint:
+    """A blueprint that takes the alert writes: the create, and ``writes`` on an existing alert.
+
+    ``/v1`` and ``/v2`` take the same writes at their own paths; each adds the reads, which
+    answer in its own shape.
+    """
+    bp = Blueprint(name, import_name, url_prefix=url_prefix)
+
+    @api_key_required(WRITE, recent=True)
+    @CREATE
+    def create_alert(body: AlertCreate, query: StrictValidation) -> Accepted:
+        return create(body)
+
+    bp.add_url_rule("", view_func=create_alert, methods=["POST"])
+    for write in writes:
+        bp.add_url_rule(
+            f"/<identifier>/{write.rule}".rstrip("/"),
+            endpoint=write.operation_id,
+            view_func=write_view(write, tag=tag),
+            methods=[write.method],
+        )
+    return bp

@@ -6,8 +6,10 @@ functions here (and the types re-exported below).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from collections.abc import Sequence
 
+from sqlalchemy import bindparam
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -172,11 +174,26 @@ def _fallback(session: Session, workspace_id: int) -> Component | None:
     ).first()
 
 
-def ids_by_name(session: Session, workspace_id: int) -> dict[str, int]:
-    """The workspace's component ids by lower-cased name."""
-    rows = session.execute(
-        select(Component.name_lower, Component.id).where(Component.workspace_id == workspace_id)
-    )
+# Built once: alert processing runs these for every alert that may join an incident.
+_IDS_NAMED = select(Component.name_lower, Component.id).where(
+    Component.workspace_id == bindparam("workspace_id"),
+    Component.name_lower.in_(bindparam("names", expanding=True)),
+)
+_LOCK = (
+    select(Component.id)
+    .where(Component.id.in_(bindparam("ids", expanding=True)))
+    .order_by(Component.id)
+    .with_for_update()
+)
+
+
+def ids_named(session: Session, workspace_id: int, names: Iterable[str]) -> dict[str, int]:
+    """The ids of the workspace's components with these names, by lower-cased name (an index
+    range per name, however many components the workspace has)."""
+    wanted = sorted({name.lower() for name in names})
+    if not wanted:
+        return {}
+    rows = session.execute(_IDS_NAMED, {"workspace_id": workspace_id, "names": wanted})
     return {row[0]: row[1] for row in rows}
 
 
@@ -187,12 +204,7 @@ def lock(session: Session, component_ids: Sequence[int]) -> None:
     """
     if not component_ids:
         return
-    session.execute(
-        select(Component.id)
-        .where(Component.id.in_(sorted(component_ids)))
-        .order_by(Component.id)
-        .with_for_update()
-    ).all()
+    session.execute(_LOCK, {"ids": sorted(component_ids)}).all()
 
 
 def require_ids(session: Session, workspace_id: int, public_ids: Sequence[str]) -> list[int]:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint
-from flask import g
 
-from provider.db import get_session
 from provider.ops.access.http import api_key_required
 from provider.ops.access.principal import CONFIGURE
 from provider.ops.access.principal import READ
@@ -20,20 +18,17 @@ from provider.ops.heartbeats.schemas import HeartbeatCreate
 from provider.ops.heartbeats.schemas import HeartbeatQuery
 from provider.ops.heartbeats.schemas import HeartbeatUpdate
 from provider.ops.heartbeats.schemas import Pong
+from provider.ops.routes import Owned
 from provider.ops.routes import Routes
-from provider.schema.pages import Page
-from provider.schema.pages import page_of
 
 bp = Blueprint("ops_heartbeats", __name__, url_prefix="/v1/heartbeats")
 route = Routes(bp, TAG)
+HEARTBEAT = Owned("heartbeat", service.require_heartbeat, Heartbeat)
 
 
-@route("GET", "", READ, "List heartbeats", query=HeartbeatQuery, responses={200: Page[Heartbeat]})
-def list_heartbeats(query: HeartbeatQuery) -> Page[Heartbeat]:
-    rows, total = service.list_heartbeats(
-        get_session(), g.workspace.id, offset=query.offset, size=query.size
-    )
-    return Page[Heartbeat](**page_of([Heartbeat.of(h) for h in rows], total, query))
+list_heartbeats = route.owned(
+    "GET", "", READ, "List heartbeats", HEARTBEAT, service.list_heartbeats, query=HeartbeatQuery
+)
 
 
 @route(
@@ -49,9 +44,7 @@ def create_heartbeat(body: HeartbeatCreate) -> Heartbeat:
     return Heartbeat.of(handlers.create(body))
 
 
-@route("GET", "/<name>", READ, "Get a heartbeat", responses={200: Heartbeat})
-def get_heartbeat(name: str) -> Heartbeat:
-    return Heartbeat.of(service.require_heartbeat(get_session(), g.workspace.id, name))
+get_heartbeat = route.owned("GET", "/<name>", READ, "Get a heartbeat", HEARTBEAT)
 
 
 @route(

@@ -127,5 +127,9 @@ def summaries(
     return out
 
 
+def overview(session: Session, alert_ids: Sequence[int], *, oldest: int) -> alerts.AlertsOverview:
+    return alerts.overview(session, alert_ids, oldest=oldest)
+
+
 def visible_alert(session: Session, workspace_id: int, public_id: str) -> Alert | None:
     return alerts.visible_alert(session, workspace_id, public_id)

@@ -5,8 +5,11 @@ Every lookup is scoped to the caller's workspace: another workspace's ids answer
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from flask import Blueprint
 from flask import g
+from sqlalchemy.orm import Session
 
 from provider.db import get_session
 from provider.ops.access.http import newest_first_page
@@ -24,6 +27,7 @@ from provider.ops.incidents.issue_schemas import IssueSync
 from provider.ops.incidents.issue_schemas import IssueSyncUpdate
 from provider.ops.incidents.models import ReviewStatus
 from provider.ops.incidents.rules import DEFAULT_RULES
+from provider.ops.incidents.rules import ResolvePolicy
 from provider.ops.incidents.schemas import ComponentMapping
 from provider.ops.incidents.schemas import ComponentMappingCreate
 from provider.ops.incidents.schemas import ComponentMappingList
@@ -43,20 +47,42 @@ from provider.ops.incidents.schemas import ReviewCreate
 from provider.ops.incidents.schemas import ReviewUpdate
 from provider.ops.incidents.schemas import incident_alerts
 from provider.ops.incidents.schemas import whole_list
+from provider.ops.routes import Owned
 from provider.ops.routes import Routes
 from provider.schema.pages import Page
 from provider.schema.pages import PageQuery
-from provider.schema.pages import page_of
 
 bp = Blueprint("ops_incidents", __name__, url_prefix="/v1")
 
 route = Routes(bp, "Incidents")
 review_route = Routes(bp, "Reviews")
 DELETED = {204: "Deleted"}
+INCIDENT_RULE = Owned("incident_rule", configuration.require_rule, IncidentRule)
 
 
 def _actor() -> str:
     return principal().actor[:255]
+
+
+class _IncidentFields(TypedDict):
+    description: str | None
+    severity: str | None
+    component_ids: list[int]
+    alert_public_ids: list[str]
+    resolve_policy: ResolvePolicy | None
+
+
+def _incident_fields(session: Session, body: IncidentUpdate) -> _IncidentFields:
+    """What opening and updating an incident read alike from the body: the components (in the
+    caller's workspace, else 404) and alerts to add, and the fields that replace the incident's.
+    """
+    return _IncidentFields(
+        description=body.description,
+        severity=body.severity,
+        component_ids=components.require_ids(session, g.workspace.id, body.component_ids or []),
+        alert_public_ids=body.alert_ids or [],
+        resolve_policy=body.resolve_policy,
+    )
 
 
 # ── incidents ──────────────────────────────────────────────────────────────────────────────────
@@ -71,12 +97,8 @@ def _actor() -> str:
     responses={200: Page[Incident]},
 )
 def list_incidents(query: IncidentQuery) -> Page[Incident]:
-    where = [models.Incident.workspace_id == g.workspace.id]
-    if query.status is not None:
-        where.append(models.Incident.status == query.status)
-    session = get_session()
-    rows, total = newest_first_page(session, models.Incident, where, query)
-    return Page[Incident](**page_of([Incident.of(session, i) for i in rows], total, query))
+    status = [] if query.status is None else [models.Incident.status == query.status]
+    return Page[Incident](**newest_first_page(models.Incident, Incident.of, query, *status))
 
 
 @route(
@@ -94,13 +116,9 @@ def create_incident(body: IncidentCreate) -> Incident:
         session,
         g.workspace,
         summary=body.summary,
-        description=body.description,
-        severity=body.severity,
-        component_ids=components.require_ids(session, g.workspace.id, body.component_ids or []),
-        alert_public_ids=body.alert_ids or [],
         issue_keys=body.issue_keys or [],
-        resolve_policy=body.resolve_policy,
         created_by=_actor(),
+        **_incident_fields(session, body),
     )
     session.commit()
     return Incident.of(session, incident, with_alerts=True)
@@ -135,12 +153,8 @@ def update_incident(incident_id: str, body: IncidentUpdate) -> Incident:
         session,
         incident,
         summary=body.summary,
-        description=body.description,
-        severity=body.severity,
-        component_ids=components.require_ids(session, g.workspace.id, body.component_ids or []),
-        alert_public_ids=body.alert_ids or [],
         issue_keys=body.issue_keys,
-        resolve_policy=body.resolve_policy,
+        **_incident_fields(session, body),
     )
     session.commit()
     return Incident.of(session, incident, with_alerts=True)
@@ -187,10 +201,7 @@ def list_incident_alerts(incident_id: str) -> Page[IncidentAlert]:
     responses={200: Page[Review]},
 )
 def list_reviews(query: PageQuery) -> Page[Review]:
-    session = get_session()
-    where = [models.Review.workspace_id == g.workspace.id]
-    rows, total = newest_first_page(session, models.Review, where, query)
-    return Page[Review](**page_of([Review.of(session, r) for r in rows], total, query))
+    return Page[Review](**newest_first_page(models.Review, Review.of, query))
 
 
 @review_route(
@@ -304,51 +315,35 @@ def put_issue_sync(body: IssueSyncUpdate) -> IssueSync:
     return IssueSync.of(row)
 
 
-@route(
+create_incident_rule = route.owned(
     "POST",
     "/incident-rules",
     CONFIGURE,
     "Create a promotion rule",
+    INCIDENT_RULE,
+    configuration.create_rule,
     body=IncidentRuleCreate,
-    responses={201: IncidentRule},
 )
-def create_incident_rule(body: IncidentRuleCreate) -> IncidentRule:
-    session = get_session()
-    rule = configuration.create_rule(session, g.workspace.id, body)
-    session.commit()
-    return IncidentRule.of(rule)
-
-
-@route(
-    "GET", "/incident-rules/<rule_id>", READ, "Get a promotion rule", responses={200: IncidentRule}
+get_incident_rule = route.owned(
+    "GET", "/incident-rules/<rule_id>", READ, "Get a promotion rule", INCIDENT_RULE
 )
-def get_incident_rule(rule_id: str) -> IncidentRule:
-    return IncidentRule.of(configuration.require_rule(get_session(), g.workspace.id, rule_id))
-
-
-@route(
+update_incident_rule = route.owned(
     "PATCH",
     "/incident-rules/<rule_id>",
     CONFIGURE,
     "Update a promotion rule",
+    INCIDENT_RULE,
+    configuration.update_rule,
     body=IncidentRuleUpdate,
-    responses={200: IncidentRule},
 )
-def update_incident_rule(rule_id: str, body: IncidentRuleUpdate) -> IncidentRule:
-    session = get_session()
-    rule = configuration.require_rule(session, g.workspace.id, rule_id)
-    configuration.update_rule(session, rule, body)
-    session.commit()
-    return IncidentRule.of(rule)
-
-
-@route(
-    "DELETE", "/incident-rules/<rule_id>", CONFIGURE, "Delete a promotion rule", responses=DELETED
+delete_incident_rule = route.owned(
+    "DELETE",
+    "/incident-rules/<rule_id>",
+    CONFIGURE,
+    "Delete a promotion rule",
+    INCIDENT_RULE,
+    Session.delete,
 )
-def delete_incident_rule(rule_id: str) -> None:
-    session = get_session()
-    session.delete(configuration.require_rule(session, g.workspace.id, rule_id))
-    session.commit()
 
 
 # ── component mappings ─────────────────────────────────────────────────────────────────────────

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from provider.jira.schemas import MAX_DESCRIPTION
 from provider.jira.schemas import clip
+from provider.ops.alerts.service import AlertStatus
 from provider.ops.incidents import alert_source
 from provider.ops.incidents.models import EventKind
 from provider.ops.incidents.models import Incident
@@ -28,6 +29,8 @@ def alert_ids_of(session: Session, incident: Incident) -> list[int]:
 # What responders said and did, shown in Jira too: Jira's incident has no timeline of its own.
 RESPONDER_KINDS = (EventKind.ACKNOWLEDGED, EventKind.NOTE)
 RESPONDER_LINES = 10
+#: The alerts a generated description lists, oldest first.
+ALERT_LINES = 50
 
 
 def responder_lines(session: Session, incident: Incident) -> list[str]:
@@ -51,18 +54,17 @@ def description_of(session: Session, incident: Incident) -> str:
 
 
 def _generated(session: Session, incident: Incident) -> str:
-    alerts = alert_source.summaries(session, alert_ids_of(session, incident))
+    seen = alert_source.overview(session, alert_ids_of(session, incident), oldest=ALERT_LINES)
     lines = [f"**Severity:** {incident.severity or 'unknown'}"]
     if incident.rule_name:
         lines.append(f"**Opened by rule:** {incident.rule_name}")
-    if alerts:
-        first = min(a.created_at for a in alerts)
-        lines.append(f"**First seen:** {iso(first)}")
-        lines.append(f"**Alerts:** {len(alerts)} ({sum(a.count for a in alerts)} occurrences)")
+    if seen.alerts:
+        lines.append(f"**First seen:** {iso(seen.first_seen)}")
+        lines.append(f"**Alerts:** {seen.alerts} ({seen.occurrences} occurrences)")
         lines.append("")
-        for a in alerts[:50]:
-            state = "open" if a.open else "closed"
+        for created_at, priority, message, status, count in seen.oldest:
+            state = "open" if status is AlertStatus.OPEN else "closed"
             lines.append(
-                f"- {iso(a.created_at)} [{a.priority}] {a.message} ({state}, seen {a.count} times)"
+                f"- {iso(created_at)} [{priority}] {message} ({state}, seen {count or 1} times)"
             )
     return clip("\n".join(lines), MAX_DESCRIPTION)

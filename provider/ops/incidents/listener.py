@@ -2,18 +2,51 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy.orm import Session
+from sqlalchemy.orm import SessionTransaction
 
 from provider.ops.alerts.service import Alert
 from provider.ops.alerts.service import AlertEvent
 from provider.ops.incidents import alert_source
 from provider.ops.incidents import promotion
+from provider.ops.incidents.batch import BatchIncidents
 from provider.ops.lang.regex import Budget
 
 
-def on_alert_change(session: Session, alert: Alert, event: AlertEvent, budget: Budget) -> None:
-    """Open, join or resolve incidents as an alert changes, within the alert's pattern budget."""
-    if event is AlertEvent.DELETED:
-        return  # the alert's incident link goes with the row; the incident stays as it was
-    session.flush()
-    promotion.handle_alert(session, alert_source.facts_of(alert), budget=budget)
+class IncidentsListener:
+    """Open, join or resolve incidents as alerts change, within each alert's pattern budget.
+
+    :meth:`prepare` reads, once per batch of alert requests, which incidents the batch's alerts
+    belong to (:class:`BatchIncidents`); it serves the changes of that batch's transaction
+    only. A change in any other transaction (a batch replayed one request at a time after a
+    failure, say) reads what it needs itself.
+    """
+
+    __slots__ = ("_prepared",)
+
+    def __init__(self) -> None:
+        self._prepared: tuple[SessionTransaction, BatchIncidents] | None = None
+
+    def prepare(self, session: Session, alerts: Iterable[Alert]) -> None:
+        transaction = session.get_transaction()
+        self._prepared = (
+            None
+            if transaction is None
+            else (transaction, BatchIncidents.load(session, (alert.id for alert in alerts)))
+        )
+
+    def __call__(self, session: Session, alert: Alert, event: AlertEvent, budget: Budget) -> None:
+        if event is AlertEvent.DELETED:
+            return  # the alert's incident link goes with the row; the incident stays as it was
+        prepared = self._prepared
+        batch = None
+        if prepared is not None and prepared[0] is session.get_transaction():
+            batch = prepared[1]
+            if event is AlertEvent.CREATED:
+                batch.new_alert(alert.id)
+        # No flush first: what handle_alert reads flushes the changes before it, and a change
+        # that reads nothing (an alert firing again in a batch) leaves its writes to be sent
+        # together with the batch's others.
+        promotion.handle_alert(session, alert_source.facts_of(alert), budget=budget, batch=batch)

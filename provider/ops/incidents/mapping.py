@@ -102,7 +102,8 @@ def resolve_component_ids(
 ) -> list[int]:
     """The ids of the components ``alert`` affects; never empty.
 
-    :param component_ids_by_name: the workspace's components, keyed by lower-cased name.
+    :param component_ids_by_name: the workspace's components the alert names (at least), keyed
+        by lower-cased name.
     :param budget: the alert's pattern budget, shared by every rule.
     """
     budget = budget if budget is not None else Budget()

@@ -16,6 +16,7 @@ from datetime import datetime
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlalchemy import delete
 from sqlalchemy import select
 from sqlalchemy import update
@@ -29,6 +30,7 @@ from provider.ops.components import service as components
 from provider.ops.incidents import alert_source
 from provider.ops.incidents import mapping
 from provider.ops.incidents import timeline
+from provider.ops.incidents.batch import BatchIncidents
 from provider.ops.incidents.facts import AlertFacts
 from provider.ops.incidents.facts import priority_rank
 from provider.ops.incidents.models import ComponentMapping
@@ -58,15 +60,34 @@ DUE_BATCH = 200
 # ── rules of a workspace ───────────────────────────────────────────────────────────────────────
 
 
+# The statements alert processing runs for every alert change, built once rather than per call
+# (building and hashing a statement cost as much as running it).
+_RULES = (
+    select(IncidentRule)
+    .where(IncidentRule.workspace_id == bindparam("workspace_id"))
+    .order_by(IncidentRule.position, IncidentRule.id)
+)
+_MAPPINGS = (
+    select(ComponentMapping)
+    .where(ComponentMapping.workspace_id == bindparam("workspace_id"))
+    .order_by(ComponentMapping.position, ComponentMapping.id)
+)
+_COLLECTING = (
+    select(Incident)
+    .join(IncidentComponent, IncidentComponent.incident_id == Incident.id)
+    .where(
+        IncidentComponent.component_id.in_(bindparam("component_ids", expanding=True)),
+        IncidentComponent.collecting.is_(True),
+        Incident.status == IncidentStatus.OPEN,
+    )
+    .order_by(Incident.id)
+    .limit(1)
+)
+
+
 def rule_specs(session: Session, workspace_id: int) -> list[RuleSpec]:
     """The workspace's enabled promotion rules in order, or the default ones if it has none."""
-    rows = list(
-        session.scalars(
-            select(IncidentRule)
-            .where(IncidentRule.workspace_id == workspace_id)
-            .order_by(IncidentRule.position, IncidentRule.id)
-        )
-    )
+    rows = list(session.scalars(_RULES, {"workspace_id": workspace_id}))
     if not rows:
         return list(DEFAULT_RULES)
     return [
@@ -103,48 +124,41 @@ def filter_matches(
 
 
 def mapping_rules(session: Session, workspace_id: int) -> list[mapping.MappingRule]:
-    rows = session.scalars(
-        select(ComponentMapping)
-        .where(ComponentMapping.workspace_id == workspace_id)
-        .order_by(ComponentMapping.position, ComponentMapping.id)
-    )
+    rows = session.scalars(_MAPPINGS, {"workspace_id": workspace_id})
     return [mapping.MappingRule(r.match_type, r.value, r.component_id, key=r.key) for r in rows]
 
 
 def resolve_components(
-    session: Session, workspace: Workspace, alert: AlertFacts, budget: Budget | None = None
+    session: Session,
+    workspace: Workspace,
+    alert: AlertFacts,
+    budget: Budget | None = None,
+    batch: BatchIncidents | None = None,
 ) -> list[int]:
-    names = components.ids_by_name(session, workspace.id)
-    rules = mapping_rules(session, workspace.id)
+    batch = batch if batch is not None else BatchIncidents()
+    wanted = tuple(mapping.convention_names(alert))
+    names = batch.remember(
+        ("names", workspace.id, wanted), lambda: components.ids_named(session, workspace.id, wanted)
+    )
+    rules = batch.remember(("mappings", workspace.id), lambda: mapping_rules(session, workspace.id))
     found = mapping.resolve_component_ids(alert, rules, names, fallback_id=0, budget=budget)
     if found == [0]:
-        return [components.fallback_component(session, workspace.id).id]
+        return [
+            batch.remember(
+                ("fallback", workspace.id),
+                lambda: components.fallback_component(session, workspace.id).id,
+            )
+        ]
     return found
 
 
 # ── incidents ──────────────────────────────────────────────────────────────────────────────────
 
 
-def incident_of_alert(session: Session, alert_id: int) -> Incident | None:
-    return session.scalars(
-        select(Incident)
-        .join(IncidentAlert, IncidentAlert.incident_id == Incident.id)
-        .where(IncidentAlert.alert_id == alert_id)
-    ).first()
-
-
 def collecting_incident(session: Session, component_ids: Sequence[int]) -> Incident | None:
-    return session.scalars(
-        select(Incident)
-        .join(IncidentComponent, IncidentComponent.incident_id == Incident.id)
-        .where(
-            IncidentComponent.component_id.in_(component_ids),
-            IncidentComponent.collecting.is_(True),
-            Incident.status == IncidentStatus.OPEN,
-        )
-        .order_by(Incident.id)
-        .limit(1)
-    ).first()
+    if not component_ids:
+        return None
+    return session.scalars(_COLLECTING, {"component_ids": list(component_ids)}).first()
 
 
 def add_components(session: Session, incident: Incident, component_ids: Sequence[int]) -> None:
@@ -261,11 +275,10 @@ def open_incident(
     return incident
 
 
-def drop_candidate(session: Session, alert_id: int) -> None:
-    session.execute(delete(PromotionCandidate).where(PromotionCandidate.alert_id == alert_id))
-
-
-def _set_candidate(session: Session, alert: AlertFacts, due_at: datetime) -> None:
+def _set_candidate(
+    session: Session, alert: AlertFacts, due_at: datetime, batch: BatchIncidents
+) -> None:
+    batch.candidate_set(alert.id)
     row = session.get(PromotionCandidate, alert.id)
     if row is None:
         session.add(
@@ -282,16 +295,19 @@ def handle_alert(
     *,
     now: datetime | None = None,
     budget: Budget | None = None,
+    batch: BatchIncidents | None = None,
 ) -> Incident | None:
     """Bring incidents up to date after ``alert`` changed; returns its incident, if any.
 
     ``budget``: the alert's pattern budget, shared by rule filters and component mappings.
+    ``batch``: what the transaction's batch of alert changes read of its alerts' incidents.
     """
     now = now or utcnow()
     budget = budget if budget is not None else Budget()
-    existing = incident_of_alert(session, alert.id)
+    batch = batch if batch is not None else BatchIncidents()
+    existing = batch.incident_of(session, alert.id)
     if existing is not None:
-        drop_candidate(session, alert.id)
+        batch.drop_candidate(session, alert.id)
         before = existing.severity
         changed = _raise_severity(existing, alert)
         if changed:
@@ -299,33 +315,44 @@ def handle_alert(
                 session, existing, before, f"raised by alert “{alert.message}”", actor="alert"
             )
         changed = _merge_issue_keys(session, existing, alert) or changed
-        timeline.alert_changed(session, existing, alert)
-        if not alert.open and existing.status is IncidentStatus.OPEN:
-            changed = _maybe_resolve(session, existing, closed_alert_id=alert.id) or changed
+        if changed:
+            batch.tail.forget(existing.id)  # entries recorded beside the alert's own
+        timeline.alert_changed(session, existing, alert, batch.tail)
+        if (
+            not alert.open
+            and existing.status is IncidentStatus.OPEN
+            and _maybe_resolve(session, existing, closed_alert_id=alert.id)
+        ):
+            changed = True
+            batch.tail.forget(existing.id)
         if changed:
             sync.publish(session, existing)
         return existing
     if not alert.open:
-        drop_candidate(session, alert.id)
+        batch.drop_candidate(session, alert.id)
         return None
     decision = decide(
         alert,
-        rule_specs(session, alert.workspace_id),
+        batch.remember(
+            ("rules", alert.workspace_id), lambda: rule_specs(session, alert.workspace_id)
+        ),
         now,
         matches=lambda condition, facts: filter_matches(condition, facts, budget),
     )
     if decision.verdict is Verdict.NEVER:
-        drop_candidate(session, alert.id)
+        batch.drop_candidate(session, alert.id)
         return None
-    workspace = session.get_one(Workspace, alert.workspace_id)
-    component_ids = resolve_components(session, workspace, alert, budget)
+    workspace = batch.remember(
+        ("workspace", alert.workspace_id), lambda: session.get_one(Workspace, alert.workspace_id)
+    )
+    component_ids = resolve_components(session, workspace, alert, budget, batch)
     components.lock(session, component_ids)
     incident = collecting_incident(session, component_ids)
     if incident is None and decision.verdict is Verdict.WAIT:
         if decision.due_at is not None:
-            _set_candidate(session, alert, decision.due_at)
+            _set_candidate(session, alert, decision.due_at, batch)
         else:
-            drop_candidate(session, alert.id)
+            batch.drop_candidate(session, alert.id)
         return None
     opened = incident is None
     if incident is None:
@@ -336,8 +363,10 @@ def handle_alert(
             alert.public_id,
             decision.reason,
         )
-    drop_candidate(session, alert.id)
+    batch.drop_candidate(session, alert.id)
     attach(session, incident, alert, component_ids, opened=opened)
+    batch.joined(alert.id, incident)
+    batch.tail.forget(incident.id)
     sync.publish(session, incident)
     return incident
 

@@ -25,6 +25,7 @@ from provider.ops.incidents.models import Review
 from provider.ops.incidents.models import ReviewIncident
 from provider.ops.incidents.models import ReviewStatus
 from provider.ops.owned import require_owned
+from provider.ops.sync import linked
 from provider.ops.sync import service as sync
 from provider.times import iso
 
@@ -61,14 +62,7 @@ def require_review(session: Session, workspace_id: int, public_id: str) -> Revie
 
 
 def incidents_of(session: Session, review: Review) -> list[Incident]:
-    return list(
-        session.scalars(
-            select(Incident)
-            .join(ReviewIncident, ReviewIncident.incident_id == Incident.id)
-            .where(ReviewIncident.review_id == review.id)
-            .order_by(ReviewIncident.position)
-        )
-    )
+    return list(session.scalars(linked.incidents_of(review.id)))
 
 
 def _duration(delta: timedelta | None) -> str:

@@ -22,13 +22,13 @@ from provider.ops.components import service as components
 from provider.ops.incidents import alert_source
 from provider.ops.incidents import mapping
 from provider.ops.incidents import timeline
+from provider.ops.incidents.batch import drop_candidate
 from provider.ops.incidents.models import EventKind
 from provider.ops.incidents.models import Incident
 from provider.ops.incidents.models import IncidentAlert
 from provider.ops.incidents.models import IncidentStatus
 from provider.ops.incidents.promotion import add_components
 from provider.ops.incidents.promotion import attach
-from provider.ops.incidents.promotion import drop_candidate
 from provider.ops.incidents.promotion import open_incident
 from provider.ops.incidents.promotion import resolve
 from provider.ops.incidents.promotion import resolve_components

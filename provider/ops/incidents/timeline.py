@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from provider.connect.models import Installation
 from provider.ops.incidents import issue_sync
+from provider.ops.incidents.batch import TimelineTail
 from provider.ops.incidents.facts import AlertFacts
 from provider.ops.incidents.models import EventKind
 from provider.ops.incidents.models import Incident
@@ -154,33 +155,39 @@ def alert_joined(session: Session, incident: Incident, alert: AlertFacts, *, ope
         _alert_entry(session, incident, alert, EventKind.ALERT_ADDED, f"Alert {label} joined")
 
 
-def alert_changed(session: Session, incident: Incident, alert: AlertFacts) -> None:
-    """An alert of the incident fired again or closed."""
-    last = session.scalars(
-        select(IncidentEvent)
-        .where(IncidentEvent.incident_id == incident.id, IncidentEvent.alert_id == alert.id)
-        .order_by(IncidentEvent.id.desc())
-        .limit(1)
-    ).first()
+def alert_changed(
+    session: Session, incident: Incident, alert: AlertFacts, tail: TimelineTail | None = None
+) -> None:
+    """An alert of the incident fired again or closed.
+
+    An alert firing again updates its own "fired again" entry while nothing but other alerts
+    firing again came after it, so alerts repeating in turn during a storm keep one line each.
+    ``tail``: what a batch of alert changes read of its incidents' timelines.
+    """
+    tail = tail if tail is not None else TimelineTail()
+    last = tail.last_entry(session, incident.id, alert.id)
     label = _alert_label(alert)
     if not alert.open:
         if last is None or last.kind is not EventKind.ALERT_CLOSED:
-            _alert_entry(session, incident, alert, EventKind.ALERT_CLOSED, f"Alert {label} closed")
+            tail.recorded(
+                _alert_entry(
+                    session, incident, alert, EventKind.ALERT_CLOSED, f"Alert {label} closed"
+                )
+            )
         return
     seen = int((last.detail or {}).get("count", 1)) if last is not None else 1
     if alert.count <= seen:
         return  # acknowledged, noted, retagged…: not news for the timeline
     text = f"Alert {label} fired again ({alert.count} times in all)"
-    newest = latest(session, incident)
     if (
-        newest is not None
-        and newest.kind is EventKind.ALERT_REPEATED
-        and newest.alert_id == alert.id
+        last is not None
+        and last.kind is EventKind.ALERT_REPEATED
+        and not tail.news_since(session, incident.id, last.id)
     ):
-        newest.text, newest.at = text, utcnow()
-        newest.detail = {**(newest.detail or {}), "count": alert.count}
+        last.text, last.at = text, utcnow()
+        last.detail = {**(last.detail or {}), "count": alert.count}
         return
-    _alert_entry(session, incident, alert, EventKind.ALERT_REPEATED, text)
+    tail.recorded(_alert_entry(session, incident, alert, EventKind.ALERT_REPEATED, text))
 
 
 # ── deliveries (the outbox worker's observer) ──────────────────────────────────────────────────

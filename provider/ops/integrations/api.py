@@ -41,6 +41,7 @@ from provider.ops.integrations.schemas import IntegrationUpdate
 from provider.ops.integrations.schemas import IntegrationWithKey
 from provider.ops.integrations.schemas import KeyRotation
 from provider.ops.integrations.schemas import ReorderBody
+from provider.ops.routes import Owned
 from provider.ops.routes import Routes
 from provider.schema.endpoint import endpoint
 from provider.schema.endpoint import mark_auth
@@ -52,6 +53,7 @@ bp = Blueprint("ops_integrations", __name__, url_prefix="/v1/integrations")
 
 TAG = "Integrations"
 route = Routes(bp, TAG)
+INTEGRATION = Owned("integration", integrations.require_integration, Integration)
 DONE = "Done; no body."
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -72,14 +74,15 @@ def _action(integration_id: str, action_id: str) -> models.IntegrationAction:
 # Integrations
 
 
-@route(
-    "GET", "", CONFIGURE, "List integrations", query=PageQuery, responses={200: Page[Integration]}
+list_integrations = route.owned(
+    "GET",
+    "",
+    CONFIGURE,
+    "List integrations",
+    INTEGRATION,
+    integrations.list_integrations,
+    query=PageQuery,
 )
-def list_integrations(query: PageQuery) -> Page[Integration]:
-    rows, total = integrations.list_integrations(
-        get_session(), g.workspace.id, offset=query.offset, size=query.size
-    )
-    return Page[Integration](**page_of([Integration.of(i) for i in rows], total, query))
 
 
 @route(
@@ -101,9 +104,9 @@ def create_integration(body: IntegrationCreate) -> IntegrationWithKey:
     return IntegrationWithKey.of(integration, api_key=key)
 
 
-@route("GET", "/<integration_id>", CONFIGURE, "Get an integration", responses={200: Integration})
-def get_integration(integration_id: str) -> Integration:
-    return Integration.of(_integration(integration_id))
+get_integration = route.owned(
+    "GET", "/<integration_id>", CONFIGURE, "Get an integration", INTEGRATION
+)
 
 
 @route(

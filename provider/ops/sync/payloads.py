@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from provider.jira.schemas import MAX_DESCRIPTION
@@ -18,10 +17,9 @@ from provider.jira.schemas import clip
 from provider.ops.components.models import Component
 from provider.ops.incidents.describe import description_of
 from provider.ops.incidents.models import Incident
-from provider.ops.incidents.models import IncidentComponent
 from provider.ops.incidents.models import IncidentStatus
 from provider.ops.incidents.models import Review
-from provider.ops.incidents.models import ReviewIncident
+from provider.ops.sync import linked
 from provider.ops.sync.links import Links
 from provider.ops.workspaces.models import Workspace
 from provider.times import iso
@@ -45,15 +43,8 @@ def component_payload(component: Component, workspace: Workspace, links: Links) 
 
 
 def component_public_ids(session: Session, incident: Incident) -> list[str]:
-    return list(
-        session.scalars(
-            select(Component.public_id)
-            .join(IncidentComponent, IncidentComponent.component_id == Component.id)
-            .where(IncidentComponent.incident_id == incident.id)
-            .order_by(IncidentComponent.position, Component.id)
-            .limit(MAX_ITEMS)
-        )
-    )
+    ids = linked.components_of(incident.id, Component.public_id).limit(MAX_ITEMS)
+    return list(session.scalars(ids))
 
 
 def _severity(value: str | None) -> SeverityLevel:
@@ -87,15 +78,8 @@ def incident_payload(session: Session, incident: Incident, links: Links) -> Inci
 
 
 def review_incident_ids(session: Session, review: Review) -> list[str]:
-    return list(
-        session.scalars(
-            select(Incident.public_id)
-            .join(ReviewIncident, ReviewIncident.incident_id == Incident.id)
-            .where(ReviewIncident.review_id == review.id)
-            .order_by(ReviewIncident.position, Incident.id)
-            .limit(MAX_ITEMS)
-        )
-    )
+    ids = linked.incidents_of(review.id, Incident.public_id).limit(MAX_ITEMS)
+    return list(session.scalars(ids))
 
 
 def review_payload(session: Session, review: Review, links: Links) -> ReviewPayload:

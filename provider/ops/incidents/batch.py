@@ -1,0 +1,223 @@
+"""What the incidents listener knows of a batch's alerts: their incidents, promotion candidates
+and latest timeline entries.
+
+Every alert change asks which incident its alert belongs to, drops the alert's promotion
+candidate, and finds the alert's latest timeline entry and whether news came after it. Asked per
+change, that was four statements of the seven or eight a change cost in a storm, each flushing
+the changes before it. :class:`BatchIncidents` reads them for every alert of a batch in four
+statements when the batch begins and keeps them current as the batch's changes attach alerts,
+set or drop candidates and record entries. It lives for one transaction (the batch's): the
+listener uses it only there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from collections.abc import Hashable
+from collections.abc import Iterable
+from typing import Any
+from typing import TypeVar
+from typing import cast
+
+from sqlalchemy import bindparam
+from sqlalchemy import delete
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from provider.ops.incidents.models import NEWS_PREDICATE
+from provider.ops.incidents.models import EventKind
+from provider.ops.incidents.models import Incident
+from provider.ops.incidents.models import IncidentAlert
+from provider.ops.incidents.models import IncidentEvent
+from provider.ops.incidents.models import PromotionCandidate
+
+T = TypeVar("T")
+
+_INCIDENTS = (
+    select(IncidentAlert.alert_id, Incident)
+    .join(Incident, Incident.id == IncidentAlert.incident_id)
+    .where(IncidentAlert.alert_id.in_(bindparam("alert_ids", expanding=True)))
+)
+_CANDIDATES = select(PromotionCandidate.alert_id).where(
+    PromotionCandidate.alert_id.in_(bindparam("alert_ids", expanding=True))
+)
+_INCIDENT_OF_ALERT = (
+    select(Incident)
+    .join(IncidentAlert, IncidentAlert.incident_id == Incident.id)
+    .where(IncidentAlert.alert_id == bindparam("alert_id"))
+)
+_DROP_CANDIDATE = delete(PromotionCandidate).where(
+    PromotionCandidate.alert_id == bindparam("alert_id")
+)
+
+
+# Each reads one index range (migration 0018), however many alerts the incident has.
+_ALERTS_LAST_ENTRY = (
+    select(IncidentEvent)
+    .where(
+        IncidentEvent.alert_id == bindparam("alert_id"),
+        IncidentEvent.incident_id == bindparam("incident_id"),
+    )
+    .order_by(IncidentEvent.alert_id.desc(), IncidentEvent.id.desc())
+    .limit(1)
+)
+# The predicate spelled as the partial index spells it, so the planners can use the index.
+_NEWS_SINCE = (
+    select(IncidentEvent.id)
+    .where(
+        IncidentEvent.incident_id == bindparam("incident_id"),
+        text(NEWS_PREDICATE),
+        IncidentEvent.id > bindparam("after"),
+    )
+    .order_by(IncidentEvent.incident_id, IncidentEvent.id)
+    .limit(1)
+)
+_LAST_ENTRIES = select(IncidentEvent).where(
+    IncidentEvent.id.in_(
+        select(func.max(IncidentEvent.id))
+        .where(IncidentEvent.alert_id.in_(bindparam("alert_ids", expanding=True)))
+        .group_by(IncidentEvent.alert_id, IncidentEvent.incident_id)
+    )
+)
+_NEWEST_NEWS = (
+    select(IncidentEvent.incident_id, func.max(IncidentEvent.id))
+    .where(
+        IncidentEvent.incident_id.in_(bindparam("incident_ids", expanding=True)),
+        text(NEWS_PREDICATE),
+    )
+    .group_by(IncidentEvent.incident_id)
+)
+
+
+def incident_of_alert(session: Session, alert_id: int) -> Incident | None:
+    return session.scalars(_INCIDENT_OF_ALERT, {"alert_id": alert_id}).first()
+
+
+def drop_candidate(session: Session, alert_id: int) -> None:
+    session.execute(_DROP_CANDIDATE, {"alert_id": alert_id})
+
+
+class BatchIncidents:
+    """Per alert id: its incident (``None``: none) and whether it has a candidate, for the
+    alerts read; an alert not read is looked up (and then known) on first use. The incidents
+    are held here, not only in the session's identity map, which holds them weakly."""
+
+    __slots__ = ("_candidates", "_incident_of", "_read", "tail")
+
+    def __init__(self) -> None:
+        self._incident_of: dict[int, Incident | None] = {}
+        # alert id -> whether a candidate row exists
+        self._candidates: dict[int, bool] = {}
+        self._read: dict[Hashable, Any] = {}
+        self.tail = TimelineTail()
+
+    def remember(self, key: Hashable, read: Callable[[], T]) -> T:
+        """What ``read`` returns, read once per batch: for a workspace's configuration (its
+        rules, mappings, fallback component), which no change of the batch alters."""
+        if key not in self._read:
+            self._read[key] = read()
+        return cast(T, self._read[key])
+
+    @classmethod
+    def load(cls, session: Session, alert_ids: Iterable[int]) -> BatchIncidents:
+        known = cls()
+        ids = sorted(set(alert_ids))
+        if not ids:
+            return known
+        known._incident_of = dict.fromkeys(ids)
+        known._candidates = dict.fromkeys(ids, False)
+        for alert_id, incident in session.execute(_INCIDENTS, {"alert_ids": ids}):
+            known._incident_of[alert_id] = incident
+        for alert_id in session.scalars(_CANDIDATES, {"alert_ids": ids}):
+            known._candidates[alert_id] = True
+        known.tail = TimelineTail.load(
+            session,
+            ((i.id, alert_id) for alert_id, i in known._incident_of.items() if i is not None),
+        )
+        return known
+
+    def new_alert(self, alert_id: int) -> None:
+        """An alert this transaction inserted: no incident and no candidate can name it yet."""
+        self._incident_of[alert_id] = None
+        self._candidates[alert_id] = False
+
+    def incident_of(self, session: Session, alert_id: int) -> Incident | None:
+        if alert_id not in self._incident_of:
+            self._incident_of[alert_id] = incident_of_alert(session, alert_id)
+        return self._incident_of[alert_id]
+
+    def joined(self, alert_id: int, incident: Incident) -> None:
+        self._incident_of[alert_id] = incident
+
+    def drop_candidate(self, session: Session, alert_id: int) -> None:
+        if self._candidates.get(alert_id) is False:
+            return
+        drop_candidate(session, alert_id)
+        self._candidates[alert_id] = False
+
+    def candidate_set(self, alert_id: int) -> None:
+        self._candidates[alert_id] = True
+
+
+class TimelineTail:
+    """Per (incident, alert): the alert's latest entry on the incident's timeline; per incident:
+    the id of its newest entry that is news. What was not read is looked up on first use.
+
+    Kept current by :func:`~provider.ops.incidents.timeline.alert_changed` through
+    :meth:`recorded`; whoever records other entries of an incident meanwhile calls
+    :meth:`forget` for it.
+    """
+
+    __slots__ = ("_last", "_news")
+
+    def __init__(self) -> None:
+        self._last: dict[tuple[int, int], IncidentEvent | None] = {}
+        self._news: dict[int, int] = {}
+
+    @classmethod
+    def load(cls, session: Session, pairs: Iterable[tuple[int, int]]) -> TimelineTail:
+        """Read the tails of these ``(incident id, alert id)`` pairs, in two statements."""
+        tail = cls()
+        wanted = set(pairs)
+        if not wanted:
+            return tail
+        tail._last = dict.fromkeys(wanted)
+        alert_ids = sorted({alert_id for _, alert_id in wanted})
+        for entry in session.scalars(_LAST_ENTRIES, {"alert_ids": alert_ids}):
+            key = (entry.incident_id, entry.alert_id or 0)
+            if key in wanted:
+                tail._last[key] = entry
+        incident_ids = sorted({incident_id for incident_id, _ in wanted})
+        tail._news = dict.fromkeys(incident_ids, 0)
+        for incident_id, newest in session.execute(_NEWEST_NEWS, {"incident_ids": incident_ids}):
+            tail._news[incident_id] = newest
+        return tail
+
+    def last_entry(self, session: Session, incident_id: int, alert_id: int) -> IncidentEvent | None:
+        key = (incident_id, alert_id)
+        if key not in self._last:
+            self._last[key] = session.scalars(
+                _ALERTS_LAST_ENTRY, {"incident_id": incident_id, "alert_id": alert_id}
+            ).first()
+        return self._last[key]
+
+    def news_since(self, session: Session, incident_id: int, after: int) -> bool:
+        """Whether an entry that is news came after entry ``after``."""
+        if incident_id in self._news:
+            return self._news[incident_id] > after
+        found = session.scalar(_NEWS_SINCE, {"incident_id": incident_id, "after": after})
+        return found is not None
+
+    def recorded(self, entry: IncidentEvent) -> None:
+        if entry.alert_id is not None:
+            self._last[(entry.incident_id, entry.alert_id)] = entry
+        if entry.kind is not EventKind.ALERT_REPEATED and entry.incident_id in self._news:
+            self._news[entry.incident_id] = max(self._news[entry.incident_id], entry.id)
+
+    def forget(self, incident_id: int) -> None:
+        """Entries of this incident were recorded elsewhere: read its tail again when asked."""
+        self._news.pop(incident_id, None)
+        for key in [key for key in self._last if key[0] == incident_id]:
+            del self._last[key]
