@@ -20,6 +20,7 @@ from collections.abc import Collection
 
 from sqlalchemy import func
 from sqlalchemy import select
+from sqlalchemy import union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
@@ -96,14 +97,21 @@ def claim_order(
         workspaces = session.scalars(
             select(oldest.c.workspace_id).order_by(oldest.c.first).limit(limit)
         ).all()
-        queues = [
-            session.execute(
-                select(AlertRequest.id, AlertRequest.workspace_id)
-                .where(pending, AlertRequest.workspace_id == workspace_id)
-                .order_by(AlertRequest.id)
-                .limit(per_workspace)
-            ).all()
+        if not workspaces:
+            return []
+        # Each workspace's head is an index range of its own; one statement for all of them.
+        heads = [
+            select(AlertRequest.id, AlertRequest.workspace_id)
+            .where(pending, AlertRequest.workspace_id == workspace_id)
+            .order_by(AlertRequest.id)
+            .limit(per_workspace)
+            .subquery()
             for workspace_id in workspaces
         ]
-    order = [(r.id, r.workspace_id) for turn in itertools.zip_longest(*queues) for r in turn if r]
+        rows = session.execute(union_all(*(select(head) for head in heads))).all()
+    queues: dict[int, list[int]] = {workspace_id: [] for workspace_id in workspaces}
+    for request_id, workspace_id in rows:
+        queues[workspace_id].append(request_id)
+    lanes = [[(r, w) for r in sorted(queue)] for w, queue in queues.items()]
+    order = [pair for turn in itertools.zip_longest(*lanes) for pair in turn if pair is not None]
     return order[:limit]
