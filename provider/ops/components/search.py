@@ -182,6 +182,11 @@ def find_containers(
         params["phrase"] = _fts_phrase(needle)
         # Many candidates (the query is in most names) are better met walking the workspace's
         # names in order, which stops at the limit, than sorted; the count stops at the bound.
-        trigrams = _plain(_CANDIDATES).rows(connection, params)[0][0] <= DENSE
+        candidates = _plain(_CANDIDATES).rows(connection, params)[0][0]
+        if candidates == 0:
+            # The trigram statement takes its candidates from this same index: it would find
+            # none (a typo, an empty site), so it is not run.
+            return rows
+        trigrams = candidates <= DENSE
     containing = _containing_statement(in_workspace=in_workspace, trigrams=trigrams)
     return rows + _plain(containing).rows(connection, params, limit=MAX_CONTAINERS - len(rows))
