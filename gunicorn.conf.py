@@ -13,6 +13,13 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # gthread with a shutdown that ends even with slow clients and doubled signals: see the module.
 worker_class = "provider.webserver.ThreadWorker"
 threads = int(os.environ.get("WEB_THREADS", "4"))
+# The app is built once, in the master, and the workers fork from it: the pages of the modules
+# they do not touch stay the master's, so a worker's resident size holds only what it uses
+# (measured, an idle worker 90.6 MiB without, 71.7 MiB with). A worker that fails to build the
+# app no longer loops: a broken app stops gunicorn at start. A SIGHUP restarts the workers on the
+# code the master loaded; deployments restart the process instead. See post_fork for the state
+# that must not cross the fork.
+preload_app = True
 timeout = 30
 # How long a SIGTERM lets requests in flight finish before the workers go. Below the 10 s after
 # which `docker stop` kills, and well below `provider run`'s own 12 s bound.
@@ -97,6 +104,21 @@ def when_ready(server):  # type: ignore[no-untyped-def]
     for address in server.cfg.address:
         if isinstance(address, tuple):
             server.log.info("Listening at: http://%s:%s (a socket per worker)", *address[:2])
+
+
+def post_fork(server, worker):  # type: ignore[no-untyped-def]
+    # Connections the master's pool may hold must stay the master's: the worker starts a pool
+    # of its own, leaving those open for the master (SQLAlchemy's advice for forked engines).
+    from sqlalchemy import Engine
+
+    from provider import db
+
+    app = server.app.callable
+    if app is None:
+        return  # not preloaded: the worker builds an app of its own
+    engine = db.SESSIONS.of(app).kw["bind"]
+    if isinstance(engine, Engine):
+        engine.dispose(close=False)
 
 
 def post_worker_init(worker):  # type: ignore[no-untyped-def]

@@ -51,41 +51,39 @@ class AppError(Exception):
         self.details = dict(details or {})
         self.headers = dict(headers or {})
 
-
-class BadRequest(AppError):
-    status, code = 400, "bad_request"
-
-
-class Unauthorized(AppError):
-    status, code = 401, "unauthorized"
-
-
-class Forbidden(AppError):
-    status, code = 403, "forbidden"
+    def __init_subclass__(cls, *, status: int | None = None, code: str | None = None) -> None:
+        super().__init_subclass__()
+        if status is not None:
+            cls.status = status
+        if code is not None:
+            cls.code = code
 
 
-class NotFound(AppError):
-    status, code = 404, "not_found"
+class BadRequest(AppError, status=400, code="bad_request"): ...
 
 
-class Conflict(AppError):
-    status, code = 409, "conflict"
+class Unauthorized(AppError, status=401, code="unauthorized"): ...
 
 
-class PayloadTooLarge(AppError):
-    status, code = 413, "payload_too_large"
+class Forbidden(AppError, status=403, code="forbidden"): ...
 
 
-class ValidationFailed(AppError):
-    status, code = 422, "validation_failed"
+class NotFound(AppError, status=404, code="not_found"): ...
 
 
-class TooManyRequests(AppError):
-    status, code = 429, "rate_limited"
+class Conflict(AppError, status=409, code="conflict"): ...
 
 
-class ServiceUnavailable(AppError):
-    status, code = 503, "unavailable"
+class PayloadTooLarge(AppError, status=413, code="payload_too_large"): ...
+
+
+class ValidationFailed(AppError, status=422, code="validation_failed"): ...
+
+
+class TooManyRequests(AppError, status=429, code="rate_limited"): ...
+
+
+class ServiceUnavailable(AppError, status=503, code="unavailable"): ...
 
 
 def body(code: str, title: str, details: Mapping[str, Any] | None = None) -> dict[str, Any]:

@@ -15,16 +15,19 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 from typing import Any
 from typing import Protocol
 
-import requests
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from jwt.algorithms import RSAAlgorithm
 
 from provider import netguard
 from provider.connect.fit import KID
 from provider.errors import Unauthorized
+
+if TYPE_CHECKING:
+    import requests
 
 logger = logging.getLogger(__name__)
 
@@ -93,8 +96,11 @@ class HttpForgeKeys:
         self.timeout = timeout
         self.min_refresh_seconds = min_refresh_seconds
         self.clock = clock
-        self._session = session or requests.Session()
-        self._session.trust_env = False
+        # requests (with urllib3, charset_normalizer, idna) is a few MiB of every web worker, and
+        # the JWKS is fetched only when a Forge token names a new kid: made at the first fetch.
+        self._session = session
+        if session is not None:
+            session.trust_env = False
         self._keys: dict[str, RSAPublicKey] = {}
         self._fetched_at: float | None = None
         self._lock = threading.Lock()
@@ -132,6 +138,11 @@ class HttpForgeKeys:
 
         :raises Unauthorized: when the JWKS cannot be fetched or read.
         """
+        import requests  # deferred: see __init__
+
+        if self._session is None:  # under self._refresh: one session for the process
+            self._session = requests.Session()
+            self._session.trust_env = False
         try:
             netguard.check_url(
                 self.jwks_url, allow_private=self.allow_private, resolver=self.resolver

@@ -18,13 +18,16 @@ import time
 from collections import OrderedDict
 from collections import deque
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 from typing import Protocol
 
-import requests
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from provider.errors import Unauthorized
+
+if TYPE_CHECKING:
+    import requests
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +82,9 @@ class HttpInstallKeys:
         self.unknown_kid_seconds = unknown_kid_seconds
         self.fetches_per_minute = fetches_per_minute
         self.clock = clock
-        self._session = session or requests.Session()
+        # requests (with urllib3, charset_normalizer, idna) is a few MiB of every web worker, and
+        # a key is fetched only at an install with a new kid: the session is made at that fetch.
+        self._session = session
         self._cache: OrderedDict[str, RSAPublicKey] = OrderedDict()
         self._unknown: OrderedDict[str, float] = OrderedDict()
         self._fetches: deque[float] = deque()
@@ -126,9 +131,15 @@ class HttpInstallKeys:
         self._fetches.append(now)
 
     def _fetch(self, kid: str) -> RSAPublicKey:
+        import requests  # deferred: see __init__
+
         url = f"{self.base_url}/{kid}"
+        with self._lock:  # fetches run outside the lock, concurrently: one session for them all
+            if self._session is None:
+                self._session = requests.Session()
+            session = self._session
         try:
-            response = self._session.get(url, timeout=self.timeout, allow_redirects=False)
+            response = session.get(url, timeout=self.timeout, allow_redirects=False)
         except requests.RequestException as e:
             logger.warning("install key fetch failed kid=%s error=%s", kid, type(e).__name__)
             raise Unauthorized(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from collections.abc import Mapping
+from dataclasses import KW_ONLY
 from dataclasses import dataclass
 from typing import Any
 from typing import Generic
@@ -33,6 +34,8 @@ from sqlalchemy.orm import Session
 from provider.db import get_session
 from provider.db import read_only as read_only_session
 from provider.ops.access.http import api_key_required
+from provider.ops.access.principal import READ
+from provider.ops.access.principal import WRITE
 from provider.schema.endpoint import Declaration
 from provider.schema.endpoint import ResponseSpec
 from provider.schema.endpoint import endpoint
@@ -136,6 +139,13 @@ class Owned(Generic[Row]):
         return served[method]
 
 
+class RouteOptions(Declaration, total=False):
+    """What a declaration may add to the operation's: who may call it, and a read-only session."""
+
+    access: str | None
+    read_only: bool | None
+
+
 class Served(NamedTuple):
     """An operation on owned rows: its name (the operation id's), view and usual answer."""
 
@@ -144,33 +154,43 @@ class Served(NamedTuple):
     responses: Mapping[int, ResponseSpec]
 
 
+@dataclass(frozen=True, slots=True)
 class Routes:
     """The operations of ``bp`` under one OpenAPI ``tag``, each checked by ``guard(access)``.
 
-    ``route = Routes(bp, "Components")``, then ``@route("GET", "/<component_id>", READ,
-    "Get a component", responses={200: Component})`` above each view.
+    Within a context, reading takes one access and writing another: a GET needs ``reads``, any
+    other method ``writes``, unless its declaration names its own ``access``. With ``read_only``,
+    the sessions of the operations declared here (authentication's included) never write.
+
+    ``route = Routes(bp, "Components", writes=CONFIGURE)``, then ``@route("PATCH",
+    "/<component_id>", "Update a component", {200: Component}, body=ComponentUpdate)`` (or, for a
+    read, ``@route.get("/<component_id>", "Get a component", Component)``) above each view.
     """
 
-    def __init__(self, bp: Blueprint, tag: str, guard: Guard = api_key_required) -> None:
-        self.bp = bp
-        self.tag = tag
-        self.guard = guard
+    bp: Blueprint
+    tag: str
+    guard: Guard = api_key_required
+    _: KW_ONLY
+    reads: str = READ
+    writes: str = WRITE
+    read_only: bool = False
 
     def __call__(
         self,
         method: str,
         path: str,
-        access: str,
         summary: str,
-        *,
         responses: Mapping[int, ResponseSpec],
-        read_only: bool = False,
+        *,
+        access: str | None = None,
+        read_only: bool | None = None,
         **declared: Unpack[Declaration],
     ) -> Callable[[Callable[P, R]], Callable[P, Response]]:
-        """Serve ``method path`` to keys that may ``access`` it, as the operation declared here.
-
-        With ``read_only``, the view's session (authentication's included) never writes.
-        """
+        """Serve ``method path`` to keys that may access it, as the operation declared here."""
+        if access is None:
+            access = self.reads if method == "GET" else self.writes
+        if read_only is None:
+            read_only = self.read_only
 
         def decorator(view: Callable[P, R]) -> Callable[P, Response]:
             declared_view = endpoint(summary, tag=self.tag, responses=responses, **declared)(view)
@@ -182,15 +202,21 @@ class Routes:
 
         return decorator
 
+    def get(
+        self, path: str, summary: str, answer: ResponseSpec, **declared: Unpack[RouteOptions]
+    ) -> Callable[[Callable[P, R]], Callable[P, Response]]:
+        """Serve a read: ``GET path``, answered 200 with ``answer``."""
+        return self("GET", path, summary, {200: answer}, **declared)
+
     def owned(
         self,
         method: str,
         path: str,
-        access: str,
         summary: str,
         rows: Owned[Any],
         act: Callable[..., Any] | None = None,
         *,
+        access: str | None = None,
         responses: Mapping[int, ResponseSpec] | None = None,
         **declared: Unpack[Declaration],
     ) -> Callable[..., Response]:
@@ -200,4 +226,4 @@ class Routes:
         name, view, usual = rows.view(method, act)
         # The view's name is the endpoint's, and so the operation id in the document.
         view.__name__ = view.__qualname__ = name
-        return self(method, path, access, summary, responses=responses or usual, **declared)(view)
+        return self(method, path, summary, responses or usual, access=access, **declared)(view)

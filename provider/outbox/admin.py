@@ -19,6 +19,7 @@ from provider.outbox.budget import ensure_delivery_state
 from provider.outbox.models import DeliveryState
 from provider.outbox.models import MessageStatus
 from provider.outbox.models import OutboxMessage
+from provider.outbox.rows import site_in
 from provider.times import iso
 from provider.times import utcnow
 
@@ -179,10 +180,7 @@ def resume(session: Session, installation: Installation) -> None:
     state.throttle_count = 0
     session.execute(
         update(OutboxMessage)
-        .where(
-            OutboxMessage.installation_id == installation.id,
-            OutboxMessage.status == MessageStatus.PENDING,
-        )
+        .where(site_in(installation.id, MessageStatus.PENDING))
         .values(next_attempt_at=None)
     )
     session.flush()

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
+from typing import TYPE_CHECKING
 from typing import Any
 
 from sqlalchemy import ColumnElement
@@ -36,11 +37,16 @@ from sqlalchemy import true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from provider.connect.http import JiraCall
 from provider.outbox.models import DeliveryState
 from provider.outbox.models import MessageStatus
 from provider.outbox.models import OutboxMessage
+from provider.outbox.rows import site_in
 from provider.times import iso
+
+if TYPE_CHECKING:
+    # An annotation only: provider.connect.http brings requests, which the web process (the
+    # admin page reads budgets from here) has no use for.
+    from provider.connect.http import JiraCall
 
 # Without a policy header, a window is assumed to last what Jira's does.
 DEFAULT_WINDOW_SECONDS = 3600
@@ -124,11 +130,7 @@ def settled(
         return True
     newest = session.scalar(
         select(OutboxMessage.created_at)
-        .where(
-            OutboxMessage.installation_id == installation_id,
-            OutboxMessage.status == MessageStatus.PENDING,
-            OutboxMessage.kind == kind,
-        )
+        .where(site_in(installation_id, MessageStatus.PENDING), OutboxMessage.kind == kind)
         .order_by(OutboxMessage.id.desc())
         .limit(1)
     )

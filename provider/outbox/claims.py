@@ -49,6 +49,7 @@ from provider.outbox.models import MessageStatus
 from provider.outbox.models import OutboxMessage
 from provider.outbox.rows import chunks
 from provider.outbox.rows import installation_is
+from provider.outbox.rows import site_in
 
 logger = logging.getLogger(__name__)
 
@@ -250,11 +251,7 @@ def _take_site(session: Session, installation_id: int, now: datetime) -> bool:
             return False
     in_flight = session.scalar(
         select(OutboxMessage.id)
-        .where(
-            OutboxMessage.installation_id == installation_id,
-            OutboxMessage.status == MessageStatus.SENDING,
-            OutboxMessage.claimed_until >= now,
-        )
+        .where(site_in(installation_id, MessageStatus.SENDING), OutboxMessage.claimed_until >= now)
         .limit(1)
     )
     return in_flight is None

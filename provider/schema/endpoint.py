@@ -117,7 +117,10 @@ def endpoint(
     """Declare an operation; the view gets ``body=`` and ``query=`` when they are declared.
 
     With ``form``, a form-encoded body is read as its fields (strings) and validated like JSON.
+    Without a ``description``, the operation states the limits of its ``query``, if it has any.
     """
+    if description is None and query is not None:
+        description = query.documented_limits()
     op = Operation(
         summary=summary,
         tag=tag,

@@ -36,12 +36,20 @@ class WindowedPageQuery(PageQuery):
 
     WINDOW: ClassVar[int] = 20000
 
+    @classmethod
+    def size_name(cls) -> str:
+        """The page size's parameter (``size``, or the alias a protocol gives it)."""
+        return cls.model_fields["size"].alias or "size"
+
+    @classmethod
+    def documented_limits(cls) -> str:
+        return f"`offset + {cls.size_name()}` must be below {cls.WINDOW}."
+
     @model_validator(mode="after")
     def _within_window(self) -> WindowedPageQuery:
         if self.offset + self.size >= self.WINDOW:
-            size = type(self).model_fields["size"].alias or "size"
             raise ValidationFailed(
-                f"offset + {size} must be < {self.WINDOW}",
+                f"offset + {self.size_name()} must be < {self.WINDOW}",
                 details={"source": {"parameter": "offset"}},
             )
         return self

@@ -31,6 +31,11 @@ class QueryModel(BaseModel):
         frozen=True,
     )
 
+    @classmethod
+    def documented_limits(cls) -> str | None:
+        """What an operation that reads these parameters says of their limits in the document."""
+        return None
+
 
 @dataclass(frozen=True, slots=True)
 class WholeNumber:

@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session
 from provider.connect.models import Installation
 from provider.ops.alerts.models import Alert
 from provider.ops.incidents import timeline
-from provider.ops.incidents.facts import PRIORITIES
 from provider.ops.incidents.models import EventKind
 from provider.ops.incidents.models import Incident
 from provider.ops.incidents.models import IncidentStatus
+from provider.ops.priority import PRIORITIES
 from provider.ops.sync import linked
 from provider.ops.sync.service import linked_installations
 from provider.ops.workspaces.models import Workspace

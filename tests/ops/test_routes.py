@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 from flask import Blueprint
 from flask import Flask
@@ -41,11 +44,11 @@ def _echo_blueprint() -> Blueprint:
     bp = Blueprint("routes_test", __name__, url_prefix="/v1/routes-test")
     route = Routes(bp, "Meta")
 
-    @route("GET", "/<thing>", READ, "Echo a path", responses={200: Echo}, read_only=True)
+    @route.get("/<thing>", "Echo a path", Echo, read_only=True)
     def echo_path(thing: str) -> Echo:
         return Echo(thing=thing, read_only=bool(g.get("db_read_only")))
 
-    @route("POST", "", CONFIGURE, "Echo a body", body=EchoBody, responses={201: Echo}, errors=[409])
+    @route("POST", "", "Echo a body", {201: Echo}, access=CONFIGURE, body=EchoBody, errors=[409])
     def echo_body(body: EchoBody) -> Echo:
         return Echo(thing=body.thing, read_only=bool(g.get("db_read_only")))
 
@@ -119,8 +122,21 @@ def test_an_owned_write_needs_what_it_does_and_a_read_of_one_row_takes_nothing()
     route = Routes(Blueprint("owned_test", __name__), "Meta")
     rows = Owned("component", components.require_component, Component)
     with pytest.raises(ValueError, match="needs what it does"):
-        route.owned("PATCH", "/<component_id>", CONFIGURE, "Update", rows)
+        route.owned("PATCH", "/<component_id>", "Update", rows)
     with pytest.raises(ValueError, match="is not served"):
-        route.owned(
-            "PUT", "/<component_id>", CONFIGURE, "Replace", rows, components.update_component
-        )
+        route.owned("PUT", "/<component_id>", "Replace", rows, components.update_component)
+
+
+def test_a_read_needs_the_reads_access_and_any_other_method_the_writes_unless_declared() -> None:
+    checked: list[str] = []
+
+    def guard(access: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        checked.append(access)
+        return lambda view: view
+
+    route = Routes(Blueprint("access_test", __name__), "Meta", guard, writes=CONFIGURE)
+    route.get("/a", "Read", Echo)(lambda: None)
+    for method in ("POST", "PUT", "PATCH", "DELETE"):
+        route(method, f"/{method}", "Write", {200: Echo})(lambda: None)
+    route("POST", "/b", "Write with the reads' access", {200: Echo}, access=READ)(lambda: None)
+    assert checked == [READ, CONFIGURE, CONFIGURE, CONFIGURE, CONFIGURE, READ]

@@ -8,7 +8,6 @@ from __future__ import annotations
 from flask import g
 
 from provider.db import get_session
-from provider.ops.access.principal import READ
 from provider.ops.alerts import search as alert_search
 from provider.ops.alerts import service
 from provider.ops.alerts.schemas import Alert
@@ -24,42 +23,27 @@ from provider.ops.alerts.schemas import RequestStatusQuery
 from provider.ops.alerts.service import AlertRef
 from provider.ops.alerts.writes import WRITES
 from provider.ops.alerts.writes import alert_named
-from provider.ops.alerts.writes import writes_blueprint
-from provider.ops.routes import Routes
+from provider.ops.alerts.writes import alert_routes
 from provider.schema.pages import Page
 from provider.schema.pages import page_of
 
-TAG = "Alerts"
-bp = writes_blueprint("ops_alerts", __name__, "/v1/alerts", WRITES, tag=TAG)
-route = Routes(bp, TAG)
+route = alert_routes("ops_alerts", __name__, "/v1/alerts", WRITES)
+bp = route.bp
 
 
-@route(
-    "GET",
-    "",
-    READ,
-    "Search alerts",
-    query=AlertListQuery,
-    responses={200: Page[Alert]},
-    description=f"`offset + size` must be below {AlertListQuery.WINDOW}.",
-    operation_id="listAlerts",
-    read_only=True,
-)
+@route.get("", "Search alerts", Page[Alert], query=AlertListQuery)
 def list_alerts(query: AlertListQuery) -> Page[Alert]:
     alerts, total = alert_search.search_listed(get_session(), g.workspace.id, query)
     values = [Alert.of(a) for a in alerts]
     return Page[Alert](**page_of(values, total, query, window=query.WINDOW))
 
 
-@route(
-    "GET",
+@route.get(
     "/requests/<request_id>",
-    READ,
     "The outcome of an asynchronous write",
+    RequestStatus,
     query=RequestStatusQuery,
-    responses={200: RequestStatus},
     operation_id="getRequestStatus",
-    read_only=True,
 )
 def request_status(request_id: str, query: RequestStatusQuery) -> RequestStatus:
     req = service.require_request(
@@ -68,44 +52,23 @@ def request_status(request_id: str, query: RequestStatusQuery) -> RequestStatus:
     return RequestStatus.of(req)
 
 
-@route(
-    "GET",
-    "/alias",
-    READ,
-    "Get the alert with an alias",
-    query=AliasQuery,
-    responses={200: Alert},
-    errors=[404],
-    operation_id="getAlertByAlias",
-    read_only=True,
-)
+@route.get("/alias", "Get the alert with an alias", Alert, query=AliasQuery, errors=[404])
 def get_alert_by_alias(query: AliasQuery) -> Alert:
     ref = AlertRef.parse(query.alias, "alias")
     return Alert.of(service.require_alert(get_session(), g.workspace.id, ref))
 
 
-@route(
-    "GET",
-    "/<identifier>",
-    READ,
-    "Get an alert",
-    query=IdentifierQuery,
-    responses={200: Alert},
-    read_only=True,
-)
+@route.get("/<identifier>", "Get an alert", Alert, query=IdentifierQuery)
 def get_alert(identifier: str, query: IdentifierQuery) -> Alert:
     return Alert.of(alert_named(identifier, query))
 
 
-@route(
-    "GET",
+@route.get(
     "/<identifier>/notes",
-    READ,
     "List notes (newest first)",
+    Page[AlertNote],
     query=NotesQuery,
-    responses={200: Page[AlertNote]},
     operation_id="listAlertNotes",
-    read_only=True,
 )
 def list_notes(identifier: str, query: NotesQuery) -> Page[AlertNote]:
     notes, total = service.list_notes(
@@ -114,14 +77,13 @@ def list_notes(identifier: str, query: NotesQuery) -> Page[AlertNote]:
     return Page[AlertNote](**page_of([AlertNote.of(n) for n in notes], total, query))
 
 
-@route(
-    "GET",
+@route.get(
     "/<identifier>/logs",
-    READ,
     "The alert's activity log",
+    Page[AlertLog],
     query=LogsQuery,
-    responses={200: Page[AlertLog]},
     operation_id="listAlertLogs",
+    read_only=False,
 )
 def list_logs(identifier: str, query: LogsQuery) -> Page[AlertLog]:
     logs, total = service.list_logs(

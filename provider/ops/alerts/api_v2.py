@@ -17,7 +17,6 @@ from provider.ops.access.opsgenie import Data
 from provider.ops.access.opsgenie import Listing
 from provider.ops.access.opsgenie import envelope
 from provider.ops.access.opsgenie import paging
-from provider.ops.access.principal import READ
 from provider.ops.alerts import search as alert_search
 from provider.ops.alerts import service
 from provider.ops.alerts.opsgenie import Alert
@@ -33,8 +32,7 @@ from provider.ops.alerts.schemas import IdentifierQuery
 from provider.ops.alerts.writes import WRITES
 from provider.ops.alerts.writes import Write
 from provider.ops.alerts.writes import alert_named
-from provider.ops.alerts.writes import writes_blueprint
-from provider.ops.routes import Routes
+from provider.ops.alerts.writes import alert_routes
 
 
 def _v2(operation_id: str, rule: str, *methods: str, **changes: object) -> tuple[Write, ...]:
@@ -74,22 +72,11 @@ V2_WRITES = (
 )
 
 
-TAG = "Alerts"
-bp = writes_blueprint("ops_alerts_v2", __name__, "/v2/alerts", V2_WRITES, tag=TAG)
-route = Routes(bp, TAG)
+route = alert_routes("ops_alerts_v2", __name__, "/v2/alerts", V2_WRITES)
+bp = route.bp
 
 
-@route(
-    "GET",
-    "",
-    READ,
-    "List alerts",
-    query=ListQuery,
-    responses={200: Listing[BaseAlert]},
-    description=f"`offset + limit` must be below {ListQuery.WINDOW}.",
-    operation_id="listAlerts",
-    read_only=True,
-)
+@route.get("", "List alerts", Listing[BaseAlert], query=ListQuery)
 def list_alerts(query: ListQuery) -> Listing[BaseAlert]:
     alerts, total = alert_search.search_listed(get_session(), g.workspace.id, query)
     return Listing[BaseAlert](
@@ -99,16 +86,7 @@ def list_alerts(query: ListQuery) -> Listing[BaseAlert]:
     )
 
 
-@route(
-    "GET",
-    "/count",
-    READ,
-    "Count alerts",
-    query=CountQuery,
-    responses={200: Data[AlertCount]},
-    operation_id="countAlerts",
-    read_only=True,
-)
+@route.get("/count", "Count alerts", Data[AlertCount], query=CountQuery)
 def count_alerts(query: CountQuery) -> Data[AlertCount]:
     _alerts, total = alert_search.search_alerts(
         get_session(), g.workspace.id, query=query.query, size=1
@@ -116,45 +94,24 @@ def count_alerts(query: CountQuery) -> Data[AlertCount]:
     return Data[AlertCount](data=AlertCount(count=total), **envelope())
 
 
-@route(
-    "GET",
+@route.get(
     "/requests/<request_id>",
-    READ,
     "The outcome of an asynchronous write",
-    responses={200: Data[OpsgenieRequestStatus]},
+    Data[OpsgenieRequestStatus],
     description="404 until the request is processed.",
     operation_id="getRequestStatus",
-    read_only=True,
 )
 def request_status(request_id: str) -> Data[OpsgenieRequestStatus]:
     req = service.require_request(get_session(), g.workspace.id, request_id)
     return Data[OpsgenieRequestStatus](data=OpsgenieRequestStatus.of(req), **envelope())
 
 
-@route(
-    "GET",
-    "/<identifier>",
-    READ,
-    "Get an alert",
-    query=IdentifierQuery,
-    responses={200: Data[Alert]},
-    operation_id="getAlert",
-    read_only=True,
-)
+@route.get("/<identifier>", "Get an alert", Data[Alert], query=IdentifierQuery)
 def get_alert(identifier: str, query: IdentifierQuery) -> Data[Alert]:
     return Data[Alert](data=Alert.of(alert_named(identifier, query)), **envelope())
 
 
-@route(
-    "GET",
-    "/<identifier>/notes",
-    READ,
-    "List notes (newest first)",
-    query=NotesQuery,
-    responses={200: Listing[Note]},
-    operation_id="listNotes",
-    read_only=True,
-)
+@route.get("/<identifier>/notes", "List notes (newest first)", Listing[Note], query=NotesQuery)
 def list_notes(identifier: str, query: NotesQuery) -> Listing[Note]:
     notes, total = service.list_notes(
         get_session(), alert_named(identifier, query), offset=query.offset, size=query.size

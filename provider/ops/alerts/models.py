@@ -20,6 +20,7 @@ from provider.db import intpk
 from provider.db import public_uuid
 from provider.db import updated_now
 from provider.db import value_enum
+from provider.ops.priority import Priority as Priority  # the alert modules import it with the model
 
 # The predicate of the partial unique index that makes de-duplication exact. Written as literal SQL
 # (not a bound parameter) so PostgreSQL can infer the index for ON CONFLICT.
@@ -31,14 +32,6 @@ class AlertStatus(enum.StrEnum):
 
     OPEN = "open"
     CLOSED = "closed"
-
-
-class Priority(enum.StrEnum):
-    P1 = "P1"
-    P2 = "P2"
-    P3 = "P3"
-    P4 = "P4"
-    P5 = "P5"
 
 
 class AlertAction(enum.StrEnum):

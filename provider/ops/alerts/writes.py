@@ -47,12 +47,14 @@ from provider.ops.alerts.schemas import Accepted
 from provider.ops.alerts.schemas import AlertCreate
 from provider.ops.alerts.schemas import IdentifierQuery
 from provider.ops.alerts.service import AlertRef
+from provider.ops.routes import Routes
 from provider.schema.endpoint import endpoint
 from provider.schema.query import StrictValidation
 
+TAG = "Alerts"
 CREATE = endpoint(
     "Create an alert (asynchronous)",
-    tag="Alerts",
+    tag=TAG,
     body=AlertCreate,
     query=StrictValidation,
     responses={202: Accepted},
@@ -169,10 +171,9 @@ def write_view(write: Write, *, tag: str) -> Callable[..., Any]:
     return api_key_required(write.permission, recent=True)(declared(view))
 
 
-def writes_blueprint(
-    name: str, import_name: str, url_prefix: str, writes: Iterable[Write], *, tag: str
-) -> Blueprint:
-    """A blueprint that takes the alert writes: the create, and ``writes`` on an existing alert.
+def alert_routes(name: str, import_name: str, url_prefix: str, writes: Iterable[Write]) -> Routes:
+    """An alert API: its blueprint takes the alert writes (the create, and ``writes`` on an
+    existing alert); its reads, declared through the routes returned, never write.
 
     ``/v1`` and ``/v2`` take the same writes at their own paths; each adds the reads, which
     answer in its own shape.
@@ -189,7 +190,7 @@ def writes_blueprint(
         bp.add_url_rule(
             f"/<identifier>/{write.rule}".rstrip("/"),
             endpoint=write.operation_id,
-            view_func=write_view(write, tag=tag),
+            view_func=write_view(write, tag=TAG),
             methods=[write.method],
         )
-    return bp
+    return Routes(bp, TAG, read_only=True)

@@ -7,7 +7,6 @@ from flask import g
 
 from provider.db import get_session
 from provider.ops.access.principal import CONFIGURE
-from provider.ops.access.principal import READ
 from provider.ops.components import service
 from provider.ops.components.schemas import Component
 from provider.ops.components.schemas import ComponentCreate
@@ -20,11 +19,11 @@ from provider.schema.pages import page_of
 
 bp = Blueprint("ops_components", __name__, url_prefix="/v1/components")
 
-route = Routes(bp, "Components")
+route = Routes(bp, "Components", writes=CONFIGURE)
 COMPONENT = Owned("component", service.require_component, Component)
 
 
-@route("GET", "", READ, "List components", query=ComponentQuery, responses={200: Page[Component]})
+@route.get("", "List components", Page[Component], query=ComponentQuery)
 def list_components(query: ComponentQuery) -> Page[Component]:
     rows, total = service.list_components(
         get_session(), g.workspace.id, name=query.name[:255], offset=query.offset, size=query.size
@@ -35,18 +34,16 @@ def list_components(query: ComponentQuery) -> Page[Component]:
 create_component = route.owned(
     "POST",
     "",
-    CONFIGURE,
     "Create a component",
     COMPONENT,
     service.create_component,
     body=ComponentCreate,
     errors=[409],
 )
-get_component = route.owned("GET", "/<component_id>", READ, "Get a component", COMPONENT)
+get_component = route.owned("GET", "/<component_id>", "Get a component", COMPONENT)
 update_component = route.owned(
     "PATCH",
     "/<component_id>",
-    CONFIGURE,
     "Update a component",
     COMPONENT,
     service.update_component,
@@ -56,7 +53,6 @@ update_component = route.owned(
 delete_component = route.owned(
     "DELETE",
     "/<component_id>",
-    CONFIGURE,
     "Delete a component (not the fallback one: 409)",
     COMPONENT,
     service.delete_component,

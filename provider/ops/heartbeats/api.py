@@ -6,7 +6,6 @@ from flask import Blueprint
 
 from provider.ops.access.http import api_key_required
 from provider.ops.access.principal import CONFIGURE
-from provider.ops.access.principal import READ
 from provider.ops.access.principal import WRITE
 from provider.ops.heartbeats import handlers
 from provider.ops.heartbeats import service
@@ -22,60 +21,39 @@ from provider.ops.routes import Owned
 from provider.ops.routes import Routes
 
 bp = Blueprint("ops_heartbeats", __name__, url_prefix="/v1/heartbeats")
-route = Routes(bp, TAG)
+route = Routes(bp, TAG, writes=CONFIGURE)
 HEARTBEAT = Owned("heartbeat", service.require_heartbeat, Heartbeat)
 
 
 list_heartbeats = route.owned(
-    "GET", "", READ, "List heartbeats", HEARTBEAT, service.list_heartbeats, query=HeartbeatQuery
+    "GET", "", "List heartbeats", HEARTBEAT, service.list_heartbeats, query=HeartbeatQuery
 )
 
 
-@route(
-    "POST",
-    "",
-    CONFIGURE,
-    "Create a heartbeat",
-    body=HeartbeatCreate,
-    responses={201: Heartbeat},
-    errors=[409],
-)
+@route("POST", "", "Create a heartbeat", {201: Heartbeat}, body=HeartbeatCreate, errors=[409])
 def create_heartbeat(body: HeartbeatCreate) -> Heartbeat:
     return Heartbeat.of(handlers.create(body))
 
 
-get_heartbeat = route.owned("GET", "/<name>", READ, "Get a heartbeat", HEARTBEAT)
+get_heartbeat = route.owned("GET", "/<name>", "Get a heartbeat", HEARTBEAT)
 
 
-@route(
-    "PATCH",
-    "/<name>",
-    CONFIGURE,
-    "Update a heartbeat",
-    body=HeartbeatUpdate,
-    responses={200: Heartbeat},
-)
+@route("PATCH", "/<name>", "Update a heartbeat", {200: Heartbeat}, body=HeartbeatUpdate)
 def update_heartbeat(name: str, body: HeartbeatUpdate) -> Heartbeat:
     return Heartbeat.of(handlers.update(name, body))
 
 
-@route("DELETE", "/<name>", CONFIGURE, "Delete a heartbeat", responses={204: "Deleted"})
+@route("DELETE", "/<name>", "Delete a heartbeat", {204: "Deleted"})
 def delete_heartbeat(name: str) -> None:
     handlers.delete(name)
 
 
-@route("POST", "/<name>/enable", CONFIGURE, "Enable a heartbeat", responses={200: Heartbeat})
+@route("POST", "/<name>/enable", "Enable a heartbeat", {200: Heartbeat})
 def enable_heartbeat(name: str) -> Heartbeat:
     return Heartbeat.of(handlers.switch(name, True))
 
 
-@route(
-    "POST",
-    "/<name>/disable",
-    CONFIGURE,
-    "Disable a heartbeat (it never expires)",
-    responses={200: Heartbeat},
-)
+@route("POST", "/<name>/disable", "Disable a heartbeat (it never expires)", {200: Heartbeat})
 def disable_heartbeat(name: str) -> Heartbeat:
     return Heartbeat.of(handlers.switch(name, False))
 

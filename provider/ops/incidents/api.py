@@ -15,8 +15,6 @@ from provider.db import get_session
 from provider.ops.access.http import newest_first_page
 from provider.ops.access.http import principal
 from provider.ops.access.principal import CONFIGURE
-from provider.ops.access.principal import READ
-from provider.ops.access.principal import WRITE
 from provider.ops.components import service as components
 from provider.ops.incidents import configuration
 from provider.ops.incidents import issue_sync
@@ -56,8 +54,15 @@ bp = Blueprint("ops_incidents", __name__, url_prefix="/v1")
 
 route = Routes(bp, "Incidents")
 review_route = Routes(bp, "Reviews")
+# Promotion rules, component mappings and issue sync are the workspace's settings.
+settings_route = Routes(bp, "Incidents", writes=CONFIGURE)
 DELETED = {204: "Deleted"}
 INCIDENT_RULE = Owned("incident_rule", configuration.require_rule, IncidentRule)
+
+
+def _incident(session: Session, incident_id: str) -> models.Incident:
+    """The caller's incident named in the path (another workspace's answers 404)."""
+    return service.require_incident(session, g.workspace.id, incident_id)
 
 
 def _actor() -> str:
@@ -88,14 +93,7 @@ def _incident_fields(session: Session, body: IncidentUpdate) -> _IncidentFields:
 # ── incidents ──────────────────────────────────────────────────────────────────────────────────
 
 
-@route(
-    "GET",
-    "/incidents",
-    READ,
-    "List incidents",
-    query=IncidentQuery,
-    responses={200: Page[Incident]},
-)
+@route.get("/incidents", "List incidents", Page[Incident], query=IncidentQuery)
 def list_incidents(query: IncidentQuery) -> Page[Incident]:
     status = [] if query.status is None else [models.Incident.status == query.status]
     return Page[Incident](**newest_first_page(models.Incident, Incident.of, query, *status))
@@ -104,10 +102,9 @@ def list_incidents(query: IncidentQuery) -> Page[Incident]:
 @route(
     "POST",
     "/incidents",
-    WRITE,
     "Open an incident by hand",
+    {201: Incident},
     body=IncidentCreate,
-    responses={201: Incident},
     errors=[404],
 )
 def create_incident(body: IncidentCreate) -> Incident:
@@ -124,31 +121,24 @@ def create_incident(body: IncidentCreate) -> Incident:
     return Incident.of(session, incident, with_alerts=True)
 
 
-@route(
-    "GET",
-    "/incidents/<incident_id>",
-    READ,
-    "Get an incident with its alerts",
-    responses={200: Incident},
-)
+@route.get("/incidents/<incident_id>", "Get an incident with its alerts", Incident)
 def get_incident(incident_id: str) -> Incident:
     session = get_session()
-    incident = service.require_incident(session, g.workspace.id, incident_id)
+    incident = _incident(session, incident_id)
     return Incident.of(session, incident, with_alerts=True)
 
 
 @route(
     "PATCH",
     "/incidents/<incident_id>",
-    WRITE,
     "Update an incident",
+    {200: Incident},
     body=IncidentUpdate,
-    responses={200: Incident},
     errors=[409],
 )
 def update_incident(incident_id: str, body: IncidentUpdate) -> Incident:
     session = get_session()
-    incident = service.require_incident(session, g.workspace.id, incident_id)
+    incident = _incident(session, incident_id)
     service.update_incident(
         session,
         incident,
@@ -161,45 +151,27 @@ def update_incident(incident_id: str, body: IncidentUpdate) -> Incident:
 
 
 @route(
-    "POST",
-    "/incidents/<incident_id>/resolve",
-    WRITE,
-    "Resolve an incident",
-    responses={200: Incident},
-    errors=[409],
+    "POST", "/incidents/<incident_id>/resolve", "Resolve an incident", {200: Incident}, errors=[409]
 )
 def resolve_incident(incident_id: str) -> Incident:
     session = get_session()
-    incident = service.require_incident(session, g.workspace.id, incident_id)
+    incident = _incident(session, incident_id)
     service.resolve_by_hand(session, incident)
     session.commit()
     return Incident.of(session, incident, with_alerts=True)
 
 
-@route(
-    "GET",
-    "/incidents/<incident_id>/alerts",
-    READ,
-    "The alerts of an incident",
-    responses={200: Page[IncidentAlert]},
-)
+@route.get("/incidents/<incident_id>/alerts", "The alerts of an incident", Page[IncidentAlert])
 def list_incident_alerts(incident_id: str) -> Page[IncidentAlert]:
     session = get_session()
-    incident = service.require_incident(session, g.workspace.id, incident_id)
+    incident = _incident(session, incident_id)
     return Page[IncidentAlert](**whole_list(incident_alerts(session, incident)))
 
 
 # ── reviews ────────────────────────────────────────────────────────────────────────────────────
 
 
-@review_route(
-    "GET",
-    "/reviews",
-    READ,
-    "List post-incident reviews",
-    query=PageQuery,
-    responses={200: Page[Review]},
-)
+@review_route.get("/reviews", "List post-incident reviews", Page[Review], query=PageQuery)
 def list_reviews(query: PageQuery) -> Page[Review]:
     return Page[Review](**newest_first_page(models.Review, Review.of, query))
 
@@ -207,10 +179,9 @@ def list_reviews(query: PageQuery) -> Page[Review]:
 @review_route(
     "POST",
     "/reviews",
-    WRITE,
     "Create a post-incident review for one or more incidents",
+    {201: Review},
     body=ReviewCreate,
-    responses={201: Review},
     errors=[404],
 )
 def create_review(body: ReviewCreate) -> Review:
@@ -228,7 +199,7 @@ def create_review(body: ReviewCreate) -> Review:
     return Review.of(session, review)
 
 
-@review_route("GET", "/reviews/<review_id>", READ, "Get a review", responses={200: Review})
+@review_route.get("/reviews/<review_id>", "Get a review", Review)
 def get_review(review_id: str) -> Review:
     session = get_session()
     return Review.of(session, reviews.require_review(session, g.workspace.id, review_id))
@@ -237,10 +208,9 @@ def get_review(review_id: str) -> Review:
 @review_route(
     "PATCH",
     "/reviews/<review_id>",
-    WRITE,
     "Update a review",
+    {200: Review},
     body=ReviewUpdate,
-    responses={200: Review},
     errors=[409],
 )
 def update_review(review_id: str, body: ReviewUpdate) -> Review:
@@ -265,13 +235,7 @@ def update_review(review_id: str, body: ReviewUpdate) -> Review:
 # ── promotion rules ────────────────────────────────────────────────────────────────────────────
 
 
-@route(
-    "GET",
-    "/incident-rules",
-    READ,
-    "List promotion rules (and the defaults)",
-    responses={200: IncidentRuleList},
-)
+@settings_route.get("/incident-rules", "List promotion rules (and the defaults)", IncidentRuleList)
 def list_incident_rules() -> IncidentRuleList:
     rules = configuration.list_rules(get_session(), g.workspace.id)
     return IncidentRuleList(
@@ -283,24 +247,19 @@ def list_incident_rules() -> IncidentRuleList:
 # ── linked Jira issues ─────────────────────────────────────────────────────────────────────────
 
 
-@route(
-    "GET",
-    "/incident-issue-sync",
-    READ,
-    "How incidents keep their linked Jira issues in step",
-    responses={200: IssueSync},
+@settings_route.get(
+    "/incident-issue-sync", "How incidents keep their linked Jira issues in step", IssueSync
 )
 def get_issue_sync() -> IssueSync:
     return IssueSync.of(issue_sync.settings_of(get_session(), g.workspace.id))
 
 
-@route(
+@settings_route(
     "PUT",
     "/incident-issue-sync",
-    CONFIGURE,
     "Set how incidents keep their linked Jira issues in step",
+    {200: IssueSync},
     body=IssueSyncUpdate,
-    responses={200: IssueSync},
 )
 def put_issue_sync(body: IssueSyncUpdate) -> IssueSync:
     session = get_session()
@@ -315,59 +274,47 @@ def put_issue_sync(body: IssueSyncUpdate) -> IssueSync:
     return IssueSync.of(row)
 
 
-create_incident_rule = route.owned(
+create_incident_rule = settings_route.owned(
     "POST",
     "/incident-rules",
-    CONFIGURE,
     "Create a promotion rule",
     INCIDENT_RULE,
     configuration.create_rule,
     body=IncidentRuleCreate,
 )
-get_incident_rule = route.owned(
-    "GET", "/incident-rules/<rule_id>", READ, "Get a promotion rule", INCIDENT_RULE
+get_incident_rule = settings_route.owned(
+    "GET", "/incident-rules/<rule_id>", "Get a promotion rule", INCIDENT_RULE
 )
-update_incident_rule = route.owned(
+update_incident_rule = settings_route.owned(
     "PATCH",
     "/incident-rules/<rule_id>",
-    CONFIGURE,
     "Update a promotion rule",
     INCIDENT_RULE,
     configuration.update_rule,
     body=IncidentRuleUpdate,
 )
-delete_incident_rule = route.owned(
-    "DELETE",
-    "/incident-rules/<rule_id>",
-    CONFIGURE,
-    "Delete a promotion rule",
-    INCIDENT_RULE,
-    Session.delete,
+delete_incident_rule = settings_route.owned(
+    "DELETE", "/incident-rules/<rule_id>", "Delete a promotion rule", INCIDENT_RULE, Session.delete
 )
 
 
 # ── component mappings ─────────────────────────────────────────────────────────────────────────
 
 
-@route(
-    "GET",
-    "/component-mappings",
-    READ,
-    "List component-mapping rules, in order",
-    responses={200: ComponentMappingList},
+@settings_route.get(
+    "/component-mappings", "List component-mapping rules, in order", ComponentMappingList
 )
 def list_component_mappings() -> ComponentMappingList:
     rows = configuration.list_mappings(get_session(), g.workspace.id)
     return ComponentMappingList(**whole_list([ComponentMapping.of(m, c) for m, c in rows]))
 
 
-@route(
+@settings_route(
     "POST",
     "/component-mappings",
-    CONFIGURE,
     "Create a component-mapping rule",
+    {201: ComponentMapping},
     body=ComponentMappingCreate,
-    responses={201: ComponentMapping},
     errors=[404],
 )
 def create_component_mapping(body: ComponentMappingCreate) -> ComponentMapping:
@@ -377,13 +324,12 @@ def create_component_mapping(body: ComponentMappingCreate) -> ComponentMapping:
     return ComponentMapping.of(row, component)
 
 
-@route(
+@settings_route(
     "PATCH",
     "/component-mappings/<mapping_id>",
-    CONFIGURE,
     "Update a component-mapping rule",
+    {200: ComponentMapping},
     body=ComponentMappingUpdate,
-    responses={200: ComponentMapping},
 )
 def update_component_mapping(mapping_id: str, body: ComponentMappingUpdate) -> ComponentMapping:
     session = get_session()
@@ -393,12 +339,8 @@ def update_component_mapping(mapping_id: str, body: ComponentMappingUpdate) -> C
     return ComponentMapping.of(row, component)
 
 
-@route(
-    "DELETE",
-    "/component-mappings/<mapping_id>",
-    CONFIGURE,
-    "Delete a component-mapping rule",
-    responses=DELETED,
+@settings_route(
+    "DELETE", "/component-mappings/<mapping_id>", "Delete a component-mapping rule", DELETED
 )
 def delete_component_mapping(mapping_id: str) -> None:
     session = get_session()

@@ -12,7 +12,7 @@ from dataclasses import field
 from datetime import datetime
 from typing import Any
 
-PRIORITIES = ("P1", "P2", "P3", "P4", "P5")
+from provider.ops.priority import PRIORITIES
 
 
 def priority_rank(priority: str | None) -> int:

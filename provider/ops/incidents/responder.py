@@ -16,10 +16,10 @@ from provider.errors import ValidationFailed
 from provider.ops.incidents import mapping
 from provider.ops.incidents import service
 from provider.ops.incidents import timeline
-from provider.ops.incidents.facts import PRIORITIES
 from provider.ops.incidents.models import EventKind
 from provider.ops.incidents.models import Incident
 from provider.ops.incidents.models import IncidentStatus
+from provider.ops.priority import PRIORITIES
 from provider.ops.sync import service as sync
 from provider.times import utcnow
 

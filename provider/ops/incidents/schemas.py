@@ -30,7 +30,6 @@ from provider.jira.schemas import MAX_SUMMARY
 from provider.ops.alerts.service import Alert
 from provider.ops.components.service import Component
 from provider.ops.incidents import models
-from provider.ops.incidents.facts import PRIORITIES
 from provider.ops.incidents.mapping import MatchType
 from provider.ops.incidents.mapping import validate_pattern
 from provider.ops.incidents.models import IncidentStatus
@@ -40,6 +39,7 @@ from provider.ops.incidents.rules import RuleAction
 from provider.ops.incidents.rules import RuleSpec
 from provider.ops.lang.filter_schemas import FilterInput
 from provider.ops.lang.filter_schemas import FilterOutput
+from provider.ops.priority import PRIORITIES
 from provider.ops.sync.payloads import component_public_ids
 from provider.ops.sync.payloads import review_incident_ids
 from provider.schema.fields import Items

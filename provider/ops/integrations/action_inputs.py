@@ -32,9 +32,9 @@ from pydantic_core import core_schema
 
 from provider import netguard
 from provider.errors import ValidationFailed
-from provider.ops.integrations.engine import PRIORITIES
 from provider.ops.integrations.engine import RESPONDER_TYPES
 from provider.ops.lang import templates
+from provider.ops.priority import PRIORITIES
 from provider.schema.fields import RequestModel
 from provider.schema.fields import Text
 from provider.schema.fields import predicate

@@ -52,7 +52,7 @@ from provider.schema.pages import page_of
 bp = Blueprint("ops_integrations", __name__, url_prefix="/v1/integrations")
 
 TAG = "Integrations"
-route = Routes(bp, TAG)
+route = Routes(bp, TAG, reads=CONFIGURE, writes=CONFIGURE)
 INTEGRATION = Owned("integration", integrations.require_integration, Integration)
 DONE = "Done; no body."
 F = TypeVar("F", bound=Callable[..., Any])
@@ -75,23 +75,16 @@ def _action(integration_id: str, action_id: str) -> models.IntegrationAction:
 
 
 list_integrations = route.owned(
-    "GET",
-    "",
-    CONFIGURE,
-    "List integrations",
-    INTEGRATION,
-    integrations.list_integrations,
-    query=PageQuery,
+    "GET", "", "List integrations", INTEGRATION, integrations.list_integrations, query=PageQuery
 )
 
 
 @route(
     "POST",
     "",
-    CONFIGURE,
     "Create an integration (its key is shown once)",
+    {201: IntegrationWithKey},
     body=IntegrationCreate,
-    responses={201: IntegrationWithKey},
     errors=[409],
 )
 def create_integration(body: IntegrationCreate) -> IntegrationWithKey:
@@ -104,18 +97,15 @@ def create_integration(body: IntegrationCreate) -> IntegrationWithKey:
     return IntegrationWithKey.of(integration, api_key=key)
 
 
-get_integration = route.owned(
-    "GET", "/<integration_id>", CONFIGURE, "Get an integration", INTEGRATION
-)
+get_integration = route.owned("GET", "/<integration_id>", "Get an integration", INTEGRATION)
 
 
 @route(
     "PATCH",
     "/<integration_id>",
-    CONFIGURE,
     "Update an integration",
+    {200: Integration},
     body=IntegrationUpdate,
-    responses={200: Integration},
     errors=[409],
 )
 def update_integration(integration_id: str, body: IntegrationUpdate) -> Integration:
@@ -126,13 +116,7 @@ def update_integration(integration_id: str, body: IntegrationUpdate) -> Integrat
     return Integration.of(integration)
 
 
-@route(
-    "DELETE",
-    "/<integration_id>",
-    CONFIGURE,
-    "Delete an integration and its actions",
-    responses={200: DONE},
-)
+@route("DELETE", "/<integration_id>", "Delete an integration and its actions", {200: DONE})
 def delete_integration(integration_id: str) -> None:
     session = get_session()
     integrations.delete_integration(session, _integration(integration_id), actor=principal().actor)
@@ -142,9 +126,8 @@ def delete_integration(integration_id: str) -> None:
 @route(
     "POST",
     "/<integration_id>/rotate-api-key",
-    CONFIGURE,
     "Replace the integration's key (the old one stops at once)",
-    responses={200: KeyRotation},
+    {200: KeyRotation},
 )
 def rotate_integration_key(integration_id: str) -> KeyRotation:
     integration = _integration(integration_id)
@@ -158,13 +141,11 @@ def rotate_integration_key(integration_id: str) -> KeyRotation:
 # Actions
 
 
-@route(
-    "GET",
+@route.get(
     "/<integration_id>/actions",
-    CONFIGURE,
     "List actions in evaluation order",
+    Page[IntegrationActionSummary],
     query=ActionQuery,
-    responses={200: Page[IntegrationActionSummary]},
 )
 def list_integration_actions(
     integration_id: str, query: ActionQuery
@@ -185,10 +166,9 @@ def list_integration_actions(
 @route(
     "POST",
     "/<integration_id>/actions",
-    CONFIGURE,
     "Create an action (200, as JSM)",
+    {200: IntegrationAction},
     body=IntegrationActionCreate,
-    responses={200: IntegrationAction},
 )
 def create_integration_action(
     integration_id: str, body: IntegrationActionCreate
@@ -203,10 +183,9 @@ def create_integration_action(
 @route(
     "POST",
     "/<integration_id>/actions/test",
-    CONFIGURE,
     "Dry run: which action a sample payload triggers, and why; writes nothing",
+    {200: DryRun},
     body=DryRunBody,
-    responses={200: DryRun},
     operation_id="testIntegrationActions",
 )
 def dry_run(integration_id: str, body: DryRunBody) -> DryRun:
@@ -217,13 +196,7 @@ def dry_run(integration_id: str, body: DryRunBody) -> DryRun:
     return DryRun.of(integration, ingestion.decide_for(get_session(), integration, context))
 
 
-@route(
-    "GET",
-    "/<integration_id>/actions/<action_id>",
-    CONFIGURE,
-    "Get an action",
-    responses={200: IntegrationAction},
-)
+@route.get("/<integration_id>/actions/<action_id>", "Get an action", IntegrationAction)
 def get_integration_action(integration_id: str, action_id: str) -> IntegrationAction:
     return IntegrationAction.of(_action(integration_id, action_id))
 
@@ -231,10 +204,9 @@ def get_integration_action(integration_id: str, action_id: str) -> IntegrationAc
 @route(
     "PATCH",
     "/<integration_id>/actions/<action_id>",
-    CONFIGURE,
     "Update an action",
+    {200: IntegrationAction},
     body=IntegrationActionUpdate,
-    responses={200: IntegrationAction},
 )
 def update_integration_action(
     integration_id: str, action_id: str, body: IntegrationActionUpdate
@@ -246,13 +218,7 @@ def update_integration_action(
     return IntegrationAction.of(action)
 
 
-@route(
-    "DELETE",
-    "/<integration_id>/actions/<action_id>",
-    CONFIGURE,
-    "Delete an action",
-    responses={200: DONE},
-)
+@route("DELETE", "/<integration_id>/actions/<action_id>", "Delete an action", {200: DONE})
 def delete_integration_action(integration_id: str, action_id: str) -> None:
     session = get_session()
     integrations.delete_action(session, _action(integration_id, action_id))
@@ -262,11 +228,10 @@ def delete_integration_action(integration_id: str, action_id: str) -> None:
 @route(
     "PATCH",
     "/<integration_id>/actions/<action_id>/order",
-    CONFIGURE,
     "Move an action before its new successor",
+    {200: DONE},
     body=ReorderBody,
     body_required=False,
-    responses={200: DONE},
 )
 def reorder_integration_action(integration_id: str, action_id: str, body: ReorderBody) -> None:
     integration = _integration(integration_id)

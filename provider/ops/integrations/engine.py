@@ -20,6 +20,7 @@ from provider.ops.lang import templates
 from provider.ops.lang.filters import Filter
 from provider.ops.lang.filters import FilterExplanation
 from provider.ops.lang.regex import Budget
+from provider.ops.priority import PRIORITIES
 
 
 class IncomingType(enum.StrEnum):
@@ -74,7 +75,6 @@ MAX_TAGS, MAX_TAG_LENGTH = 20, 50
 MAX_ACTIONS, MAX_ACTION_LENGTH = 10, 50
 MAX_RESPONDERS = 50
 MAX_DETAILS_CHARS = 8000
-PRIORITIES = ("P1", "P2", "P3", "P4", "P5")
 DEFAULT_PRIORITY = "P3"
 RESPONDER_TYPES = ("team", "user", "escalation", "schedule")
 

@@ -28,11 +28,11 @@ from provider.ops.lang.filters import MAX_EXPECTED_VALUE_LENGTH
 from provider.ops.lang.filters import MAX_FIELD_LENGTH
 from provider.ops.lang.filters import MAX_PATTERN_LENGTH
 from provider.ops.lang.filters import OPS_BY_KIND
-from provider.ops.lang.filters import PRIORITIES
 from provider.ops.lang.filters import Condition
 from provider.ops.lang.filters import Filter
 from provider.ops.lang.filters import MatchType
 from provider.ops.lang.filters import Operation
+from provider.ops.priority import PRIORITIES
 from provider.schema.fields import Items
 from provider.schema.fields import RequestModel
 from provider.schema.fields import ResponseModel

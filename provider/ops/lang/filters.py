@@ -26,13 +26,12 @@ from provider.ops.lang.fields import resolve_field
 from provider.ops.lang.regex import Budget
 from provider.ops.lang.regex import BudgetSpent
 from provider.ops.lang.regex import RegexError
+from provider.ops.priority import PRIORITIES
 
 MAX_PATTERN_LENGTH = tenant_regex.MAX_PATTERN_LENGTH
 MAX_CONDITIONS = 50
 MAX_EXPECTED_VALUE_LENGTH = 1000
 MAX_FIELD_LENGTH = 250
-
-PRIORITIES = ("P1", "P2", "P3", "P4", "P5")
 
 
 class MatchType(enum.StrEnum):
