@@ -33,7 +33,14 @@ def port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     }
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "tests.webserver_app:app"],
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                "gunicorn.conf.py",
+                "tests.webserver_app:make_app()",
+            ],
             cwd=ROOT,
             env=env,
             stdout=out,

@@ -6,8 +6,21 @@ from collections.abc import Callable
 from collections.abc import Iterable
 from typing import Any
 
+from flask import Flask
+from sqlalchemy.orm import sessionmaker
 
-def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+from provider import db
+
+
+def make_app() -> Flask:
+    """The answers below, in a Flask app with sessions as gunicorn.conf.py's hooks expect."""
+    flask_app = Flask(__name__)
+    db.init_app(flask_app, sessionmaker(bind=db.make_engine("sqlite://")))
+    flask_app.wsgi_app = answers  # type: ignore[method-assign]
+    return flask_app
+
+
+def answers(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
     path = environ["PATH_INFO"]
     if path == "/stream":  # no Content-Length: chunked, in pieces
         start_response("200 OK", [("Content-Type", "text/plain")])
