@@ -7,6 +7,8 @@ import gc
 import os
 import threading
 import time
+from datetime import UTC
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -89,6 +91,82 @@ def test_read_only_view_reads(database_url: str) -> None:
 
     with app.test_request_context("/"):
         assert view() == 7
+
+
+def test_read_connection_serves_a_read_only_view_and_goes_back_to_the_pool(
+    database_url: str,
+) -> None:
+    app = Flask(__name__)
+    engine = make_engine(database_url)
+    db.init_app(app, sessionmaker(bind=engine, expire_on_commit=False))
+    one = db.PlainSelect(sa.select(sa.literal(1).label("one")))
+
+    @db.read_only
+    def view() -> int:
+        assert db.read_connection() is db.read_connection()  # one per request
+        return int(one.rows(db.read_connection(), {})[0].one)
+
+    with app.app_context(), app.test_request_context("/"):
+        assert view() == 1
+        assert engine.pool.checkedout() == 1
+    assert engine.pool.checkedout() == 0
+    with app.test_request_context("/"), pytest.raises(RuntimeError, match="read_only"):
+        db.read_connection()  # a view that may write keeps to its session
+    engine.dispose()
+
+
+def test_plain_select_gives_the_rows_sqlalchemy_gives(database_url: str) -> None:
+    engine = make_engine(database_url)
+    installed = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
+    statement = (
+        sa.select(Installation.client_key, Installation.installed_at, Installation.id)
+        .where(Installation.client_key.like(sa.bindparam("prefix")))
+        .order_by(Installation.client_key)
+        .limit(10)
+    )
+    plain = db.PlainSelect(statement)
+    with engine.connect() as conn, conn.begin() as transaction:
+        for n in range(3):
+            conn.execute(
+                sa.insert(Installation).values(
+                    client_key=f"plain-{n}",
+                    base_url="https://x.atlassian.net",
+                    shared_secret_encrypted="s",
+                    installed_at=installed,
+                )
+            )
+        expected = conn.execute(statement, {"prefix": "plain-%"}).all()
+        rows = plain.rows(conn, {"prefix": "plain-%"})
+        assert [tuple(r) for r in rows] == [tuple(r) for r in expected]
+        assert rows[0].installed_at == installed  # aware UTC, as the column type gives it
+        assert [r.client_key for r in plain.rows(conn, {"prefix": "plain-%"}, limit=2)] == [
+            "plain-0",
+            "plain-1",
+        ]
+        assert plain.rows(conn, {"prefix": "other-%"}) == []
+        transaction.rollback()
+    engine.dispose()
+
+
+def test_plain_select_raises_sqlalchemy_errors(database_url: str) -> None:
+    engine = make_engine(database_url)
+    missing = sa.table("no_such_table", sa.column("n"))
+    with engine.connect() as conn, pytest.raises(sa.exc.DBAPIError):
+        db.PlainSelect(sa.select(missing.c.n)).rows(conn, {})
+    engine.dispose()
+
+
+def test_plain_select_on_a_cut_connection_invalidates_it(pg_url: str) -> None:
+    engine = make_engine(pg_url, pool_size=1, max_overflow=0)
+    plain = db.PlainSelect(sa.select(sa.literal(1).label("one")))
+    _cut_pooled_connection(pg_url, engine)
+    with engine.connect() as conn:
+        with pytest.raises(sa.exc.OperationalError) as failed:
+            plain.rows(conn, {})
+        assert failed.value.connection_invalidated
+    with engine.connect() as conn:  # a new connection, not the dead one back from the pool
+        assert plain.rows(conn, {})[0].one == 1
+    engine.dispose()
 
 
 def _sqlite_engine(tmp_path: Path) -> tuple[sa.Engine, Path]:

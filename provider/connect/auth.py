@@ -25,10 +25,11 @@ from flask import request
 from provider.connect.forge_auth import authenticate_invocation
 from provider.connect.forge_auth import bearer_token
 from provider.connect.installations import InstallationStore
+from provider.connect.jwt import HostToken
 from provider.connect.jwt import JwtError
 from provider.connect.jwt import QshMode
 from provider.connect.jwt import RequestTarget
-from provider.connect.jwt import issuer_of
+from provider.connect.jwt import read_host_token
 from provider.connect.jwt import verify_host_jwt
 from provider.connect.models import Installation
 from provider.db import get_session
@@ -143,12 +144,13 @@ def authenticate_request(mode: QshMode) -> Installation:
     )
     read_only = bool(g.get("db_read_only"))
     try:
-        issuer = issuer_of(token)
+        read = read_host_token(token)
+        issuer = read.issuer
         found = store.find(get_session(), issuer, recent=read_only)
         if found is None:
             raise JwtError("The JWT issuer is not an installed site.", code="unknown_issuer")
         try:
-            claims = _verify(token, target, found.secret, mode, settings.jwt_leeway_seconds)
+            claims = _verify(read, target, found.secret, mode, settings.jwt_leeway_seconds)
         except JwtError as e:
             if not (found.remembered and e.code == "invalid_signature"):
                 raise
@@ -157,7 +159,7 @@ def authenticate_request(mode: QshMode) -> Installation:
             found = store.find(get_session(), issuer)
             if found is None:
                 raise
-            claims = _verify(token, target, found.secret, mode, settings.jwt_leeway_seconds)
+            claims = _verify(read, target, found.secret, mode, settings.jwt_leeway_seconds)
     except JwtError as e:
         logger.info("jira jwt refused path=%s code=%s", request.path, e.code)
         raise Unauthorized(e.message, code=e.code) from None
@@ -170,10 +172,12 @@ def authenticate_request(mode: QshMode) -> Installation:
 
 
 def _verify(
-    token: str, target: RequestTarget, secret: str, mode: QshMode, leeway: int
+    read: HostToken, target: RequestTarget, secret: str, mode: QshMode, leeway: int
 ) -> dict[str, Any]:
     try:
-        return verify_host_jwt(token, target, secret=secret, mode=mode, leeway=leeway)
+        return verify_host_jwt(
+            read.token, target, secret=secret, mode=mode, leeway=leeway, read=read
+        )
     except (ValueError, TypeError, OverflowError, UnicodeError):
         # Decoding layers below PyJWT can still trip on hostile input; it is a bad token.
         raise JwtError("The JWT is malformed.", code="invalid_token") from None

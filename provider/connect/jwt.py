@@ -200,11 +200,12 @@ def unverified_header(token: str) -> dict[str, Any]:
         raise JwtError("The JWT is malformed.", code="invalid_token") from None
 
 
-def _unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Header and claims of a token, read (not trusted) to find who claims to have signed it."""
-    fast = _plain_parts(token)
-    if fast is not None:
-        return fast
+def _unverified(token: str) -> tuple[dict[str, Any], dict[str, Any], _Plain | None]:
+    """Header and claims of a token, read (not trusted) to find who claims to have signed it;
+    with its plain reading when it is plain (see :func:`_plain_token`)."""
+    plain = _plain_token(token)
+    if plain is not None:
+        return plain.header, plain.claims, plain
     try:
         parts = pyjwt.decode_complete(token, options={"verify_signature": False})
     except pyjwt.PyJWTError:
@@ -212,7 +213,7 @@ def _unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     header, claims = parts.get("header"), parts.get("payload")
     if not isinstance(header, dict) or not isinstance(claims, dict):
         raise JwtError("The JWT is malformed.", code="invalid_token")
-    return header, claims
+    return header, claims, None
 
 
 # Three unpadded base64url segments: every token Jira signs. Anything else takes PyJWT's path.
@@ -225,11 +226,6 @@ class _Plain:
     claims: dict[str, Any]
     signing_input: bytes
     signature: bytes
-
-
-def _plain_parts(token: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    plain = _plain_token(token)
-    return None if plain is None else (plain.header, plain.claims)
 
 
 def _plain_token(token: str) -> _Plain | None:
@@ -346,14 +342,30 @@ def _check_qsh(claims: Mapping[str, Any], target: RequestTarget, mode: QshMode) 
         raise JwtError("The query string hash does not match the request.", code="invalid_qsh")
 
 
-def issuer_of(token: str) -> str:
-    """Who claims to have signed an HS256 token (read, not trusted: the caller looks up the secret).
+@dataclass(frozen=True, slots=True)
+class HostToken:
+    """A token Jira sent, read but not verified: who claims to have signed it, to find the
+    secret to verify it with (:func:`verify_host_jwt` then reads it no second time)."""
+
+    token: str
+    issuer: str
+    plain: _Plain | None
+
+
+def read_host_token(token: str) -> HostToken:
+    """Read who claims to have signed an HS256 token (not trusted: the caller looks up the secret).
 
     :raises JwtError: for a malformed token, another algorithm, or no ``iss``.
     """
-    header, unverified_claims = _unverified(token)
+    header, unverified_claims, plain = _unverified(token)
     _signed_with(header, "HS256", "The JWT must be signed with HS256.")
-    return _named(unverified_claims, "iss", "The JWT lacks the 'iss' claim.")
+    issuer = _named(unverified_claims, "iss", "The JWT lacks the 'iss' claim.")
+    return HostToken(token, issuer, plain)
+
+
+def issuer_of(token: str) -> str:
+    """Who claims to have signed an HS256 token (see :func:`read_host_token`)."""
+    return read_host_token(token).issuer
 
 
 def _signed_with(header: dict[str, Any], algorithm: str, message: str) -> None:
@@ -400,15 +412,17 @@ def verify_host_jwt(
     secret: str,
     mode: QshMode = "request",
     leeway: int = 30,
+    read: HostToken | None = None,
 ) -> dict[str, Any]:
     """Verify an HS256 token Jira signed with an installation's shared secret; return its claims.
 
-    The algorithm is fixed here, never read from the token.
+    The algorithm is fixed here, never read from the token. ``read``: this same token as
+    :func:`read_host_token` read it for this request, so that it is not parsed twice.
 
     :raises JwtError: for every failure.
     """
     options: dict[str, Any] = {"require": ["iss", "iat", "exp", "qsh"], "verify_aud": False}
-    plain = _plain_token(token)
+    plain = read.plain if read is not None and read.token is token else _plain_token(token)
     if plain is None:
         claims = decode_claims(token, secret, algorithm="HS256", leeway=leeway, options=options)
     else:

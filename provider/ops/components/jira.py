@@ -14,7 +14,6 @@ from typing import TypeVar
 from flask import Blueprint
 from flask import Response
 from flask import request
-from sqlalchemy import Row
 from sqlalchemy import Select
 from sqlalchemy import bindparam
 from sqlalchemy import select
@@ -24,6 +23,7 @@ from provider.connect.auth import current_installation
 from provider.connect.auth import jira_jwt_required
 from provider.connect.models import Installation
 from provider.db import get_session
+from provider.db import read_connection
 from provider.db import read_only
 from provider.errors import BadRequest
 from provider.errors import NotFound
@@ -73,7 +73,7 @@ _VISIBLE_COMPONENTS = (
 )
 
 
-def container_card(row: Row[*Card], links: Links) -> ContainerCard:
+def container_card(row: Card, links: Links) -> ContainerCard:
     """A card from a row of ``_CARD_COLUMNS``; the links as ``component_payload`` makes them."""
     public_id, name, url, avatar_url, updated_at = row
     return ContainerCard(
@@ -105,10 +105,9 @@ def _single_arg(name: str, *, max_len: int) -> str | None:
 def search_containers() -> Response:
     search = _single_arg("searchQuery", max_len=MAX_QUERY_LENGTH) or ""
     workspace_id = _single_arg("workspaceId", max_len=MAX_ID_LENGTH) or None
-    session = get_session()
-    # Core rows through the session's connection: the ORM's per-statement work buys nothing here
-    rows = find_containers(session.connection(), current_installation().id, search, workspace_id)
-    links = links_of(session)
+    # Plain rows on a connection of their own: the ORM's work buys nothing here
+    rows = find_containers(read_connection(), current_installation().id, search, workspace_id)
+    links = links_of(get_session())  # a session that never connects costs next to nothing
     return render(Containers(containers=[container_card(row, links) for row in rows]))
 
 

@@ -16,7 +16,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
-from sqlalchemy import Row
 from sqlalchemy import Select
 from sqlalchemy import bindparam
 from sqlalchemy import column
@@ -26,6 +25,7 @@ from sqlalchemy import not_
 from sqlalchemy import select
 from sqlalchemy import table
 
+from provider.db import PlainSelect
 from provider.ops.components.models import Component
 from provider.ops.workspaces.service import Workspace
 from provider.ops.workspaces.service import WorkspaceLink
@@ -127,6 +127,12 @@ def _containing_statement(*, in_workspace: bool, trigrams: bool) -> Select[*Card
     )
 
 
+@functools.cache
+def _plain(statement: Select[Any]) -> PlainSelect:
+    # Run on the cursor (see PlainSelect): Jira calls this as its user types.
+    return PlainSelect(statement)
+
+
 def _escape_like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -149,7 +155,7 @@ def _after(needle: str) -> str | None:
 
 def find_containers(
     connection: Connection, installation_id: int, search: str, workspace_id: str | None
-) -> list[Row[*Card]]:
+) -> list[Card]:
     """Cards of the components visible to the installation whose name contains ``search``
     (case-insensitively), best first: the exact name, names starting with it, then the rest,
     each in name order; at most :data:`MAX_CONTAINERS`."""
@@ -159,7 +165,7 @@ def find_containers(
         params["workspace_id"] = workspace_id
     needle = search.strip().lower()
     if not needle:
-        return list(connection.execute(_all_statement(in_workspace=in_workspace), params))
+        return _plain(_all_statement(in_workspace=in_workspace)).rows(connection, params)
     escaped = _escape_like(needle)
     params.update(needle=needle, prefix=f"{escaped}%", contains=f"%{escaped}%")
     dialect = connection.dialect.name
@@ -168,7 +174,7 @@ def find_containers(
         params["after"] = after
     order = dialect if after is not None and dialect in ("sqlite", "postgresql") else "like"
     starting = _starting_statement(in_workspace=in_workspace, order=order)
-    rows = list(connection.execute(starting, params))
+    rows: list[Card] = _plain(starting).rows(connection, params)
     if len(rows) == MAX_CONTAINERS:
         return rows
     trigrams = False
@@ -176,7 +182,11 @@ def find_containers(
         params["phrase"] = _fts_phrase(needle)
         # Many candidates (the query is in most names) are better met walking the workspace's
         # names in order, which stops at the limit, than sorted; the count stops at the bound.
-        trigrams = connection.execute(_CANDIDATES, params).scalar_one() <= DENSE
+        candidates = _plain(_CANDIDATES).rows(connection, params)[0][0]
+        if candidates == 0:
+            # The trigram statement takes its candidates from this same index: it would find
+            # none (a typo, an empty site), so it is not run.
+            return rows
+        trigrams = candidates <= DENSE
     containing = _containing_statement(in_workspace=in_workspace, trigrams=trigrams)
-    rest = connection.execute(containing, params).fetchmany(MAX_CONTAINERS - len(rows))
-    return rows + list(rest)
+    return rows + _plain(containing).rows(connection, params, limit=MAX_CONTAINERS - len(rows))
