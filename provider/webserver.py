@@ -76,10 +76,8 @@ class ThreadWorker(gthread.ThreadWorker):  # type: ignore[misc]
         if keep is True and self.alive and not conn.parser.unreader.buf.getvalue():
             conn.set_timeout()
             self.keepalived_conns.append(conn)
-            # a socket's registration with the poller, not a hook (see test_architecture)
-            watch = self.poller.register
             try:
-                watch(
+                self.poller.register(
                     conn.sock, selectors.EVENT_READ, partial(self.on_client_socket_readable, conn)
                 )
             except (OSError, ValueError, KeyError):

@@ -255,7 +255,14 @@ def _registrations(path: Path) -> list[str]:
         name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
         first = node.args[0] if node.args else None
         on_a_class = isinstance(first, ast.Name) and first.id[:1].isupper()
-        if name == "register" or (name in ("listens_for", "listen") and on_a_class):
+        # A socket registered with the web worker's selector (gunicorn's poller) is I/O, not a
+        # hook: ``self.poller.register(sock, events, callback)``.
+        on_the_poller = isinstance(func, ast.Attribute) and (
+            isinstance(func.value, ast.Attribute) and func.value.attr == "poller"
+        )
+        if (name == "register" and not on_the_poller) or (
+            name in ("listens_for", "listen") and on_a_class
+        ):
             found.append(f"{path.relative_to(ROOT)}:{node.lineno} {name}()")
     return found
 
