@@ -126,10 +126,17 @@ def test_opsgenie_configs_create_update_and_close_alerts(
     # The alert changes in Prometheus; Alertmanager re-sends it and updates message and description.
     changed = {**annotations, "summary": "97% used", "description": "volume /data is full"}
     manager.push({"labels": DISK_FULL, "annotations": changed})
-    updated = wait_for(lambda: _alert_with(live_ops, "DiskFull on db-1: 97% used"), "the update")
+    # Two requests (message, then description), each processed in its turn: wait for both.
+    updated = wait_for(
+        lambda: (
+            (a := _alert_with(live_ops, "DiskFull on db-1: 97% used"))
+            and a["description"] == "volume /data is full"
+            and a
+        ),
+        "the update of message and description",
+    )
     assert updated["id"] == first["id"]
     assert updated["alias"] == first["alias"]
-    assert updated["description"] == "volume /data is full"
     assert updated["count"] >= 2
 
     manager.push({"labels": DISK_FULL, "annotations": changed, "endsAt": alertmanager.stamp()})
