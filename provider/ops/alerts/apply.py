@@ -62,12 +62,20 @@ def apply_request(
     the caller writes (:meth:`KnownAlerts.write_logs`) before it commits.
     """
     if request.action is AlertAction.CREATE:
+        counted = _count_again(request, known)
+        if counted is not None:
+            # The stored payload is the intake's validated dump (``AlertCreate.to_payload``), and
+            # validation gives it back unchanged; a duplicate reads only its message and note,
+            # so it skips validating the whole body again (most of a storm's requests).
+            payload = request.payload
+            ctx = _Context(session, request, counted, hooks, budget, known)
+            return _deduplicated(ctx, payload["message"], payload.get("note") or "")
         data = AlertCreate.from_payload(
             {k: v for k, v in request.payload.items() if k != "alertId"}
         )
         opened, created = _open(session, request, data, known)
         ctx = _Context(session, request, opened, hooks, budget, known)
-        return _created(ctx, data) if created else _deduplicated(ctx, data)
+        return _created(ctx, data) if created else _deduplicated(ctx, data.message, data.note)
     target = _target(session, request, known)
     if target is None:
         return False, STATUS_NOT_FOUND, request.alert_public_id
@@ -105,18 +113,24 @@ def _locked_target(session: Session, request: AlertRequest) -> Alert | None:
     return session.scalars(query.limit(1).with_for_update()).first()
 
 
-def _open(
-    session: Session, request: AlertRequest, data: AlertCreate, known: KnownAlerts
-) -> tuple[Alert, bool]:
-    """The alert a create opens, or the open one it counts on; whether it opened it."""
-    new_id = request.payload["alertId"]
-    now = utcnow()
+def _count_again(request: AlertRequest, known: KnownAlerts) -> Alert | None:
+    """The open alert of the create's alias that the batch knows, counted once more; ``None``
+    when the batch knows none (the create then opens one, or counts on one in the database)."""
     alert = known.open_alert(request.workspace_id, request.alias)
     if alert is not None:
         # Locked since the batch loaded it (or wrote it), so counting in memory is exact.
         alert.count += 1
-        alert.last_occurred_at = alert.updated_at = now
-        return alert, False
+        alert.last_occurred_at = alert.updated_at = utcnow()
+    return alert
+
+
+def _open(
+    session: Session, request: AlertRequest, data: AlertCreate, known: KnownAlerts
+) -> tuple[Alert, bool]:
+    """The alert a create opens, or the open one in the database it counts on (another
+    processor opened it meanwhile); whether it opened it."""
+    new_id = request.payload["alertId"]
+    now = utcnow()
     values: dict[str, Any] = {
         "public_id": new_id,
         "workspace_id": request.workspace_id,
@@ -180,14 +194,12 @@ def _created(ctx: _Context, data: AlertCreate) -> tuple[bool, str, str | None]:
     return True, STATUS_CREATED, ctx.alert.public_id
 
 
-def _deduplicated(ctx: _Context, data: AlertCreate) -> tuple[bool, str, str | None]:
+def _deduplicated(ctx: _Context, message: str, note: str) -> tuple[bool, str, str | None]:
     # A duplicate only counts: message, description, priority, state, owner and responders stay
     # as the first occurrence set them; the duplicate's message is kept in the log.
-    ctx.log(
-        AlertEvent.DEDUPLICATED, f"Alert de-duplicated; count {ctx.alert.count}: {data.message}"
-    )
-    if data.note:
-        ctx.add_note(data.note)
+    ctx.log(AlertEvent.DEDUPLICATED, f"Alert de-duplicated; count {ctx.alert.count}: {message}")
+    if note:
+        ctx.add_note(note)
     ctx.after(AlertEvent.DEDUPLICATED)
     return True, STATUS_DEDUPLICATED, ctx.alert.public_id
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
+from typing import cast
 
+from sqlalchemy import Table
 from sqlalchemy import and_
 from sqlalchemy import insert
 from sqlalchemy import or_
@@ -17,6 +19,12 @@ from provider.ops.alerts.models import Alert
 from provider.ops.alerts.models import AlertLog
 from provider.ops.alerts.models import AlertRequest
 from provider.ops.alerts.models import AlertStatus
+
+
+# A Core statement on the table: the rows are plain values that nothing in the session reads,
+# and the ORM's bulk insert coerced every value of every row again and flushed the session first
+# (the commit flushes it anyway).
+_INSERT_LOGS = insert(cast(Table, AlertLog.__table__))
 
 
 class KnownAlerts:
@@ -80,7 +88,7 @@ class KnownAlerts:
         """Insert the waiting log entries (before the batch commits, and before an alert goes:
         its entries would name a row no longer there)."""
         if self.logs:
-            session.execute(insert(AlertLog), self.logs)
+            session.execute(_INSERT_LOGS, self.logs)
             self.logs = []
 
     def by_public_id(self, workspace_id: int, public_id: str) -> Alert | None:

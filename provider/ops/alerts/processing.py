@@ -27,7 +27,10 @@ import time
 from collections.abc import Collection
 from collections.abc import Sequence
 from typing import Any
+from typing import cast
 
+from sqlalchemy import Table
+from sqlalchemy import bindparam
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import update
@@ -64,6 +67,17 @@ WRITER_PAUSE = 0.002
 WRITER_PAUSE_SHARE = 0.5
 # Namespaces the advisory locks of alert processing (two-key form: class, workspace id).
 ADVISORY_LOCK_CLASS = 0x0A1E
+
+
+_REQUESTS = cast(Table, AlertRequest.__table__)
+OUTCOME_COLUMNS = ("state", "processed_at", "is_success", "status_message", "alert_public_id")
+# The outcomes of a batch, one Core executemany: the ORM's bulk UPDATE by primary key coerced
+# each row's values again and flushed the session first; nothing in the session reads them.
+_RECORD_OUTCOMES = (
+    update(_REQUESTS)
+    .where(_REQUESTS.c.id == bindparam("request_id"))
+    .values({column: bindparam(column) for column in OUTCOME_COLUMNS})
+)
 
 
 def process_pending(
@@ -190,7 +204,7 @@ def _process_batch(
             known.write_logs(session)
             if outcomes:
                 # one statement for the batch's outcomes, rather than one per request
-                session.execute(update(AlertRequest), outcomes)
+                session.execute(_RECORD_OUTCOMES, outcomes)
             return len(outcomes), held
     except Exception:
         # Rolled back whole: a request raised (logged where it did), or the commit failed.
@@ -244,7 +258,7 @@ def _apply(
             request.action.value,
         )
         raise
-    return {"id": request.id, **_outcome(success, status, alert_id, budget)}
+    return {"request_id": request.id, **_outcome(success, status, alert_id, budget)}
 
 
 def _process_one(
