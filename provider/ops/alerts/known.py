@@ -20,7 +20,6 @@ from provider.ops.alerts.models import AlertLog
 from provider.ops.alerts.models import AlertRequest
 from provider.ops.alerts.models import AlertStatus
 
-
 # A Core statement on the table: the rows are plain values that nothing in the session reads,
 # and the ORM's bulk insert coerced every value of every row again and flushed the session first
 # (the commit flushes it anyway).
