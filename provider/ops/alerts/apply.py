@@ -13,12 +13,16 @@ from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
 from typing import Any
+from typing import cast
 
+from sqlalchemy import Table
+from sqlalchemy import bindparam
 from sqlalchemy import select
 from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from provider.db import upsert_insert
 from provider.ops.alerts.fields import EXTRA_PROPERTIES_MAX_CHARS
 from provider.ops.alerts.fields import RECIPIENTS_MAX
 from provider.ops.alerts.fields import TAGS_MAX
@@ -113,6 +117,61 @@ def _locked_target(session: Session, request: AlertRequest) -> Alert | None:
     return session.scalars(query.limit(1).with_for_update()).first()
 
 
+_ALERTS = cast(Table, Alert.__table__)
+_OPEN_VALUES = (
+    "public_id",
+    "workspace_id",
+    "alias",
+    "status",
+    "message",
+    "description",
+    "entity",
+    "source",
+    "priority",
+    "owner",
+    "acknowledged",
+    "snoozed",
+    "seen",
+    "count",
+    "tags",
+    "extra_properties",
+    "responders",
+    "visible_to",
+    "actions",
+    "integration_id",
+    "integration_name",
+    "integration_type",
+    "created_at",
+    "updated_at",
+    "last_occurred_at",
+)
+
+
+def _open_statement(insert: Callable[[Table], Any]) -> Any:
+    """Open an alert, or count on the open one of its alias (PostgreSQL and SQLite spell it
+    alike); built once: built per create, the statement cost more than running it."""
+    return (
+        insert(_ALERTS)
+        .values({column: bindparam(column) for column in _OPEN_VALUES})
+        .on_conflict_do_update(
+            index_elements=[_ALERTS.c.workspace_id, _ALERTS.c.alias],
+            index_where=text(OPEN_PREDICATE),
+            set_={
+                "count": _ALERTS.c.count + 1,
+                "last_occurred_at": bindparam("now"),
+                "updated_at": bindparam("now"),
+            },
+        )
+        .returning(_ALERTS.c.id, _ALERTS.c.public_id)
+    )
+
+
+_OPEN = {
+    "postgresql": _open_statement(postgresql_insert),
+    "sqlite": _open_statement(sqlite_insert),
+}
+
+
 def _count_again(request: AlertRequest, known: KnownAlerts) -> Alert | None:
     """The open alert of the create's alias that the batch knows, counted once more; ``None``
     when the batch knows none (the create then opens one, or counts on one in the database)."""
@@ -158,24 +217,9 @@ def _open(
         "updated_at": now,
         "last_occurred_at": now,
     }
-    table = Alert.__table__
-    stmt = (
-        upsert_insert(session)(Alert)
-        .values(**values)
-        .on_conflict_do_update(
-            index_elements=[table.c.workspace_id, table.c.alias],
-            index_where=text(OPEN_PREDICATE),
-            set_={
-                "count": table.c.count + 1,
-                "last_occurred_at": now,
-                "updated_at": now,
-            },
-        )
-        .returning(table.c.id, table.c.public_id)
-    )
     # An alert closed earlier in the batch must have left the partial unique index first.
     session.flush()
-    row = session.execute(stmt).one()
+    row = session.execute(_OPEN[session.get_bind().dialect.name], {**values, "now": now}).one()
     alert = session.scalars(
         select(Alert).where(Alert.id == row.id).execution_options(populate_existing=True)
     ).one()
