@@ -37,11 +37,13 @@ from provider.ops.incidents.models import PromotionCandidate
 
 T = TypeVar("T")
 
-_INCIDENTS = (
-    select(IncidentAlert.alert_id, Incident)
-    .join(Incident, Incident.id == IncidentAlert.incident_id)
-    .where(IncidentAlert.alert_id.in_(bindparam("alert_ids", expanding=True)))
+# Which incident each alert belongs to, as plain pairs, then each incident once: a batch's alerts
+# share a few incidents, and an incident entity per alert row cost the ORM's row processing of
+# every incident column for each alert.
+_INCIDENT_IDS = select(IncidentAlert.alert_id, IncidentAlert.incident_id).where(
+    IncidentAlert.alert_id.in_(bindparam("alert_ids", expanding=True))
 )
+_INCIDENTS = select(Incident).where(Incident.id.in_(bindparam("incident_ids", expanding=True)))
 _CANDIDATES = select(PromotionCandidate.alert_id).where(
     PromotionCandidate.alert_id.in_(bindparam("alert_ids", expanding=True))
 )
@@ -145,8 +147,12 @@ class BatchIncidents:
             return known
         known._incident_of = dict.fromkeys(ids)
         known._candidates = dict.fromkeys(ids, False)
-        for alert_id, incident in session.execute(_INCIDENTS, {"alert_ids": ids}):
-            known._incident_of[alert_id] = incident
+        pairs = session.execute(_INCIDENT_IDS, {"alert_ids": ids}).all()
+        if pairs:
+            wanted = sorted({incident_id for _, incident_id in pairs})
+            incidents = {i.id: i for i in session.scalars(_INCIDENTS, {"incident_ids": wanted})}
+            for alert_id, incident_id in pairs:
+                known._incident_of[alert_id] = incidents[incident_id]
         for alert_id in session.scalars(_CANDIDATES, {"alert_ids": ids}):
             known._candidates[alert_id] = True
         known.tail = TimelineTail.load(
