@@ -34,8 +34,8 @@ from provider.ops.alerts.models import Alert
 from provider.ops.alerts.models import AlertAction
 from provider.ops.alerts.models import AlertEvent
 from provider.ops.alerts.models import AlertNote
-from provider.ops.alerts.models import AlertRequest
 from provider.ops.alerts.models import AlertStatus
+from provider.ops.alerts.models import PendingRequest
 from provider.ops.alerts.models import Priority
 from provider.ops.alerts.schemas import AlertCreate
 from provider.ops.alerts.schemas import parse_time
@@ -54,7 +54,7 @@ class RequestFailed(Exception):
 
 def apply_request(
     session: Session,
-    request: AlertRequest,
+    request: PendingRequest,
     hooks: AlertListeners,
     budget: Budget,
     known: KnownAlerts,
@@ -91,7 +91,7 @@ def apply_request(
     return True, result, target.public_id
 
 
-def _target(session: Session, request: AlertRequest, known: KnownAlerts) -> Alert | None:
+def _target(session: Session, request: PendingRequest, known: KnownAlerts) -> Alert | None:
     if request.alert_public_id:
         found = known.by_public_id(request.workspace_id, request.alert_public_id)
     elif request.identifier_type == "alias":
@@ -106,7 +106,7 @@ def _target(session: Session, request: AlertRequest, known: KnownAlerts) -> Aler
     return found
 
 
-def _locked_target(session: Session, request: AlertRequest) -> Alert | None:
+def _locked_target(session: Session, request: PendingRequest) -> Alert | None:
     query = select(Alert).where(Alert.workspace_id == request.workspace_id)
     if request.alert_public_id:
         query = query.where(Alert.public_id == request.alert_public_id)
@@ -172,7 +172,7 @@ _OPEN = {
 }
 
 
-def _count_again(request: AlertRequest, known: KnownAlerts) -> Alert | None:
+def _count_again(request: PendingRequest, known: KnownAlerts) -> Alert | None:
     """The open alert of the create's alias that the batch knows, counted once more; ``None``
     when the batch knows none (the create then opens one, or counts on one in the database)."""
     alert = known.open_alert(request.workspace_id, request.alias)
@@ -184,7 +184,7 @@ def _count_again(request: AlertRequest, known: KnownAlerts) -> Alert | None:
 
 
 def _open(
-    session: Session, request: AlertRequest, data: AlertCreate, known: KnownAlerts
+    session: Session, request: PendingRequest, data: AlertCreate, known: KnownAlerts
 ) -> tuple[Alert, bool]:
     """The alert a create opens, or the open one in the database it counts on (another
     processor opened it meanwhile); whether it opened it."""
@@ -253,7 +253,7 @@ class _Context:
     """One request applied to its alert: what the handlers read and write."""
 
     session: Session
-    request: AlertRequest
+    request: PendingRequest
     alert: Alert
     hooks: AlertListeners
     budget: Budget

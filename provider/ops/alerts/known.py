@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from provider.ops.alerts.models import Alert
 from provider.ops.alerts.models import AlertLog
-from provider.ops.alerts.models import AlertRequest
 from provider.ops.alerts.models import AlertStatus
+from provider.ops.alerts.models import PendingRequest
 
 # A Core statement on the table: the rows are plain values that nothing in the session reads,
 # and the ORM's bulk insert coerced every value of every row again and flushed the session first
@@ -45,7 +45,7 @@ class KnownAlerts:
         self.logs: list[dict[str, Any]] = []
 
     @classmethod
-    def load(cls, session: Session, requests: Iterable[AlertRequest]) -> KnownAlerts:
+    def load(cls, session: Session, requests: Iterable[PendingRequest]) -> KnownAlerts:
         aliases: set[tuple[int, str]] = set()
         public_ids: set[str] = set()
         for request in requests:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 from typing import Any
+from typing import Protocol
 
 from sqlalchemy import ForeignKey
 from sqlalchemy import Index
@@ -180,6 +181,38 @@ class AlertRequest(Base):
     is_success: Mapped[bool | None]
     status_message: Mapped[str | None] = mapped_column(String(500))
     alert_public_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class PendingRequest(Protocol):
+    """A request as processing reads it: an :class:`AlertRequest`, or its row as read by the
+    processor (plain columns, no ORM state to build for a row that is only read)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def public_id(self) -> str: ...
+    @property
+    def workspace_id(self) -> int: ...
+    @property
+    def action(self) -> AlertAction: ...
+    @property
+    def identifier(self) -> str | None: ...
+    @property
+    def identifier_type(self) -> str: ...
+    @property
+    def alias(self) -> str | None: ...
+    @property
+    def payload(self) -> dict[str, Any]: ...
+    @property
+    def actor(self) -> str: ...
+    @property
+    def integration_id(self) -> str | None: ...
+    @property
+    def integration_name(self) -> str | None: ...
+    @property
+    def integration_type(self) -> str | None: ...
+    @property
+    def alert_public_id(self) -> str | None: ...
 
 
 class AlertLog(Base):

@@ -49,6 +49,7 @@ from provider.ops.alerts.claims import claim_order
 from provider.ops.alerts.known import KnownAlerts
 from provider.ops.alerts.listeners import AlertListeners
 from provider.ops.alerts.models import AlertRequest
+from provider.ops.alerts.models import PendingRequest
 from provider.ops.alerts.models import RequestState
 from provider.ops.lang.regex import Budget
 from provider.times import utcnow
@@ -232,20 +233,28 @@ def _held_elsewhere(session: Session, workspace_ids: Collection[int]) -> set[int
     return {w for w, ok in zip(ordered, taken, strict=True) if not ok}
 
 
-def _lock_pending(session: Session, request_ids: Sequence[int]) -> dict[int, AlertRequest]:
+# The pending requests of a batch, locked, read as rows: the processor only reads them (their
+# outcomes go in one UPDATE), and building an ORM object for each was a tenth of a batch's CPU.
+_LOCK_PENDING = (
+    select(_REQUESTS)
+    .where(
+        _REQUESTS.c.id.in_(bindparam("request_ids", expanding=True)),
+        _REQUESTS.c.state == RequestState.PENDING,
+    )
+    .order_by(_REQUESTS.c.id)
+    .with_for_update(skip_locked=True)
+)
+
+
+def _lock_pending(session: Session, request_ids: Sequence[int]) -> dict[int, PendingRequest]:
     if not request_ids:
         return {}
-    rows = session.scalars(
-        select(AlertRequest)
-        .where(AlertRequest.id.in_(request_ids), AlertRequest.state == RequestState.PENDING)
-        .order_by(AlertRequest.id)
-        .with_for_update(skip_locked=True)
-    )
-    return {r.id: r for r in rows}
+    rows = session.execute(_LOCK_PENDING, {"request_ids": list(request_ids)})
+    return {row.id: cast(PendingRequest, row) for row in rows}
 
 
 def _apply(
-    session: Session, request: AlertRequest, hooks: AlertListeners, known: KnownAlerts
+    session: Session, request: PendingRequest, hooks: AlertListeners, known: KnownAlerts
 ) -> dict[str, Any]:
     """Apply one request of a batch; its outcome, as the columns of its row."""
     budget = Budget()
@@ -288,15 +297,11 @@ def _process_one(
                 request.action.value,
             )
             success, status, alert_id = False, STATUS_FAILED, request.alert_public_id
-        _record(request, success, status, alert_id, budget)
+        session.execute(
+            _RECORD_OUTCOMES,
+            {"request_id": request.id, **_outcome(success, status, alert_id, budget)},
+        )
     return 1
-
-
-def _record(
-    request: AlertRequest, success: bool, status: str, alert_id: str | None, budget: Budget
-) -> None:
-    for column, value in _outcome(success, status, alert_id, budget).items():
-        setattr(request, column, value)
 
 
 def _outcome(success: bool, status: str, alert_id: str | None, budget: Budget) -> dict[str, Any]:
