@@ -9,6 +9,7 @@ from typing import cast
 
 from sqlalchemy import Table
 from sqlalchemy import and_
+from sqlalchemy import bindparam
 from sqlalchemy import insert
 from sqlalchemy import or_
 from sqlalchemy import select
@@ -24,6 +25,24 @@ from provider.ops.alerts.models import PendingRequest
 # and the ORM's bulk insert coerced every value of every row again and flushed the session first
 # (the commit flushes it anyway).
 _INSERT_LOGS = insert(cast(Table, AlertLog.__table__))
+
+
+# The open alerts of the batch's aliases and the alerts it names by id, locked in id order (see
+# KnownAlerts); built once, the lists bound (an empty one matches nothing).
+_NAMED = (
+    select(Alert)
+    .where(
+        or_(
+            and_(
+                Alert.status == AlertStatus.OPEN,
+                tuple_(Alert.workspace_id, Alert.alias).in_(bindparam("pairs", expanding=True)),
+            ),
+            Alert.public_id.in_(bindparam("public_ids", expanding=True)),
+        )
+    )
+    .order_by(Alert.id)
+    .with_for_update()
+)
 
 
 class KnownAlerts:
@@ -54,15 +73,9 @@ class KnownAlerts:
             if request.alert_public_id:
                 public_ids.add(request.alert_public_id)
         known = cls()
-        wanted = []
-        if aliases:
-            pairs = tuple_(Alert.workspace_id, Alert.alias).in_(sorted(aliases))
-            wanted.append(and_(Alert.status == AlertStatus.OPEN, pairs))
-        if public_ids:
-            wanted.append(Alert.public_id.in_(sorted(public_ids)))
-        if wanted:
-            query = select(Alert).where(or_(*wanted)).order_by(Alert.id).with_for_update()
-            for alert in session.scalars(query):
+        if aliases or public_ids:
+            named = {"pairs": sorted(aliases), "public_ids": sorted(public_ids)}
+            for alert in session.scalars(_NAMED, named):
                 known.add(alert)
         return known
 
