@@ -123,7 +123,7 @@ class BatchIncidents:
     alerts read; an alert not read is looked up (and then known) on first use. The incidents
     are held here, not only in the session's identity map, which holds them weakly."""
 
-    __slots__ = ("_candidates", "_incident_of", "_read", "tail")
+    __slots__ = ("_candidates", "_incident_of", "_read", "locked_components", "tail")
 
     def __init__(self) -> None:
         self._incident_of: dict[int, Incident | None] = {}
@@ -131,6 +131,9 @@ class BatchIncidents:
         self._candidates: dict[int, bool] = {}
         self._read: dict[Hashable, Any] = {}
         self.tail = TimelineTail()
+        # Components whose rows this transaction has locked: a lock holds until it ends, so the
+        # batch's later alerts on them need not lock them again.
+        self.locked_components: set[int] = set()
 
     def remember(self, key: Hashable, read: Callable[[], T]) -> T:
         """What ``read`` returns, read once per batch: for a workspace's configuration (its

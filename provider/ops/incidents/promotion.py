@@ -332,7 +332,9 @@ def handle_alert(
         ("workspace", alert.workspace_id), lambda: session.get_one(Workspace, alert.workspace_id)
     )
     component_ids = resolve_components(session, workspace, alert, budget, batch)
-    components.lock(session, component_ids)
+    unlocked = [c for c in component_ids if c not in batch.locked_components]
+    components.lock(session, unlocked)
+    batch.locked_components.update(unlocked)
     incident = collecting_incident(session, component_ids)
     if incident is None and decision.verdict is Verdict.WAIT:
         if decision.due_at is not None:
