@@ -13,6 +13,8 @@ from provider.ops.alerts.models import Alert
 from provider.ops.alerts.models import AlertAction
 from provider.ops.alerts.models import AlertEvent
 from provider.ops.alerts.models import AlertLog
+from provider.ops.alerts.models import AlertNote
+from provider.ops.alerts.models import AlertRequest
 from provider.ops.alerts.models import AlertStatus
 from provider.ops.alerts.models import Priority
 from provider.ops.alerts.processing import process_pending
@@ -53,6 +55,36 @@ def test_create_then_duplicate_counts_and_keeps_first_fields(
     actions = session.scalars(select(AlertLog.action).where(AlertLog.alert_id == alert.id)).all()
     assert AlertEvent.DEDUPLICATED in actions
     assert AlertEvent.NOTE_ADDED in actions
+
+
+def test_a_duplicate_logs_its_message_and_note_as_the_intake_validated_them(
+    session: Session, session_factory: sessionmaker[Session]
+) -> None:
+    # A duplicate is applied from its stored body without validating it again: what it logs
+    # must be what validation made of the body (stripped, cut with an ellipsis), as before.
+    principal = _principal(session)
+    long_message = "  " + "x" * 200 + "  "
+    note = "  spaces kept  "
+    _create(session, principal, alias="db-1")
+    request_id = _create(session, principal, alias="db-1", message=long_message, note=note)
+    stored = session.scalars(
+        select(AlertRequest.payload).where(AlertRequest.public_id == request_id)
+    ).one()
+    validated = AlertCreate.from_payload({k: v for k, v in stored.items() if k != "alertId"})
+    assert validated.message == "x" * 129 + "…"
+
+    assert process_pending(session_factory, listeners=NO_LISTENERS) == 2
+
+    session.expire_all()
+    (alert,) = session.scalars(select(Alert).where(Alert.workspace_id == principal.workspace.id))
+    logged = session.scalars(
+        select(AlertLog.message).where(
+            AlertLog.alert_id == alert.id, AlertLog.action == AlertEvent.DEDUPLICATED
+        )
+    ).all()
+    assert logged == [f"Alert de-duplicated; count 2: {validated.message}"]
+    notes = session.scalars(select(AlertNote.note).where(AlertNote.alert_id == alert.id)).all()
+    assert notes == [validated.note] == [note]
 
 
 def test_closed_alert_frees_its_alias(
