@@ -28,12 +28,18 @@ from flask import Flask
 from flask import g
 from sqlalchemy import MetaData
 from sqlalchemy import event
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import sessionmaker
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from provider.config import Settings
 from provider.extension import Extension
@@ -104,6 +110,47 @@ def value_enum(kind: type[enum.Enum], length: int) -> sa.Enum:
     return sa.Enum(
         kind, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e]
     )
+
+
+class _Among(ColumnElement[bool]):
+    """``column IN (…)`` with the values bound under one name; see :func:`among`."""
+
+    inherit_cache = True
+    type = sa.Boolean()
+    _is_implicitly_boolean = True
+    _traverse_internals = [
+        ("column", InternalTraversal.dp_clauseelement),
+        ("name", InternalTraversal.dp_string),
+    ]
+
+    def __init__(self, column: ColumnElement[Any], name: str) -> None:
+        self.column = column
+        self.name = name
+
+
+def among(column: ColumnElement[Any] | QueryableAttribute[Any], name: str) -> ColumnElement[bool]:
+    """``column`` is one of the values bound as ``name`` (a list; empty matches nothing).
+
+    On PostgreSQL one array (``= ANY(:name)``): the statement's text is the same however many
+    values a batch brings, so psycopg converts it once and the server can prepare it, rather
+    than parse and plan a new text for every length of the list. Elsewhere an expanding
+    ``IN``.
+    """
+    if isinstance(column, QueryableAttribute):
+        column = column.__clause_element__()
+    return _Among(column, name)
+
+
+@compiles(_Among)
+def _among(element: _Among, compiler: SQLCompiler, **kw: Any) -> str:
+    values: sa.BindParameter[Any] = sa.bindparam(element.name, expanding=True)
+    return compiler.process(element.column.in_(values), **kw)
+
+
+@compiles(_Among, "postgresql")
+def _among_array(element: _Among, compiler: SQLCompiler, **kw: Any) -> str:
+    values = sa.bindparam(element.name, type_=ARRAY(element.column.type))
+    return compiler.process(element.column == sa.any_(values), **kw)
 
 
 def upsert_insert(session: Session) -> Any:

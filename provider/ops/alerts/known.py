@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy import tuple_
 from sqlalchemy.orm import Session
 
+from provider.db import among
 from provider.ops.alerts.models import Alert
 from provider.ops.alerts.models import AlertLog
 from provider.ops.alerts.models import AlertStatus
@@ -37,7 +38,7 @@ _NAMED = (
                 Alert.status == AlertStatus.OPEN,
                 tuple_(Alert.workspace_id, Alert.alias).in_(bindparam("pairs", expanding=True)),
             ),
-            Alert.public_id.in_(bindparam("public_ids", expanding=True)),
+            among(Alert.public_id, "public_ids"),
         )
     )
     .order_by(Alert.id)

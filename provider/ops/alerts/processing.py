@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
 from provider.db import READ_ONLY
+from provider.db import among
 from provider.ops.alerts.apply import STATUS_CREATED as STATUS_CREATED
 from provider.ops.alerts.apply import STATUS_DEDUPLICATED as STATUS_DEDUPLICATED
 from provider.ops.alerts.apply import STATUS_NOT_FOUND as STATUS_NOT_FOUND
@@ -238,7 +239,7 @@ def _held_elsewhere(session: Session, workspace_ids: Collection[int]) -> set[int
 _LOCK_PENDING = (
     select(_REQUESTS)
     .where(
-        _REQUESTS.c.id.in_(bindparam("request_ids", expanding=True)),
+        among(_REQUESTS.c.id, "request_ids"),
         _REQUESTS.c.state == RequestState.PENDING,
     )
     .order_by(_REQUESTS.c.id)

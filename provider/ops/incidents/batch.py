@@ -27,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from provider.db import among
 from provider.db import upsert_insert
 from provider.ops.incidents.models import NEWS_PREDICATE
 from provider.ops.incidents.models import EventKind
@@ -41,11 +42,11 @@ T = TypeVar("T")
 # share a few incidents, and an incident entity per alert row cost the ORM's row processing of
 # every incident column for each alert.
 _INCIDENT_IDS = select(IncidentAlert.alert_id, IncidentAlert.incident_id).where(
-    IncidentAlert.alert_id.in_(bindparam("alert_ids", expanding=True))
+    among(IncidentAlert.alert_id, "alert_ids")
 )
-_INCIDENTS = select(Incident).where(Incident.id.in_(bindparam("incident_ids", expanding=True)))
+_INCIDENTS = select(Incident).where(among(Incident.id, "incident_ids"))
 _CANDIDATES = select(PromotionCandidate.alert_id).where(
-    PromotionCandidate.alert_id.in_(bindparam("alert_ids", expanding=True))
+    among(PromotionCandidate.alert_id, "alert_ids")
 )
 _INCIDENT_OF_ALERT = (
     select(Incident)
@@ -96,14 +97,14 @@ _NEWS_SINCE = (
 _LAST_ENTRIES = select(IncidentEvent).where(
     IncidentEvent.id.in_(
         select(func.max(IncidentEvent.id))
-        .where(IncidentEvent.alert_id.in_(bindparam("alert_ids", expanding=True)))
+        .where(among(IncidentEvent.alert_id, "alert_ids"))
         .group_by(IncidentEvent.alert_id, IncidentEvent.incident_id)
     )
 )
 _NEWEST_NEWS = (
     select(IncidentEvent.incident_id, func.max(IncidentEvent.id))
     .where(
-        IncidentEvent.incident_id.in_(bindparam("incident_ids", expanding=True)),
+        among(IncidentEvent.incident_id, "incident_ids"),
         text(NEWS_PREDICATE),
     )
     .group_by(IncidentEvent.incident_id)
