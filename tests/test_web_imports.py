@@ -73,5 +73,5 @@ def test_building_the_web_app_imports_no_outgoing_http_client(tmp_path: Path) ->
 
 def test_fetching_install_and_forge_keys_imports_no_outgoing_http_client(tmp_path: Path) -> None:
     modules = _modules_after(FETCH_PROBE, tmp_path)
-    assert "provider.connect.keyfetch" in modules
+    assert "provider.connect.key_fetch" in modules
     assert [m for m in modules if m.split(".")[0] in DEFERRED] == []

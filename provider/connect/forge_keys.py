@@ -23,8 +23,8 @@ from jwt.algorithms import RSAAlgorithm
 
 from provider import netguard
 from provider.connect.fit import KID
-from provider.connect.keyfetch import FetchFailed
-from provider.connect.keyfetch import KeyFetcher
+from provider.connect.key_fetch import KeyFetcher
+from provider.connect.key_fetch import KeyServerUnreachable
 from provider.errors import Unauthorized
 
 logger = logging.getLogger(__name__)
@@ -90,7 +90,6 @@ class HttpForgeKeys:
         self.jwks_url = jwks_url
         self.allow_private = allow_private
         self.resolver = resolver
-        self.timeout = timeout
         self.min_refresh_seconds = min_refresh_seconds
         self.clock = clock
         self._fetcher = KeyFetcher(timeout=timeout, max_bytes=MAX_JWKS_BYTES)
@@ -135,20 +134,18 @@ class HttpForgeKeys:
             netguard.check_url(
                 self.jwks_url, allow_private=self.allow_private, resolver=self.resolver
             )
-            response = self._fetcher.get(self.jwks_url)
+            answer = self._fetcher.get(self.jwks_url)
         except netguard.UnsafeDestination as e:
             logger.error("forge jwks url refused: %s", e)
             raise _unavailable() from None
-        except FetchFailed as e:
+        except KeyServerUnreachable as e:
             logger.warning("forge jwks fetch failed error=%s", e)
             raise _unavailable() from None
-        if response.status != 200 or len(response.body) > MAX_JWKS_BYTES:
-            logger.warning(
-                "forge jwks fetch status=%s bytes=%s", response.status, len(response.body)
-            )
+        if answer.status != 200 or len(answer.body) > MAX_JWKS_BYTES:
+            logger.warning("forge jwks fetch status=%s bytes=%s", answer.status, len(answer.body))
             raise _unavailable()
         try:
-            keys = parse_jwks(response.body)
+            keys = parse_jwks(answer.body)
         except (ValueError, TypeError, KeyError):
             logger.warning("forge jwks is not a key set")
             raise _unavailable() from None

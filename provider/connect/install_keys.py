@@ -23,8 +23,8 @@ from typing import Protocol
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from provider.connect.keyfetch import FetchFailed
-from provider.connect.keyfetch import KeyFetcher
+from provider.connect.key_fetch import KeyFetcher
+from provider.connect.key_fetch import KeyServerUnreachable
 from provider.errors import Unauthorized
 
 logger = logging.getLogger(__name__)
@@ -74,7 +74,6 @@ class HttpInstallKeys:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
         self.cache_size = cache_size
         self.unknown_kid_seconds = unknown_kid_seconds
         self.fetches_per_minute = fetches_per_minute
@@ -126,24 +125,23 @@ class HttpInstallKeys:
         self._fetches.append(now)
 
     def _fetch(self, kid: str) -> RSAPublicKey:
-        # Fetches run outside the lock, concurrently.
         try:
-            response = self._fetcher.get(f"{self.base_url}/{kid}")
-        except FetchFailed as e:
+            answer = self._fetcher.get(f"{self.base_url}/{kid}")
+        except KeyServerUnreachable as e:
             logger.warning("install key fetch failed kid=%s error=%s", kid, e)
             raise Unauthorized(
                 "The install key server could not be reached.", code="install_key_unavailable"
             ) from None
-        if response.status != 200:
+        if answer.status != 200:
             # A 404 body must never be taken for a key (atlassian-connect-express does this).
-            logger.warning("install key fetch kid=%s status=%s", kid, response.status)
-            if response.status in (404, 410):
+            logger.warning("install key fetch kid=%s status=%s", kid, answer.status)
+            if answer.status in (404, 410):
                 raise UnknownKid("The lifecycle JWT's 'kid' is not known.", code="unknown_kid")
             raise Unauthorized("The lifecycle JWT's 'kid' is not known.", code="unknown_kid")
-        if len(response.body) > _MAX_PEM_BYTES:
+        if len(answer.body) > _MAX_PEM_BYTES:
             raise Unauthorized("The install key is malformed.", code="invalid_install_key")
         try:
-            return parse_public_key(response.body)
+            return parse_public_key(answer.body)
         except (ValueError, TypeError):
             logger.warning("install key for kid=%s is not an RSA public key", kid)
             raise Unauthorized(

@@ -1,12 +1,15 @@
-"""GET a small public document (an install key, Forge's JWKS) with the standard library's client.
+"""The GET both key caches make: Atlassian's install keys and Forge's JWKS.
 
-Keys are fetched rarely (a new ``kid``), by the web process. ``requests`` would stay resident in
-each web worker that ever fetched one (6.2 MiB, measured in a worker forked from the built app,
-its CA bundle loaded at import even for an http URL), while ``http.client`` is already loaded
-(werkzeug imports it). What the fetch did with ``requests`` it still does: certificates checked
-against certifi's bundle (requests' default) with the host name, no proxy, credentials or CA
-bundle taken from the environment, no redirect followed, one timeout for the connection and for
-each read. The body is read only up to the caller's limit, never whole.
+Either fetch can be set off by a stranger's token naming a new ``kid``, so both go out the same
+way: a timeout for the connection and for each read, no redirects (a key server's redirect is no
+key), certificates checked against certifi's bundle (requests' own) with the host name, and no
+proxy, CA bundle or credentials taken from the environment. The body is read only up to the
+caller's limit. What an answer means (an unknown ``kid``, a malformed key) is the caller's to say.
+
+The standard library's client, not requests: a key is fetched rarely, by the web process, and
+requests would then stay resident in that worker (6.2 MiB, measured in a worker forked from the
+built app: its modules, the codecs charset_normalizer loads, and the certifi bundle it loads
+into an SSL context at import, even for an http URL). werkzeug has loaded ``http.client``.
 """
 
 from __future__ import annotations
@@ -19,37 +22,36 @@ from urllib.parse import urlsplit
 USER_AGENT = "provider-key-fetch"
 
 
-class FetchFailed(Exception):
-    """The server could not be reached, or its answer could not be read."""
+class KeyServerUnreachable(Exception):
+    """No answer: the connection failed or timed out, or the answer could not be read."""
 
 
 @dataclass(frozen=True, slots=True)
 class Answer:
     status: int
     # At most ``max_bytes + 1`` bytes: a longer body is cut there, so ``len(body) > max_bytes``
-    # tells the caller that it was too long.
+    # tells the caller it was too long without the whole of it having been read.
     body: bytes
 
 
 class KeyFetcher:
-    """GETs with a timeout and a size limit; the TLS context is made at the first https GET."""
-
     def __init__(self, *, timeout: float, max_bytes: int) -> None:
         self.timeout = timeout
         self.max_bytes = max_bytes
+        # Made at the first https fetch: loading the CA bundle costs a few MiB.
         self._tls: ssl.SSLContext | None = None
 
     def get(self, url: str) -> Answer:
-        """:raises FetchFailed: for a URL that is not http(s), or any network or protocol error."""
+        """:raises KeyServerUnreachable: when no answer came, or the URL is not http(s)."""
         parts = urlsplit(url)
         scheme = parts.scheme.lower()
         try:
             port = parts.port
         except ValueError:
-            raise FetchFailed("InvalidURL") from None
+            raise KeyServerUnreachable("InvalidURL") from None
         host = parts.hostname
         if scheme not in ("http", "https") or not host:
-            raise FetchFailed("InvalidURL")
+            raise KeyServerUnreachable("InvalidURL")
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         # The port is always given: without one, http.client reads "::1" as host ":" port 1.
         connection = (
@@ -66,13 +68,13 @@ class KeyFetcher:
         except (OSError, http.client.HTTPException, ValueError) as e:
             # OSError: refused, reset, timed out, TLS failures; ValueError: a malformed URL or
             # header (UnicodeError, http.client.InvalidURL).
-            raise FetchFailed(type(e).__name__) from None
+            raise KeyServerUnreachable(type(e).__name__) from None
         finally:
             connection.close()
 
     def _tls_context(self) -> ssl.SSLContext:
         if self._tls is None:
-            import certifi  # requests' own CA bundle
+            import certifi
 
             context = ssl.create_default_context(cafile=certifi.where())
             context.minimum_version = ssl.TLSVersion.TLSv1_2
