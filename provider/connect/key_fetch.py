@@ -53,24 +53,25 @@ class KeyFetcher:
         if scheme not in ("http", "https") or not host:
             raise KeyServerUnreachable("InvalidURL")
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        # The port is always given: without one, http.client reads "::1" as host ":" port 1.
-        connection = (
-            http.client.HTTPSConnection(
-                host, port or 443, timeout=self.timeout, context=self._tls_context()
-            )
-            if scheme == "https"
-            else http.client.HTTPConnection(host, port or 80, timeout=self.timeout)
-        )
+        connection: http.client.HTTPConnection | None = None
         try:
+            # The port is always given: without one, http.client reads "::1" as host ":" port 1.
+            if scheme == "https":
+                connection = http.client.HTTPSConnection(
+                    host, port or 443, timeout=self.timeout, context=self._tls_context()
+                )
+            else:
+                connection = http.client.HTTPConnection(host, port or 80, timeout=self.timeout)
             connection.request("GET", target, headers={"Accept": "*/*", "User-Agent": USER_AGENT})
             response = connection.getresponse()
             return Answer(response.status, response.read(self.max_bytes + 1))
         except (OSError, http.client.HTTPException, ValueError) as e:
-            # OSError: refused, reset, timed out, TLS failures; ValueError: a malformed URL or
-            # header (UnicodeError, http.client.InvalidURL).
+            # OSError: refused, reset, timed out, TLS failures, an unreadable CA bundle;
+            # ValueError: a malformed URL or header (UnicodeError, http.client.InvalidURL).
             raise KeyServerUnreachable(type(e).__name__) from None
         finally:
-            connection.close()
+            if connection is not None:
+                connection.close()
 
     def _tls_context(self) -> ssl.SSLContext:
         if self._tls is None:
