@@ -15,7 +15,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 from typing import Any
 from typing import Protocol
 
@@ -24,10 +23,9 @@ from jwt.algorithms import RSAAlgorithm
 
 from provider import netguard
 from provider.connect.fit import KID
+from provider.connect.key_fetch import KeyFetcher
+from provider.connect.key_fetch import KeyServerUnreachable
 from provider.errors import Unauthorized
-
-if TYPE_CHECKING:
-    import requests
 
 logger = logging.getLogger(__name__)
 
@@ -87,20 +85,14 @@ class HttpForgeKeys:
         resolver: netguard.Resolver = netguard.system_resolver,
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
         min_refresh_seconds: float = MIN_REFRESH_SECONDS,
-        session: requests.Session | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.jwks_url = jwks_url
         self.allow_private = allow_private
         self.resolver = resolver
-        self.timeout = timeout
         self.min_refresh_seconds = min_refresh_seconds
         self.clock = clock
-        # requests (with urllib3, charset_normalizer, idna) is a few MiB of every web worker, and
-        # the JWKS is fetched only when a Forge token names a new kid: made at the first fetch.
-        self._session = session
-        if session is not None:
-            session.trust_env = False
+        self._fetcher = KeyFetcher(timeout=timeout, max_bytes=MAX_JWKS_BYTES)
         self._keys: dict[str, RSAPublicKey] = {}
         self._fetched_at: float | None = None
         self._lock = threading.Lock()
@@ -138,29 +130,22 @@ class HttpForgeKeys:
 
         :raises Unauthorized: when the JWKS cannot be fetched or read.
         """
-        import requests  # deferred: see __init__
-
-        if self._session is None:  # under self._refresh: one session for the process
-            self._session = requests.Session()
-            self._session.trust_env = False
         try:
             netguard.check_url(
                 self.jwks_url, allow_private=self.allow_private, resolver=self.resolver
             )
-            response = self._session.get(self.jwks_url, timeout=self.timeout, allow_redirects=False)
+            answer = self._fetcher.get(self.jwks_url)
         except netguard.UnsafeDestination as e:
             logger.error("forge jwks url refused: %s", e)
             raise _unavailable() from None
-        except requests.RequestException as e:
-            logger.warning("forge jwks fetch failed error=%s", type(e).__name__)
+        except KeyServerUnreachable as e:
+            logger.warning("forge jwks fetch failed error=%s", e)
             raise _unavailable() from None
-        if response.status_code != 200 or len(response.content) > MAX_JWKS_BYTES:
-            logger.warning(
-                "forge jwks fetch status=%s bytes=%s", response.status_code, len(response.content)
-            )
+        if answer.status != 200 or len(answer.body) > MAX_JWKS_BYTES:
+            logger.warning("forge jwks fetch status=%s bytes=%s", answer.status, len(answer.body))
             raise _unavailable()
         try:
-            keys = parse_jwks(response.content)
+            keys = parse_jwks(answer.body)
         except (ValueError, TypeError, KeyError):
             logger.warning("forge jwks is not a key set")
             raise _unavailable() from None

@@ -18,16 +18,14 @@ import time
 from collections import OrderedDict
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 from typing import Protocol
 
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
+from provider.connect.key_fetch import KeyFetcher
+from provider.connect.key_fetch import KeyServerUnreachable
 from provider.errors import Unauthorized
-
-if TYPE_CHECKING:
-    import requests
 
 logger = logging.getLogger(__name__)
 
@@ -71,20 +69,16 @@ class HttpInstallKeys:
         *,
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
         cache_size: int = DEFAULT_CACHE_SIZE,
-        session: requests.Session | None = None,
         unknown_kid_seconds: float = UNKNOWN_KID_SECONDS,
         fetches_per_minute: int = FETCHES_PER_MINUTE,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
         self.cache_size = cache_size
         self.unknown_kid_seconds = unknown_kid_seconds
         self.fetches_per_minute = fetches_per_minute
         self.clock = clock
-        # requests (with urllib3, charset_normalizer, idna) is a few MiB of every web worker, and
-        # a key is fetched only at an install with a new kid: the session is made at that fetch.
-        self._session = session
+        self._fetcher = KeyFetcher(timeout=timeout, max_bytes=_MAX_PEM_BYTES)
         self._cache: OrderedDict[str, RSAPublicKey] = OrderedDict()
         self._unknown: OrderedDict[str, float] = OrderedDict()
         self._fetches: deque[float] = deque()
@@ -131,30 +125,23 @@ class HttpInstallKeys:
         self._fetches.append(now)
 
     def _fetch(self, kid: str) -> RSAPublicKey:
-        import requests  # deferred: see __init__
-
-        url = f"{self.base_url}/{kid}"
-        with self._lock:  # fetches run outside the lock, concurrently: one session for them all
-            if self._session is None:
-                self._session = requests.Session()
-            session = self._session
         try:
-            response = session.get(url, timeout=self.timeout, allow_redirects=False)
-        except requests.RequestException as e:
-            logger.warning("install key fetch failed kid=%s error=%s", kid, type(e).__name__)
+            answer = self._fetcher.get(f"{self.base_url}/{kid}")
+        except KeyServerUnreachable as e:
+            logger.warning("install key fetch failed kid=%s error=%s", kid, e)
             raise Unauthorized(
                 "The install key server could not be reached.", code="install_key_unavailable"
             ) from None
-        if response.status_code != 200:
+        if answer.status != 200:
             # A 404 body must never be taken for a key (atlassian-connect-express does this).
-            logger.warning("install key fetch kid=%s status=%s", kid, response.status_code)
-            if response.status_code in (404, 410):
+            logger.warning("install key fetch kid=%s status=%s", kid, answer.status)
+            if answer.status in (404, 410):
                 raise UnknownKid("The lifecycle JWT's 'kid' is not known.", code="unknown_kid")
             raise Unauthorized("The lifecycle JWT's 'kid' is not known.", code="unknown_kid")
-        if len(response.content) > _MAX_PEM_BYTES:
+        if len(answer.body) > _MAX_PEM_BYTES:
             raise Unauthorized("The install key is malformed.", code="invalid_install_key")
         try:
-            return parse_public_key(response.content)
+            return parse_public_key(answer.body)
         except (ValueError, TypeError):
             logger.warning("install key for kid=%s is not an RSA public key", kid)
             raise Unauthorized(

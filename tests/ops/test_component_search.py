@@ -264,6 +264,7 @@ def test_sqlite_plans_read_indexes_not_the_workspace(
         "prefix": "zür%",
         "contains": "%zür%",
         "phrase": '"zür"',
+        "candidates": "[1, 2, 3]",
     }
     starting = explain(
         session, search._starting_statement(in_workspace=True, order="sqlite"), params
@@ -276,9 +277,11 @@ def test_sqlite_plans_read_indexes_not_the_workspace(
     containing = explain(
         session, search._containing_statement(in_workspace=True, trigrams=trigrams), params
     )
-    assert ("components_fts VIRTUAL TABLE" in containing) is trigrams, containing
-    # With the trigram index the candidates are looked up by id, not the workspace walked.
+    # With the trigram index's candidates (read once, passed back) they are looked up by id,
+    # not the workspace walked.
+    assert ("json_each VIRTUAL TABLE" in containing) is trigrams, containing
     assert ("rowid=?" in containing) is trigrams, containing
+    assert "components_fts VIRTUAL TABLE" in explain(session, search._CANDIDATES, params)
 
 
 def test_postgresql_reads_the_bytewise_index_for_names_starting_with_the_query(

@@ -12,6 +12,7 @@ or more; PostgreSQL's planner takes pg_trgm's of migration 0008 when it pays).
 from __future__ import annotations
 
 import functools
+import json
 from datetime import datetime
 from typing import Any
 
@@ -79,10 +80,14 @@ _CONTAINS = Component.name_lower.like(bindparam("contains"), escape="\\")
 _MATCHING_NAMES = select(_NAME_TRIGRAMS.c.rowid).where(
     literal_column("components_fts").op("MATCH")(bindparam("phrase"))
 )
-_TRIGRAM_CANDIDATES = Component.id.in_(_MATCHING_NAMES)
 # Above this many candidates (in every workspace) the names are walked in order instead.
 DENSE = 2000
-_CANDIDATES = select(func.count()).select_from(_MATCHING_NAMES.limit(DENSE + 1).subquery())
+_CANDIDATES = _MATCHING_NAMES.limit(DENSE + 1)
+# The candidates, once read, go back as a JSON array: a trigram phrase over a large index costs
+# far more than its few matches, and would otherwise be evaluated a second time.
+_TRIGRAM_CANDIDATES = Component.id.in_(
+    select(column("value")).select_from(func.json_each(bindparam("candidates")))
+)
 
 
 # Statements are built once with bound parameters: SQLAlchemy then reuses the memoised cache key
@@ -181,12 +186,13 @@ def find_containers(
     if dialect == "sqlite" and len(needle) >= TRIGRAM:
         params["phrase"] = _fts_phrase(needle)
         # Many candidates (the query is in most names) are better met walking the workspace's
-        # names in order, which stops at the limit, than sorted; the count stops at the bound.
-        candidates = _plain(_CANDIDATES).rows(connection, params)[0][0]
-        if candidates == 0:
-            # The trigram statement takes its candidates from this same index: it would find
-            # none (a typo, an empty site), so it is not run.
+        # names in order, which stops at the limit, than sorted; the read stops at the bound.
+        candidates = [row[0] for row in _plain(_CANDIDATES).rows(connection, params)]
+        if not candidates:
+            # No name holds the query's trigrams (a typo, an empty site): none contains it.
             return rows
-        trigrams = candidates <= DENSE
+        trigrams = len(candidates) <= DENSE
+        if trigrams:
+            params["candidates"] = json.dumps(candidates)
     containing = _containing_statement(in_workspace=in_workspace, trigrams=trigrams)
     return rows + _plain(containing).rows(connection, params, limit=MAX_CONTAINERS - len(rows))

@@ -27,17 +27,6 @@ from provider.ops.incidents.rules import RuleAction
 from provider.ops.owned import WorkspaceOwned
 
 
-class IncidentStatus(enum.StrEnum):
-    OPEN = "open"
-    RESOLVED = "resolved"
-
-
-class ReviewStatus(enum.StrEnum):
-    IN_PROGRESS = "in progress"
-    OUTSTANDING_ACTIONS = "outstanding actions"
-    COMPLETED = "completed"
-
-
 class IncidentRule(WorkspaceOwned, Base):
     """An ordered promotion rule of a workspace (see ``incidents.rules``)."""
 
@@ -74,6 +63,11 @@ class ComponentMapping(WorkspaceOwned, Base):
     )
     created_at: Mapped[created_now]
     updated_at: Mapped[updated_now]
+
+
+class IncidentStatus(enum.StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
 
 
 class Incident(WorkspaceOwned, Base):
@@ -162,6 +156,12 @@ class PromotionCandidate(Base):
     )
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     due_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class ReviewStatus(enum.StrEnum):
+    IN_PROGRESS = "in progress"
+    OUTSTANDING_ACTIONS = "outstanding actions"
+    COMPLETED = "completed"
 
 
 class Review(WorkspaceOwned, Base):
