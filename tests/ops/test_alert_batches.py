@@ -18,6 +18,7 @@ from provider.db import make_engine
 from provider.db import make_session_factory
 from provider.ops.access.principal import ApiPrincipal
 from provider.ops.alerts.claims import Turns
+from provider.ops.alerts.claims import claim_order
 from provider.ops.alerts.listeners import AlertListeners
 from provider.ops.alerts.models import Alert
 from provider.ops.alerts.models import AlertAction
@@ -195,6 +196,39 @@ def test_a_workspace_another_processor_holds_is_left_to_it(
         assert process_pending(factory, listeners=AlertListeners(), per_workspace=BATCH) == 2
     finally:
         engine.dispose()
+
+
+def test_the_workspace_waiting_longest_goes_first_and_workspaces_take_turns(
+    session: Session, session_factory: sessionmaker[Session]
+) -> None:
+    a, b, c = (_principal(session, name) for name in ("A", "B", "C"))
+    b1, a1, c1, a2, b2, a3 = (
+        _create(session, p, f"x-{n}").id for n, p in enumerate((b, a, c, a, b, a))
+    )
+    session.commit()
+
+    assert claim_order(session_factory, limit=10, per_workspace=2) == [
+        (b1, b.workspace.id),
+        (a1, a.workspace.id),
+        (c1, c.workspace.id),
+        (b2, b.workspace.id),
+        (a2, a.workspace.id),
+    ]
+    skip = {a.workspace.id}
+    assert claim_order(session_factory, limit=10, per_workspace=5, skip=skip) == [
+        (b1, b.workspace.id),
+        (c1, c.workspace.id),
+        (b2, b.workspace.id),
+    ]
+    # at most ``limit`` workspaces, then ``limit`` requests
+    assert claim_order(session_factory, limit=2, per_workspace=5) == [
+        (b1, b.workspace.id),
+        (a1, a.workspace.id),
+    ]
+    assert claim_order(session_factory, limit=10, per_workspace=5)[-2:] == [
+        (a2, a.workspace.id),
+        (a3, a.workspace.id),
+    ]
 
 
 def test_a_costly_workspace_waits_between_turns_across_calls(

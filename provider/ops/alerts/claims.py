@@ -18,10 +18,13 @@ import time
 from collections.abc import Callable
 from collections.abc import Collection
 
+from sqlalchemy import Select
+from sqlalchemy import bindparam
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import union_all
 from sqlalchemy.orm import Session
+from sqlalchemy.orm import aliased
 from sqlalchemy.orm import sessionmaker
 
 from provider.db import READ_ONLY
@@ -74,6 +77,45 @@ class Turns:
         return True
 
 
+def _waiting_longest() -> Select[int]:
+    """The workspaces with pending requests, the one whose oldest has waited longest first,
+    none of ``:skip``, at most ``:limit``.
+
+    A loose index scan of ``ix_alert_requests_state_workspace_id``: one index seek per workspace
+    with pending requests, for the next workspace id and for its oldest request. Grouping the
+    pending requests read every one of them, and a storm's backlog is tens of thousands (on
+    PostgreSQL 10 ms per batch with 20,000 waiting).
+    """
+    pending = AlertRequest.state == RequestState.PENDING
+    after = aliased(AlertRequest)
+    first = select(func.min(AlertRequest.workspace_id).label("workspace_id")).where(pending)
+    found = first.cte("waiting", recursive=True)
+    following = (
+        select(func.min(after.workspace_id))
+        .where(after.state == RequestState.PENDING, after.workspace_id > found.c.workspace_id)
+        .scalar_subquery()
+    )
+    found = found.union_all(select(following).where(found.c.workspace_id.is_not(None)))
+    head = aliased(AlertRequest)
+    oldest = (
+        select(func.min(head.id))
+        .where(head.state == RequestState.PENDING, head.workspace_id == found.c.workspace_id)
+        .scalar_subquery()
+    )
+    return (
+        select(found.c.workspace_id)
+        .where(
+            found.c.workspace_id.is_not(None),
+            found.c.workspace_id.not_in(bindparam("skip", expanding=True)),
+        )
+        .order_by(oldest)
+        .limit(bindparam("limit"))
+    )
+
+
+_WAITING_LONGEST = _waiting_longest()
+
+
 def claim_order(
     session_factory: sessionmaker[Session],
     *,
@@ -92,15 +134,7 @@ def claim_order(
     with session_factory() as session:
         # Only reads: on SQLite this takes no write lock away from the web's intake.
         session.connection(execution_options={READ_ONLY: True})
-        oldest = (
-            select(AlertRequest.workspace_id, func.min(AlertRequest.id).label("first"))
-            .where(pending, AlertRequest.workspace_id.not_in(skip))
-            .group_by(AlertRequest.workspace_id)
-            .subquery()
-        )
-        workspaces = session.scalars(
-            select(oldest.c.workspace_id).order_by(oldest.c.first).limit(limit)
-        ).all()
+        workspaces = session.scalars(_WAITING_LONGEST, {"skip": sorted(skip), "limit": limit}).all()
         if not workspaces:
             return []
         # Each workspace's head is an index range of its own; one statement for all of them.
