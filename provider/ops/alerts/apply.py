@@ -8,6 +8,7 @@ that a de-duplication is a change in memory rather than a statement of its own.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
@@ -19,10 +20,9 @@ from sqlalchemy import Table
 from sqlalchemy import bindparam
 from sqlalchemy import select
 from sqlalchemy import text
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from provider.db import upsert_insert
 from provider.ops.alerts.fields import EXTRA_PROPERTIES_MAX_CHARS
 from provider.ops.alerts.fields import RECIPIENTS_MAX
 from provider.ops.alerts.fields import TAGS_MAX
@@ -118,41 +118,15 @@ def _locked_target(session: Session, request: PendingRequest) -> Alert | None:
 
 
 _ALERTS = cast(Table, Alert.__table__)
-_OPEN_VALUES = (
-    "public_id",
-    "workspace_id",
-    "alias",
-    "status",
-    "message",
-    "description",
-    "entity",
-    "source",
-    "priority",
-    "owner",
-    "acknowledged",
-    "snoozed",
-    "seen",
-    "count",
-    "tags",
-    "extra_properties",
-    "responders",
-    "visible_to",
-    "actions",
-    "integration_id",
-    "integration_name",
-    "integration_type",
-    "created_at",
-    "updated_at",
-    "last_occurred_at",
-)
 
 
-def _open_statement(insert: Callable[[Table], Any]) -> Any:
+@functools.cache
+def _open_statement(insert: Callable[[Table], Any], columns: tuple[str, ...]) -> Any:
     """Open an alert, or count on the open one of its alias (PostgreSQL and SQLite spell it
-    alike); built once: built per create, the statement cost more than running it."""
+    alike); built once per dialect: built per create, the statement cost more than running it."""
     return (
         insert(_ALERTS)
-        .values({column: bindparam(column) for column in _OPEN_VALUES})
+        .values({column: bindparam(column) for column in columns})
         .on_conflict_do_update(
             index_elements=[_ALERTS.c.workspace_id, _ALERTS.c.alias],
             index_where=text(OPEN_PREDICATE),
@@ -164,12 +138,6 @@ def _open_statement(insert: Callable[[Table], Any]) -> Any:
         )
         .returning(_ALERTS.c.id, _ALERTS.c.public_id)
     )
-
-
-_OPEN = {
-    "postgresql": _open_statement(postgresql_insert),
-    "sqlite": _open_statement(sqlite_insert),
-}
 
 
 def _count_again(request: PendingRequest, known: KnownAlerts) -> Alert | None:
@@ -219,7 +187,8 @@ def _open(
     }
     # An alert closed earlier in the batch must have left the partial unique index first.
     session.flush()
-    row = session.execute(_OPEN[session.get_bind().dialect.name], {**values, "now": now}).one()
+    statement = _open_statement(upsert_insert(session), tuple(values))
+    row = session.execute(statement, {**values, "now": now}).one()
     alert = session.scalars(
         select(Alert).where(Alert.id == row.id).execution_options(populate_existing=True)
     ).one()
