@@ -19,6 +19,8 @@ from provider.db import make_session_factory
 from provider.ops.access.principal import ApiPrincipal
 from provider.ops.alerts.claims import Turns
 from provider.ops.alerts.claims import claim_order
+from provider.ops.alerts.known import _NAMED
+from provider.ops.alerts.known import KnownAlerts
 from provider.ops.alerts.listeners import AlertListeners
 from provider.ops.alerts.models import Alert
 from provider.ops.alerts.models import AlertAction
@@ -38,6 +40,7 @@ from provider.ops.alerts.service import submit_create
 from provider.ops.lang.regex import Budget
 from provider.ops.workspaces.service import create_workspace
 from tests.databases import Databases
+from tests.plans import explain
 
 BATCH = 100  # every test's requests fit one batch
 
@@ -270,3 +273,51 @@ def test_a_costly_workspace_waits_between_turns_across_calls(
     now[0] = 5.0
     assert process_pending(session_factory, listeners=hooks, limit=10, turns=turns) == 1
     assert pending(costly) == 1
+
+
+def test_a_batch_loads_the_open_alerts_of_its_aliases_and_its_ids_only(
+    session: Session, session_factory: sessionmaker[Session]
+) -> None:
+    left, right = _principal(session, "Left"), _principal(session, "Right")
+    for principal in (left, right):
+        for alias in ("disk", "cpu", "net"):
+            _create(session, principal, alias)
+    session.commit()
+    assert process_pending(session_factory, listeners=AlertListeners([]), per_workspace=BATCH) == 6
+    closed = session.scalars(
+        select(Alert).where(Alert.workspace_id == left.workspace.id, Alert.alias == "net")
+    ).one()
+    closed.status = AlertStatus.CLOSED
+    session.commit()
+    named = [
+        _FakeRequest(left.workspace.id, "disk", None),
+        _FakeRequest(left.workspace.id, "net", None),  # closed: not an open alert of its alias
+        _FakeRequest(left.workspace.id, None, closed.public_id),  # by id, closed or not
+        _FakeRequest(right.workspace.id, "cpu", None),
+    ]
+    known = KnownAlerts.load(session, named)  # type: ignore[arg-type]
+    found = sorted((a.workspace_id == left.workspace.id, a.alias, a.status) for a in known.alerts())
+    assert found == [
+        (False, "cpu", AlertStatus.OPEN),
+        (True, "disk", AlertStatus.OPEN),
+        (True, "net", AlertStatus.CLOSED),
+    ]
+
+
+def test_sqlite_looks_a_batchs_aliases_up_in_the_index(session: Session) -> None:
+    if session.get_bind().dialect.name != "sqlite":
+        pytest.skip("SQLite's plan")
+    # A row-value IN, (workspace_id, alias) IN (…), scans every alert SQLite holds.
+    values = {"pairs": '[[1, "disk"]]', "public_ids": ["x"]}
+    plan = explain(session, _NAMED["sqlite"], values)
+    assert "SCAN alerts" not in plan, plan
+    assert "ix_alerts_workspace_alias (workspace_id=? AND alias=?)" in plan, plan
+
+
+class _FakeRequest:
+    """The columns KnownAlerts.load reads of a pending request."""
+
+    def __init__(self, workspace_id: int, alias: str | None, alert_public_id: str | None) -> None:
+        self.workspace_id = workspace_id
+        self.alias = alias
+        self.alert_public_id = alert_public_id

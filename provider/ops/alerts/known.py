@@ -7,14 +7,19 @@ from collections.abc import Iterable
 from typing import Any
 from typing import cast
 
+from sqlalchemy import JSON
+from sqlalchemy import ColumnElement
+from sqlalchemy import Select
 from sqlalchemy import Table
 from sqlalchemy import and_
 from sqlalchemy import bindparam
+from sqlalchemy import func
 from sqlalchemy import insert
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import tuple_
 from sqlalchemy.orm import Session
+from sqlalchemy.orm import aliased
 
 from provider.db import among
 from provider.ops.alerts.models import Alert
@@ -30,20 +35,42 @@ _INSERT_LOGS = insert(cast(Table, AlertLog.__table__))
 
 # The open alerts of the batch's aliases and the alerts it names by id, locked in id order (see
 # KnownAlerts); built once, the lists bound (an empty one matches nothing).
-_NAMED = (
-    select(Alert)
-    .where(
-        or_(
-            and_(
-                Alert.status == AlertStatus.OPEN,
-                tuple_(Alert.workspace_id, Alert.alias).in_(bindparam("pairs", expanding=True)),
-            ),
-            among(Alert.public_id, "public_ids"),
+def _named(open_alias: ColumnElement[bool]) -> Select[Alert]:
+    return (
+        select(Alert)
+        .where(
+            or_(
+                and_(Alert.status == AlertStatus.OPEN, open_alias),
+                among(Alert.public_id, "public_ids"),
+            )
         )
+        .order_by(Alert.id)
+        .with_for_update()
     )
-    .order_by(Alert.id)
-    .with_for_update()
-)
+
+
+# SQLite reads a row-value IN, (workspace_id, alias) IN (…), by scanning the whole alerts table,
+# closed alerts included: milliseconds per batch that grow with the table. Joined from the pairs
+# (a JSON array), it looks each one up in ix_alerts_workspace_alias.
+_PAIRS = func.json_each(bindparam("pairs", type_=JSON)).table_valued("value").alias("pair")
+_FOUND = aliased(Alert)
+_NAMED = {
+    "sqlite": _named(
+        Alert.id.in_(
+            select(_FOUND.id).join_from(
+                _PAIRS,
+                _FOUND,
+                and_(
+                    _FOUND.workspace_id == func.json_extract(_PAIRS.c.value, "$[0]"),
+                    _FOUND.alias == func.json_extract(_PAIRS.c.value, "$[1]"),
+                ),
+            )
+        )
+    ),
+    "postgresql": _named(
+        tuple_(Alert.workspace_id, Alert.alias).in_(bindparam("pairs", expanding=True))
+    ),
+}
 
 
 class KnownAlerts:
@@ -76,7 +103,8 @@ class KnownAlerts:
         known = cls()
         if aliases or public_ids:
             named = {"pairs": sorted(aliases), "public_ids": sorted(public_ids)}
-            for alert in session.scalars(_NAMED, named):
+            statement = _NAMED[session.get_bind().dialect.name]
+            for alert in session.scalars(statement, named):
                 known.add(alert)
         return known
 
