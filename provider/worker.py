@@ -49,7 +49,11 @@ ALERT_BATCH = 100
 def alert_listeners() -> AlertListeners:
     """What follows each alert change: incidents first, then outgoing integration actions."""
     incidents = incident_listener.IncidentsListener()
-    return AlertListeners([incidents, ingestion.on_alert_change], prepare=[incidents.prepare])
+    return AlertListeners(
+        [incidents, ingestion.on_alert_change],
+        prepare=[incidents.prepare],
+        finish=[incidents.finish],
+    )
 
 
 def outbox_handlers(settings: Settings) -> dict[str, KindSpec]:

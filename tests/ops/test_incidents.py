@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -179,3 +180,33 @@ def test_incidents_are_sent_only_to_sites_linking_the_workspace(
     api.create_alert(message="down", priority="P1")
     assert len(_incident_messages(session, mine)) == 1
     assert _incident_messages(session, theirs) == []
+
+
+def test_a_batch_publishes_each_incident_it_changes_once_in_its_final_state(
+    api: Api, session: Session
+) -> None:
+    make_component(session, api.workspace, "checkout")
+    inst = _link(session, api)
+    messages = [f"Checkout 5xx on node {n}" for n in range(5)]
+    for n, message in enumerate(messages):
+        body = {"message": message, "alias": f"node-{n}", "priority": "P1"}
+        response = api.post("/v1/alerts", json={**body, "tags": ["component:checkout"]})
+        assert response.status_code == 202
+    outbox_writes: list[str] = []
+
+    def record(_c: Any, _cur: Any, statement: str, *_args: Any) -> None:
+        if "outbox_messages" in statement and not statement.lstrip().startswith("SELECT"):
+            outbox_writes.append(statement)
+
+    bind = api.session_factory.kw["bind"]
+    event.listen(bind, "before_cursor_execute", record)
+    try:
+        assert api.process() == 5  # one batch: every request of one workspace
+    finally:
+        event.remove(bind, "before_cursor_execute", record)
+
+    [incident] = _incidents(session, api)
+    assert len(outbox_writes) == 1, outbox_writes  # the five changes, published once
+    [message] = _incident_messages(session, inst)
+    assert message.payload["updateSequenceNumber"] == incident.update_sequence_number
+    assert all(m in message.payload["description"] for m in messages)

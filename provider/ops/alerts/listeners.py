@@ -22,23 +22,33 @@ AlertListener = Callable[[Session, Alert, AlertEvent, Budget], None]
 #: Told, when a batch's transaction begins, which alerts its requests name (those that exist),
 #: so that a listener can read what it needs of all of them at once rather than per change.
 BatchPreparer = Callable[[Session, Iterable[Alert]], None]
+#: Told, after a batch's last change and before its transaction commits, that the batch is done.
+BatchFinisher = Callable[[Session], None]
 
 
 class AlertListeners:
     """An ordered, fixed set of listeners, and what prepares them for a batch."""
 
-    __slots__ = ("_listeners", "_preparers")
+    __slots__ = ("_finishers", "_listeners", "_preparers")
 
     def __init__(
-        self, listeners: Iterable[AlertListener] = (), prepare: Iterable[BatchPreparer] = ()
+        self,
+        listeners: Iterable[AlertListener] = (),
+        prepare: Iterable[BatchPreparer] = (),
+        finish: Iterable[BatchFinisher] = (),
     ) -> None:
         self._listeners = tuple(listeners)
         self._preparers = tuple(prepare)
+        self._finishers = tuple(finish)
 
     def prepare(self, session: Session, alerts: Iterable[Alert]) -> None:
         loaded = tuple(alerts)
         for preparer in self._preparers:
             preparer(session, loaded)
+
+    def finish(self, session: Session) -> None:
+        for finisher in self._finishers:
+            finisher(session)
 
     def after_change(
         self, session: Session, alert: Alert, event: AlertEvent, budget: Budget

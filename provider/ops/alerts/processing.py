@@ -203,6 +203,7 @@ def _process_batch(
                 started = time.monotonic()
                 outcomes.append(_apply(session, request, hooks, known))
                 costs.spent(workspace_id, started)
+            hooks.finish(session)
             known.write_logs(session)
             if outcomes:
                 # one statement for the batch's outcomes, rather than one per request

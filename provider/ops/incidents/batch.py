@@ -35,6 +35,7 @@ from provider.ops.incidents.models import Incident
 from provider.ops.incidents.models import IncidentAlert
 from provider.ops.incidents.models import IncidentEvent
 from provider.ops.incidents.models import PromotionCandidate
+from provider.ops.sync import service as sync
 
 T = TypeVar("T")
 
@@ -124,9 +125,16 @@ class BatchIncidents:
     alerts read; an alert not read is looked up (and then known) on first use. The incidents
     are held here, not only in the session's identity map, which holds them weakly."""
 
-    __slots__ = ("_candidates", "_incident_of", "_read", "locked_components", "tail")
+    __slots__ = (
+        "_candidates",
+        "_incident_of",
+        "_read",
+        "_unpublished",
+        "locked_components",
+        "tail",
+    )
 
-    def __init__(self) -> None:
+    def __init__(self, *, publish_at_end: bool = False) -> None:
         self._incident_of: dict[int, Incident | None] = {}
         # alert id -> whether a candidate row exists
         self._candidates: dict[int, bool] = {}
@@ -135,6 +143,10 @@ class BatchIncidents:
         # Components whose rows this transaction has locked: a lock holds until it ends, so the
         # batch's later alerts on them need not lock them again.
         self.locked_components: set[int] = set()
+        # With ``publish_at_end``, the incidents the batch changes are published once, in their
+        # final state, by :meth:`publish_changed`: publishing writes the incident's description
+        # and an outbox row, and a storm's batch changes the same few incidents again and again.
+        self._unpublished: dict[int, Incident] | None = {} if publish_at_end else None
 
     def remember(self, key: Hashable, read: Callable[[], T]) -> T:
         """What ``read`` returns, read once per batch: for a workspace's configuration (its
@@ -143,9 +155,25 @@ class BatchIncidents:
             self._read[key] = read()
         return cast(T, self._read[key])
 
+    def publish(self, session: Session, incident: Incident) -> None:
+        """Send ``incident`` to the sites linking its workspace: now, or when the batch ends."""
+        if self._unpublished is None:
+            sync.publish(session, incident)
+        else:
+            self._unpublished[incident.id] = incident
+
+    def publish_changed(self, session: Session) -> None:
+        """Publish each incident the batch changed, once (see ``publish_at_end``)."""
+        if self._unpublished:
+            for _id, incident in sorted(self._unpublished.items()):
+                sync.publish(session, incident)
+            self._unpublished.clear()
+
     @classmethod
     def load(cls, session: Session, alert_ids: Iterable[int]) -> BatchIncidents:
-        known = cls()
+        """What a batch of alert changes needs of ``alert_ids``' incidents, read at once; its
+        incidents are published when the batch ends (:meth:`publish_changed`)."""
+        known = cls(publish_at_end=True)
         ids = sorted(set(alert_ids))
         if not ids:
             return known

@@ -37,6 +37,12 @@ class IncidentsListener:
             else (transaction, BatchIncidents.load(session, (alert.id for alert in alerts)))
         )
 
+    def finish(self, session: Session) -> None:
+        """Publish what the batch changed, once per incident, before its transaction commits."""
+        prepared, self._prepared = self._prepared, None
+        if prepared is not None and prepared[0] is session.get_transaction():
+            prepared[1].publish_changed(session)
+
     def __call__(self, session: Session, alert: Alert, event: AlertEvent, budget: Budget) -> None:
         if event is AlertEvent.DELETED:
             return  # the alert's incident link goes with the row; the incident stays as it was

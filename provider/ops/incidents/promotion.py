@@ -48,7 +48,6 @@ from provider.ops.incidents.rules import decide
 from provider.ops.lang import filter_schemas
 from provider.ops.lang import filters
 from provider.ops.lang.regex import Budget
-from provider.ops.sync import service as sync
 from provider.ops.workspaces.service import Workspace
 from provider.times import utcnow
 
@@ -312,7 +311,7 @@ def handle_alert(
             changed = True
             batch.tail.forget(existing.id)
         if changed:
-            sync.publish(session, existing)
+            batch.publish(session, existing)
         return existing
     if not alert.open:
         batch.drop_candidate(session, alert.id)
@@ -355,7 +354,7 @@ def handle_alert(
     attach(session, incident, alert, component_ids, opened=opened)
     batch.joined(alert.id, incident)
     batch.tail.forget(incident.id)
-    sync.publish(session, incident)
+    batch.publish(session, incident)
     return incident
 
 
