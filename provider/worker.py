@@ -18,8 +18,8 @@ from provider.db import make_session_factory
 from provider.metrics import Metrics
 from provider.ops.alerts.claims import Turns
 from provider.ops.alerts.listeners import AlertListeners
-from provider.ops.alerts.processing import BATCH_SECONDS
 from provider.ops.alerts.processing import COSTLY_SECONDS
+from provider.ops.alerts.processing import batch_seconds
 from provider.ops.alerts.processing import process_pending
 from provider.ops.heartbeats import expiry as heartbeats
 from provider.ops.incidents import listener as incident_listener
@@ -131,6 +131,7 @@ def build_worker(
     listeners = alert_listeners()
     # This worker's memory of which workspaces' requests proved costly, across its ticks.
     turns = Turns(costly_seconds=COSTLY_SECONDS)
+    batch_time = batch_seconds(factory)
 
     def process_alert_requests() -> int:
         return process_pending(
@@ -138,7 +139,7 @@ def build_worker(
             listeners=listeners,
             limit=ALERT_BATCH,
             turns=turns,
-            batch_seconds=BATCH_SECONDS,
+            batch_seconds=batch_time,
         )
 
     def promote_due_alerts() -> int:

@@ -32,6 +32,7 @@ from provider.ops.alerts.processing import ADVISORY_LOCK_CLASS
 from provider.ops.alerts.processing import STATUS_CREATED
 from provider.ops.alerts.processing import STATUS_DEDUPLICATED
 from provider.ops.alerts.processing import STATUS_FAILED
+from provider.ops.alerts.processing import batch_seconds
 from provider.ops.alerts.processing import process_pending
 from provider.ops.alerts.schemas import AlertCreate
 from provider.ops.alerts.service import AlertRef
@@ -135,6 +136,35 @@ def test_repeated_aliases_in_one_batch_count_exactly(
     )
     # every listener call saw the count as that request left it
     assert sorted(counts.values()) == [list(range(1, 11))] * 6
+
+
+def test_sqlites_batches_yield_the_write_lock_soon_and_postgresqls_take_the_whole_batch(
+    session: Session, session_factory: sessionmaker[Session]
+) -> None:
+    # On SQLite a batch's transaction holds the lock the intake waits for; on PostgreSQL what a
+    # batch pays once (claim, locks, configuration reads) is spread over all of its requests.
+    principal = _principal(session, "Slow")
+    for i in range(10):
+        _create(session, principal, f"slow-{i}")
+    session.commit()
+    batches: list[int] = []
+
+    def count_batch(_s: Session, _alerts: object) -> None:
+        batches.append(0)
+
+    def slow(_s: Session, _alert: Alert, _e: AlertEvent, _b: Budget) -> None:
+        time.sleep(0.015)  # 10 of these: longer than SQLite's bound, well under PostgreSQL's
+
+    hooks = AlertListeners([slow], prepare=[count_batch])
+    seconds = batch_seconds(session_factory)
+    assert process_pending(session_factory, listeners=hooks, batch_seconds=seconds) == 10
+
+    if session.get_bind().dialect.name == "sqlite":
+        assert seconds == 0.05
+        assert len(batches) >= 2
+    else:
+        assert seconds == 0.5
+        assert len(batches) == 1
 
 
 def test_a_failing_request_does_not_fail_its_batch_neighbours(

@@ -34,6 +34,7 @@ from sqlalchemy import bindparam
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import update
+from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
@@ -60,8 +61,11 @@ logger = logging.getLogger(__name__)
 STATUS_FAILED = "Request could not be processed"
 #: A request that takes longer ends its workspace's turns for the worker's current tick.
 COSTLY_SECONDS = 0.05
-#: How long a batch's transaction goes on taking requests.
-BATCH_SECONDS = 0.05
+#: How long a batch's transaction goes on taking requests, by database. On SQLite it holds the
+#: write lock the intake waits for. On PostgreSQL it holds only the rows it changes, and what a
+#: batch pays once (the claim, its locks, the workspaces' rules and mappings) is spread over more
+#: requests: in the storm benchmark one worker processed 150 requests/s with 0.05 s, 262 with 0.5.
+BATCH_SECONDS = {"sqlite": 0.05, "postgresql": 0.5}
 #: On SQLite, while requests keep arriving, after each batch the worker leaves the write lock
 #: free for at least this long, and for this share of the time the batch held it, so the
 #: intake's writes get in.
@@ -100,8 +104,7 @@ def process_pending(
     workspaces across calls (the worker passes one, with :data:`COSTLY_SECONDS`); a workspace
     it holds back waits for a later call. ``batch_seconds``: how long one transaction goes on
     taking requests once every workspace of its batch had a turn (the worker passes
-    :data:`BATCH_SECONDS`: on SQLite the transaction holds the write lock the intake waits for);
-    ``None``: the whole batch.
+    :func:`batch_seconds`); ``None``: the whole batch.
     """
     if turns is not None and costly_seconds is None:
         costly_seconds = turns.costly_seconds
@@ -137,6 +140,13 @@ def process_pending(
             if arrived:
                 time.sleep(max(WRITER_PAUSE, (time.monotonic() - began) * WRITER_PAUSE_SHARE))
     return processed
+
+
+def batch_seconds(session_factory: sessionmaker[Session]) -> float:
+    """:data:`BATCH_SECONDS` for the database of ``session_factory``."""
+    bind = session_factory.kw.get("bind")
+    dialect = bind.dialect.name if isinstance(bind, Engine | Connection) else "sqlite"
+    return BATCH_SECONDS.get(dialect, BATCH_SECONDS["sqlite"])
 
 
 def _arrivals(session_factory: sessionmaker[Session], seen: int | None) -> tuple[bool, int]:
