@@ -271,6 +271,8 @@ def test_a_costly_workspace_waits_between_turns_across_calls(
     for i in range(3):
         _create(session, costly, f"slow-{i}")
         _create(session, cheap, f"fast-{i}")
+    for i in range(3, 5):
+        _create(session, cheap, f"fast-{i}")
     session.commit()
 
     def slow(_s: Session, alert: Alert, _e: AlertEvent, _b: Budget) -> None:
@@ -295,14 +297,39 @@ def test_a_costly_workspace_waits_between_turns_across_calls(
 
     # one costly request, then its workspace waits; the cheap one's go on
     assert process_pending(session_factory, listeners=hooks, limit=1, turns=turns) == 1
-    assert process_pending(session_factory, listeners=hooks, limit=10, turns=turns) == 3
-    assert (pending(costly), pending(cheap)) == (2, 0)
-    # it waits as long as its request took (share 0.5): not before, but after
+    assert process_pending(session_factory, listeners=hooks, limit=3, turns=turns) == 3
+    assert (pending(costly), pending(cheap)) == (2, 2)
+    # while another workspace's requests wait, it waits as long as its request took (share
+    # 0.5): not before, but after (then its request, older, goes first)
     now[0] = 0.25
-    assert process_pending(session_factory, listeners=hooks, limit=10, turns=turns) == 0
+    assert process_pending(session_factory, listeners=hooks, limit=1, turns=turns) == 1
+    assert (pending(costly), pending(cheap)) == (2, 1)
     now[0] = 5.0
+    assert process_pending(session_factory, listeners=hooks, limit=2, turns=turns) == 2
+    assert (pending(costly), pending(cheap)) == (1, 0)
+
+
+def test_a_costly_workspace_alone_is_not_held_back(
+    session: Session, session_factory: sessionmaker[Session]
+) -> None:
+    # Holding it back while nobody else waits would only idle the processor; one batch of it
+    # per call, so that the worker's other jobs (deliveries) keep their turns.
+    costly = _principal(session, "Costly")
+    for i in range(3):
+        _create(session, costly, f"slow-{i}")
+    session.commit()
+
+    def slow(_s: Session, _alert: Alert, _e: AlertEvent, _b: Budget) -> None:
+        time.sleep(0.3)
+
+    now = [0.0]
+    turns = Turns(costly_seconds=0.15, share=0.1, clock=lambda: now[0])
+    hooks = AlertListeners([slow])
     assert process_pending(session_factory, listeners=hooks, limit=10, turns=turns) == 1
-    assert pending(costly) == 1
+    assert turns.waiting() == {costly.workspace.id}
+    assert process_pending(session_factory, listeners=hooks, limit=10, turns=turns) == 1
+    assert process_pending(session_factory, listeners=hooks, limit=10, turns=turns) == 1
+    assert process_pending(session_factory, listeners=hooks, limit=10, turns=turns) == 0
 
 
 def test_a_batch_loads_the_open_alerts_of_its_aliases_and_its_ids_only(

@@ -8,7 +8,8 @@ without reading every pending row.
 
 A workspace whose requests prove costly (its configuration makes each alert expensive) also
 waits between its turns, across the processor's ticks (:class:`Turns`), so that it takes at most
-a share of the processor's time however long its backlog.
+a share of the processor's time however long its backlog, while other workspaces have requests
+waiting.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ from provider.ops.alerts.models import RequestState
 #: creates in four workspaces); a transaction still ends after ``BATCH_SECONDS`` once every
 #: workspace of the batch had its turn.
 PER_WORKSPACE = 20
-#: The share of a processor's time one costly workspace may take.
+#: The share of a processor's time one costly workspace may take while other workspaces'
+#: requests wait (alone, it takes what is free: see ``process_pending``).
 COSTLY_SHARE = 0.25
 
 

@@ -112,7 +112,8 @@ def process_pending(
     # A workspace whose configuration makes its requests costly waits while the others'
     # requests go first: its cost delays itself. A workspace another processor holds waits
     # for it.
-    skip = turns.waiting() if turns is not None else set()
+    held_back = turns.waiting() if turns is not None else set()
+    skip = set(held_back)
     bind = session_factory.kw.get("bind")
     sqlite_writer = isinstance(bind, Engine) and bind.dialect.name == "sqlite"
     newest: int | None = None
@@ -120,6 +121,14 @@ def process_pending(
         batch = claim_order(
             session_factory, limit=limit - processed, per_workspace=per_workspace, skip=skip
         )
+        if not batch and held_back:
+            # Nobody else's requests wait: a workspace held back for its cost goes on rather
+            # than the processor idling. Once per call, so the worker's other jobs keep theirs.
+            skip -= held_back
+            held_back = set()
+            batch = claim_order(
+                session_factory, limit=limit - processed, per_workspace=per_workspace, skip=skip
+            )
         if not batch:
             break
         began = time.monotonic()
