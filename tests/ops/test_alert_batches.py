@@ -57,6 +57,15 @@ def _create(session: Session, principal: ApiPrincipal, alias: str) -> AlertReque
     )
 
 
+def _with_requests(session: Session, name: str, n: int) -> ApiPrincipal:
+    """A new workspace with ``n`` pending creates, committed."""
+    principal = _principal(session, name)
+    for i in range(n):
+        _create(session, principal, f"slow-{i}")
+    session.commit()
+    return principal
+
+
 def _outcomes(session: Session, requests: list[AlertRequest]) -> list[tuple[bool | None, str]]:
     session.expire_all()
     return [(r.is_success, r.status_message or "") for r in requests]
@@ -143,10 +152,7 @@ def test_sqlites_batches_yield_the_write_lock_soon_and_postgresqls_take_the_whol
 ) -> None:
     # On SQLite a batch's transaction holds the lock the intake waits for; on PostgreSQL what a
     # batch pays once (claim, locks, configuration reads) is spread over all of its requests.
-    principal = _principal(session, "Slow")
-    for i in range(10):
-        _create(session, principal, f"slow-{i}")
-    session.commit()
+    _with_requests(session, "Slow", 10)
     batches: list[int] = []
 
     def count_batch(_s: Session, _alerts: object) -> None:
@@ -314,10 +320,7 @@ def test_a_costly_workspace_alone_is_not_held_back(
 ) -> None:
     # Holding it back while nobody else waits would only idle the processor; one batch of it
     # per call, so that the worker's other jobs (deliveries) keep their turns.
-    costly = _principal(session, "Costly")
-    for i in range(3):
-        _create(session, costly, f"slow-{i}")
-    session.commit()
+    costly = _with_requests(session, "Costly", 3)
 
     def slow(_s: Session, _alert: Alert, _e: AlertEvent, _b: Budget) -> None:
         time.sleep(0.3)
