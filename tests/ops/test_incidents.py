@@ -15,6 +15,7 @@ from provider.ops.incidents import describe
 from provider.ops.incidents import promotion
 from provider.ops.incidents.models import Incident
 from provider.ops.incidents.models import IncidentAlert
+from provider.ops.incidents.models import IncidentComponent
 from provider.ops.incidents.models import IncidentStatus
 from provider.ops.incidents.models import PromotionCandidate
 from provider.ops.workspaces import linking
@@ -93,6 +94,39 @@ def test_alerts_on_the_same_component_join_and_severity_only_rises(
     assert raised_by.public_id == p1["id"]
     assert len(describe.alert_ids_of(session, incident)) == 3
     assert incident.update_sequence_number > usn_before
+
+
+def test_an_alert_on_two_components_joins_the_first_incident_which_collects_only_its_own(
+    api: Api, session: Session
+) -> None:
+    checkout = make_component(session, api.workspace, "checkout")
+    payments = make_component(session, api.workspace, "payments")
+    session.commit()
+    api.create_alert(message="checkout down", priority="P1", entity="checkout", alias="a")
+    api.create_alert(message="payments down", priority="P1", entity="payments", alias="b")
+    api.create_alert(
+        message="both", priority="P1", tags=["component:checkout", "component:payments"], alias="c"
+    )
+    api.create_alert(message="payments again", priority="P1", entity="payments", alias="d")
+
+    first, second = _incidents(session, api)
+    rows = session.execute(
+        select(
+            IncidentComponent.incident_id,
+            IncidentComponent.component_id,
+            IncidentComponent.collecting,
+            IncidentComponent.position,
+        ).order_by(IncidentComponent.incident_id, IncidentComponent.position)
+    ).all()
+    # the alert on both joins the first incident, which gains payments without collecting it:
+    # the second incident still collects for payments, and alerts on it still join there
+    assert [tuple(r) for r in rows if r.incident_id in (first.id, second.id)] == [
+        (first.id, checkout.id, True, 0),
+        (first.id, payments.id, False, 1),
+        (second.id, payments.id, True, 0),
+    ]
+    assert len(describe.alert_ids_of(session, first)) == 2
+    assert len(describe.alert_ids_of(session, second)) == 2
 
 
 def test_alert_without_a_known_component_lands_on_the_fallback(api: Api, session: Session) -> None:

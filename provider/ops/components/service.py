@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from provider.db import among
 from provider.errors import Conflict
 from provider.errors import NotFound
 from provider.ops.components.models import Component as Component
@@ -176,14 +177,10 @@ def _fallback(session: Session, workspace_id: int) -> Component | None:
 
 # Built once: alert processing runs these for every alert that may join an incident.
 _IDS_NAMED = select(Component.name_lower, Component.id).where(
-    Component.workspace_id == bindparam("workspace_id"),
-    Component.name_lower.in_(bindparam("names", expanding=True)),
+    Component.workspace_id == bindparam("workspace_id"), among(Component.name_lower, "names")
 )
 _LOCK = (
-    select(Component.id)
-    .where(Component.id.in_(bindparam("ids", expanding=True)))
-    .order_by(Component.id)
-    .with_for_update()
+    select(Component.id).where(among(Component.id, "ids")).order_by(Component.id).with_for_update()
 )
 
 

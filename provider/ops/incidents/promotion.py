@@ -23,6 +23,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
+from provider.db import among
 from provider.jira.schemas import MAX_ITEMS
 from provider.jira.schemas import MAX_SUMMARY
 from provider.jira.schemas import clip
@@ -75,12 +76,20 @@ _COLLECTING = (
     select(Incident)
     .join(IncidentComponent, IncidentComponent.incident_id == Incident.id)
     .where(
-        IncidentComponent.component_id.in_(bindparam("component_ids", expanding=True)),
+        among(IncidentComponent.component_id, "component_ids"),
         IncidentComponent.collecting.is_(True),
         Incident.status == IncidentStatus.OPEN,
     )
     .order_by(Incident.id)
     .limit(1)
+)
+_COMPONENTS_OF = select(IncidentComponent.component_id).where(
+    IncidentComponent.incident_id == bindparam("incident_id")
+)
+# Which of these components an open incident already collects for.
+_CLAIMED = select(IncidentComponent.component_id).where(
+    among(IncidentComponent.component_id, "component_ids"),
+    IncidentComponent.collecting.is_(True),
 )
 
 
@@ -161,27 +170,12 @@ def collecting_incident(session: Session, component_ids: Sequence[int]) -> Incid
 
 
 def add_components(session: Session, incident: Incident, component_ids: Sequence[int]) -> None:
-    present = set(
-        session.scalars(
-            select(IncidentComponent.component_id).where(
-                IncidentComponent.incident_id == incident.id
-            )
-        )
-    )
-    if len(present) >= MAX_ITEMS:
-        return
-    claimed = set(
-        session.scalars(
-            select(IncidentComponent.component_id).where(
-                IncidentComponent.component_id.in_(component_ids),
-                IncidentComponent.collecting.is_(True),
-            )
-        )
-    )
-    position = len(present)
-    for component_id in component_ids:
-        if component_id in present:
-            continue
+    present = set(session.scalars(_COMPONENTS_OF, {"incident_id": incident.id}))
+    missing = [c for c in dict.fromkeys(component_ids) if c not in present]
+    if not missing or len(present) >= MAX_ITEMS:
+        return  # most alerts join an incident on the components it already has
+    claimed = set(session.scalars(_CLAIMED, {"component_ids": missing}))
+    for position, component_id in enumerate(missing, start=len(present)):
         session.add(
             IncidentComponent(
                 incident_id=incident.id,
@@ -190,8 +184,6 @@ def add_components(session: Session, incident: Incident, component_ids: Sequence
                 position=position,
             )
         )
-        present.add(component_id)
-        position += 1
     session.flush()
 
 
