@@ -12,6 +12,7 @@ listener uses it only there.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from collections.abc import Hashable
 from collections.abc import Iterable
@@ -66,11 +67,22 @@ _DROP_CANDIDATE = (
 
 def set_candidate(session: Session, alert_id: int, workspace_id: int, due_at: datetime) -> None:
     """The alert is due for promotion at ``due_at`` (replacing an earlier due time)."""
-    insert = upsert_insert(session)(PromotionCandidate).values(
-        alert_id=alert_id, workspace_id=workspace_id, due_at=due_at
-    )
     session.execute(
-        insert.on_conflict_do_update(index_elements=["alert_id"], set_={"due_at": due_at})
+        _set_candidate(upsert_insert(session)),
+        {"alert_id": alert_id, "workspace_id": workspace_id, "due_at": due_at},
+    )
+
+
+@functools.cache
+def _set_candidate(insert: Callable[[type[PromotionCandidate]], Any]) -> Any:
+    """Built once per dialect: building it for every waiting alert cost more than running it."""
+    statement = insert(PromotionCandidate).values(
+        alert_id=bindparam("alert_id"),
+        workspace_id=bindparam("workspace_id"),
+        due_at=bindparam("due_at"),
+    )
+    return statement.on_conflict_do_update(
+        index_elements=["alert_id"], set_={"due_at": statement.excluded.due_at}
     )
 
 
