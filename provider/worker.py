@@ -19,7 +19,7 @@ from provider.metrics import Metrics
 from provider.ops.alerts.claims import Turns
 from provider.ops.alerts.listeners import AlertListeners
 from provider.ops.alerts.processing import COSTLY_SECONDS
-from provider.ops.alerts.processing import batch_seconds
+from provider.ops.alerts.processing import batch_seconds_for
 from provider.ops.alerts.processing import process_pending
 from provider.ops.heartbeats import expiry as heartbeats
 from provider.ops.incidents import listener as incident_listener
@@ -131,7 +131,7 @@ def build_worker(
     listeners = alert_listeners()
     # This worker's memory of which workspaces' requests proved costly, across its ticks.
     turns = Turns(costly_seconds=COSTLY_SECONDS)
-    batch_time = batch_seconds(factory)
+    batch_time = batch_seconds_for(factory)
 
     def process_alert_requests() -> int:
         return process_pending(

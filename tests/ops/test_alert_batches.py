@@ -32,7 +32,7 @@ from provider.ops.alerts.processing import ADVISORY_LOCK_CLASS
 from provider.ops.alerts.processing import STATUS_CREATED
 from provider.ops.alerts.processing import STATUS_DEDUPLICATED
 from provider.ops.alerts.processing import STATUS_FAILED
-from provider.ops.alerts.processing import batch_seconds
+from provider.ops.alerts.processing import batch_seconds_for
 from provider.ops.alerts.processing import process_pending
 from provider.ops.alerts.schemas import AlertCreate
 from provider.ops.alerts.service import AlertRef
@@ -162,7 +162,7 @@ def test_sqlites_batches_yield_the_write_lock_soon_and_postgresqls_take_the_whol
         time.sleep(0.01)  # 10 of these: twice SQLite's bound, a fifth of PostgreSQL's
 
     hooks = AlertListeners([slow], prepare=[count_batch])
-    seconds = batch_seconds(session_factory)
+    seconds = batch_seconds_for(session_factory)
     assert process_pending(session_factory, listeners=hooks, batch_seconds=seconds) == 10
 
     if session.get_bind().dialect.name == "sqlite":

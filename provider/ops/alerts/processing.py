@@ -104,7 +104,7 @@ def process_pending(
     workspaces across calls (the worker passes one, with :data:`COSTLY_SECONDS`); a workspace
     it holds back waits for a later call. ``batch_seconds``: how long one transaction goes on
     taking requests once every workspace of its batch had a turn (the worker passes
-    :func:`batch_seconds`); ``None``: the whole batch.
+    :func:`batch_seconds_for`); ``None``: the whole batch.
     """
     if turns is not None and costly_seconds is None:
         costly_seconds = turns.costly_seconds
@@ -151,7 +151,7 @@ def process_pending(
     return processed
 
 
-def batch_seconds(session_factory: sessionmaker[Session]) -> float:
+def batch_seconds_for(session_factory: sessionmaker[Session]) -> float:
     """:data:`BATCH_SECONDS` for the database of ``session_factory``."""
     bind = session_factory.kw.get("bind")
     dialect = bind.dialect.name if isinstance(bind, Engine | Connection) else "sqlite"
