@@ -206,6 +206,45 @@ def test_p3_left_unacknowledged_is_promoted_by_the_tick(
     assert incident.severity == "P3"
 
 
+def test_a_batch_writes_its_waiting_alerts_candidates_together_when_it_ends(
+    api: Api, session: Session
+) -> None:
+    """Repeats of waiting alerts set their candidates again; the batch writes the final set in
+    two statements, and a candidate whose alert the batch deleted is not written."""
+    bodies = [
+        {"message": "disk 85%", "alias": "disk", "priority": "P3"},
+        {"message": "disk 86%", "alias": "disk", "priority": "P3"},
+        {"message": "cpu 90%", "alias": "cpu", "priority": "P3"},
+        {"message": "gone soon", "alias": "gone", "priority": "P3"},
+        {"message": "cpu 91%", "alias": "cpu", "priority": "P3"},
+    ]
+    for body in bodies:
+        assert api.post("/v1/alerts", json=body).status_code == 202
+    deleted = api.delete("/v1/alerts/gone", query_string={"identifierType": "alias"})
+    assert deleted.status_code == 202, deleted.get_json()
+    writes: list[str] = []
+
+    def record(_c: Any, _cur: Any, statement: str, *_args: Any) -> None:
+        if "promotion_candidates" in statement and not statement.lstrip().startswith("SELECT"):
+            writes.append(statement)
+
+    bind = api.session_factory.kw["bind"]
+    event.listen(bind, "before_cursor_execute", record)
+    try:
+        assert api.process() == len(bodies) + 1  # one batch
+    finally:
+        event.remove(bind, "before_cursor_execute", record)
+
+    session.expire_all()
+    assert len(writes) == 1, writes  # the upsert of both; "gone" was never written
+    alerts = {a.alias: a for a in session.scalars(select(Alert))}
+    assert set(alerts) == {"disk", "cpu"}
+    assert all(a.count == 2 for a in alerts.values())
+    candidates = {c.alert_id: c for c in session.scalars(select(PromotionCandidate))}
+    assert set(candidates) == {alerts["disk"].id, alerts["cpu"].id}
+    assert _incidents(session, api) == []
+
+
 def test_incidents_are_sent_only_to_sites_linking_the_workspace(
     api: Api, other_api: Api, session: Session
 ) -> None:

@@ -16,6 +16,7 @@ import functools
 from collections.abc import Callable
 from collections.abc import Hashable
 from collections.abc import Iterable
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from typing import TypeVar
@@ -63,14 +64,23 @@ _DROP_CANDIDATE = (
     .where(PromotionCandidate.alert_id == bindparam("alert_id"))
     .execution_options(synchronize_session=False)
 )
+_DROP_CANDIDATES = (
+    delete(PromotionCandidate)
+    .where(among(PromotionCandidate.alert_id, "alert_ids"))
+    .execution_options(synchronize_session=False)
+)
 
 
 def set_candidate(session: Session, alert_id: int, workspace_id: int, due_at: datetime) -> None:
     """The alert is due for promotion at ``due_at`` (replacing an earlier due time)."""
-    session.execute(
-        _set_candidate(upsert_insert(session)),
-        {"alert_id": alert_id, "workspace_id": workspace_id, "due_at": due_at},
+    set_candidates(
+        session, [{"alert_id": alert_id, "workspace_id": workspace_id, "due_at": due_at}]
     )
+
+
+def set_candidates(session: Session, rows: list[dict[str, Any]]) -> None:
+    """:func:`set_candidate` for each row (``alert_id``, ``workspace_id``, ``due_at``)."""
+    session.execute(_set_candidate(upsert_insert(session)), rows)
 
 
 @functools.cache
@@ -139,9 +149,11 @@ class BatchIncidents:
 
     __slots__ = (
         "_candidates",
+        "_collecting",
         "_incident_of",
         "_read",
         "_unpublished",
+        "_unwritten",
         "locked_components",
         "tail",
     )
@@ -159,6 +171,17 @@ class BatchIncidents:
         # final state, by :meth:`publish_changed`: publishing writes the incident's description
         # and an outbox row, and a storm's batch changes the same few incidents again and again.
         self._unpublished: dict[int, Incident] | None = {} if publish_at_end else None
+        # Likewise the promotion candidates (alert id -> (workspace id, due time), or None to
+        # drop): in a storm every repeat of a waiting alert set its candidate again, a statement
+        # (and a flush of the changes before it) per request. Nothing reads the table meanwhile:
+        # promotion by time runs in transactions of its own.
+        self._unwritten: dict[int, tuple[int, datetime] | None] | None = (
+            {} if publish_at_end else None
+        )
+        # Components -> the open incident collecting alerts on them (None: none), as read since
+        # the batch last attached an alert or changed an incident. The components are locked
+        # until the transaction ends, and only promotion opens incidents while holding them.
+        self._collecting: dict[tuple[int, ...], Incident | None] = {}
 
     def remember(self, key: Hashable, read: Callable[[], T]) -> T:
         """What ``read`` returns, read once per batch: for a workspace's configuration (its
@@ -169,10 +192,32 @@ class BatchIncidents:
 
     def publish(self, session: Session, incident: Incident) -> None:
         """Send ``incident`` to the sites linking its workspace: now, or when the batch ends."""
+        self._collecting.clear()  # a resolved incident collects no more
         if self._unpublished is None:
             sync.publish(session, incident)
         else:
             self._unpublished[incident.id] = incident
+
+    def finish(self, session: Session) -> None:
+        """Write the batch's promotion candidates and publish the incidents it changed."""
+        self.write_candidates(session)
+        self.publish_changed(session)
+
+    def write_candidates(self, session: Session) -> None:
+        """Set and drop the candidates the batch's changes decided on, in two statements."""
+        if not self._unwritten:
+            return
+        dropped = sorted(a for a, due in self._unwritten.items() if due is None)
+        rows = [
+            {"alert_id": a, "workspace_id": due[0], "due_at": due[1]}
+            for a, due in sorted(self._unwritten.items())
+            if due is not None
+        ]
+        self._unwritten.clear()
+        if dropped:
+            session.execute(_DROP_CANDIDATES, {"alert_ids": dropped})
+        if rows:
+            set_candidates(session, rows)
 
     def publish_changed(self, session: Session) -> None:
         """Publish each incident the batch changed, once (see ``publish_at_end``)."""
@@ -217,17 +262,40 @@ class BatchIncidents:
 
     def joined(self, alert_id: int, incident: Incident) -> None:
         self._incident_of[alert_id] = incident
+        self._collecting.clear()
+
+    def deleted(self, alert_id: int) -> None:
+        """The alert's row is gone, and its candidate with it."""
+        if self._unwritten is not None:
+            self._unwritten.pop(alert_id, None)
+        self._candidates[alert_id] = False
+
+    def collecting(
+        self, component_ids: Sequence[int], read: Callable[[], Incident | None]
+    ) -> Incident | None:
+        """The open incident collecting alerts on ``component_ids`` (which this transaction has
+        locked), as ``read`` returns it, read again only after the batch changed incidents."""
+        key = tuple(component_ids)
+        if key not in self._collecting:
+            self._collecting[key] = read()
+        return self._collecting[key]
 
     def drop_candidate(self, session: Session, alert_id: int) -> None:
         if self._candidates.get(alert_id) is False:
             return
-        drop_candidate(session, alert_id)
+        if self._unwritten is not None:
+            self._unwritten[alert_id] = None
+        else:
+            drop_candidate(session, alert_id)
         self._candidates[alert_id] = False
 
     def set_candidate(
         self, session: Session, alert_id: int, workspace_id: int, due_at: datetime
     ) -> None:
-        set_candidate(session, alert_id, workspace_id, due_at)
+        if self._unwritten is not None:
+            self._unwritten[alert_id] = (workspace_id, due_at)
+        else:
+            set_candidate(session, alert_id, workspace_id, due_at)
         self._candidates[alert_id] = True
 
 

@@ -38,20 +38,24 @@ class IncidentsListener:
         )
 
     def finish(self, session: Session) -> None:
-        """Publish what the batch changed, once per incident, before its transaction commits."""
+        """Write what the batch decided on promotion and publish what it changed, once per
+        incident, before its transaction commits."""
         prepared, self._prepared = self._prepared, None
         if prepared is not None and prepared[0] is session.get_transaction():
-            prepared[1].publish_changed(session)
+            prepared[1].finish(session)
 
     def __call__(self, session: Session, alert: Alert, event: AlertEvent, budget: Budget) -> None:
-        if event is AlertEvent.DELETED:
-            return  # the alert's incident link goes with the row; the incident stays as it was
         prepared = self._prepared
         batch = None
         if prepared is not None and prepared[0] is session.get_transaction():
             batch = prepared[1]
-            if event is AlertEvent.CREATED:
-                batch.new_alert(alert.id)
+        if event is AlertEvent.DELETED:
+            # The alert's incident link and candidate go with the row; the incident stays.
+            if batch is not None:
+                batch.deleted(alert.id)
+            return
+        if batch is not None and event is AlertEvent.CREATED:
+            batch.new_alert(alert.id)
         # No flush first: what handle_alert reads flushes the changes before it, and a change
         # that reads nothing (an alert firing again in a batch) leaves its writes to be sent
         # together with the batch's others.

@@ -326,7 +326,7 @@ def handle_alert(
     unlocked = [c for c in component_ids if c not in batch.locked_components]
     components.lock(session, unlocked)
     batch.locked_components.update(unlocked)
-    incident = collecting_incident(session, component_ids)
+    incident = batch.collecting(component_ids, lambda: collecting_incident(session, component_ids))
     if incident is None and decision.verdict is Verdict.WAIT:
         if decision.due_at is not None:
             batch.set_candidate(session, alert.id, alert.workspace_id, decision.due_at)
