@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -41,6 +43,23 @@ def _incidents(session: Session, api: Api) -> list[Incident]:
             select(Incident).where(Incident.workspace_id == api.workspace.id).order_by(Incident.id)
         )
     )
+
+
+@contextlib.contextmanager
+def _writes_to(api: Api, table: str) -> Iterator[list[str]]:
+    """The statements that write ``table`` while the block runs."""
+    writes: list[str] = []
+
+    def record(_c: Any, _cur: Any, statement: str, *_args: Any) -> None:
+        if table in statement and not statement.lstrip().startswith("SELECT"):
+            writes.append(statement)
+
+    bind = api.session_factory.kw["bind"]
+    event.listen(bind, "before_cursor_execute", record)
+    try:
+        yield writes
+    finally:
+        event.remove(bind, "before_cursor_execute", record)
 
 
 def _incident_messages(session: Session, inst: Any) -> list[OutboxMessage]:
@@ -222,18 +241,8 @@ def test_a_batch_writes_its_waiting_alerts_candidates_together_when_it_ends(
         assert api.post("/v1/alerts", json=body).status_code == 202
     deleted = api.delete("/v1/alerts/gone", query_string={"identifierType": "alias"})
     assert deleted.status_code == 202, deleted.get_json()
-    writes: list[str] = []
-
-    def record(_c: Any, _cur: Any, statement: str, *_args: Any) -> None:
-        if "promotion_candidates" in statement and not statement.lstrip().startswith("SELECT"):
-            writes.append(statement)
-
-    bind = api.session_factory.kw["bind"]
-    event.listen(bind, "before_cursor_execute", record)
-    try:
+    with _writes_to(api, "promotion_candidates") as writes:
         assert api.process() == len(bodies) + 1  # one batch
-    finally:
-        event.remove(bind, "before_cursor_execute", record)
 
     session.expire_all()
     assert len(writes) == 1, writes  # the upsert of both; "gone" was never written
@@ -265,18 +274,8 @@ def test_a_batch_publishes_each_incident_it_changes_once_in_its_final_state(
         body = {"message": message, "alias": f"node-{n}", "priority": "P1"}
         response = api.post("/v1/alerts", json={**body, "tags": ["component:checkout"]})
         assert response.status_code == 202
-    outbox_writes: list[str] = []
-
-    def record(_c: Any, _cur: Any, statement: str, *_args: Any) -> None:
-        if "outbox_messages" in statement and not statement.lstrip().startswith("SELECT"):
-            outbox_writes.append(statement)
-
-    bind = api.session_factory.kw["bind"]
-    event.listen(bind, "before_cursor_execute", record)
-    try:
+    with _writes_to(api, "outbox_messages") as outbox_writes:
         assert api.process() == 5  # one batch: every request of one workspace
-    finally:
-        event.remove(bind, "before_cursor_execute", record)
 
     [incident] = _incidents(session, api)
     assert len(outbox_writes) == 1, outbox_writes  # the five changes, published once
