@@ -76,6 +76,48 @@ def test_alerts_repeating_in_turn_keep_one_line_each(api: Api) -> None:
     ]
 
 
+STORM = [
+    ("post", {"message": "Disk full", "alias": "disk", "priority": "P2"}),
+    ("post", {"message": "Disk full", "alias": "disk", "priority": "P2"}),
+    ("post", {"message": "Queue stuck", "alias": "queue", "priority": "P2"}),
+    ("post", {"message": "Disk full", "alias": "disk", "priority": "P2"}),
+    ("post", {"message": "Queue stuck", "alias": "queue", "priority": "P2"}),
+    ("post", {"message": "Checkout down", "alias": "co", "priority": "P1"}),
+    ("post", {"message": "Disk full", "alias": "disk", "priority": "P2"}),
+    ("post", {"message": "Disk full", "alias": "disk", "priority": "P2"}),
+    ("close", "queue"),
+    ("post", {"message": "Checkout down", "alias": "co", "priority": "P1"}),
+    ("post", {"message": "Disk full", "alias": "disk", "priority": "P2"}),
+    ("close", "disk"),
+    ("close", "co"),
+]
+
+
+def _send(api: Api, step: tuple[str, object]) -> None:
+    verb, what = step
+    if verb == "post":
+        response = api.post("/v1/alerts", json=what)
+    else:
+        response = api.post(f"/v1/alerts/{what}/close?identifierType=alias")
+    assert response.status_code == 202, response.get_json()
+
+
+def test_a_batch_records_the_timeline_that_one_request_at_a_time_does(
+    api: Api, other_api: Api
+) -> None:
+    """Alerts joining, repeating in turn, raising the severity, closing and resolving the
+    incident: one batch leaves the same entries as each request processed on its own."""
+    for step in STORM:
+        _send(other_api, step)
+        other_api.process()
+    for step in STORM:
+        _send(api, step)
+    assert api.process() == len(STORM)  # one batch
+    one_at_a_time = _timeline(other_api)
+    assert [kind for kind, _, _ in one_at_a_time][-1] is EventKind.RESOLVED
+    assert _timeline(api) == one_at_a_time
+
+
 def test_an_incident_resolved_by_its_alerts_says_why(api: Api) -> None:
     api.create_alert(message="Queue stuck", alias="q", priority="P1")
     api.post("/v1/alerts/q/close?identifierType=alias")

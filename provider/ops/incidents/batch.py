@@ -178,9 +178,9 @@ class BatchIncidents:
         self._unwritten: dict[int, tuple[int, datetime] | None] | None = (
             {} if publish_at_end else None
         )
-        # Components -> the open incident collecting alerts on them (None: none), as read since
-        # the batch last attached an alert or changed an incident. The components are locked
-        # until the transaction ends, and only promotion opens incidents while holding them.
+        # Components -> the open incident collecting alerts on them (None: none), as read or
+        # as the batch's joins made it. The components are locked until the transaction ends,
+        # and only promotion opens incidents on them while holding them.
         self._collecting: dict[tuple[int, ...], Incident | None] = {}
 
     def remember(self, key: Hashable, read: Callable[[], T]) -> T:
@@ -192,7 +192,6 @@ class BatchIncidents:
 
     def publish(self, session: Session, incident: Incident) -> None:
         """Send ``incident`` to the sites linking its workspace: now, or when the batch ends."""
-        self._collecting.clear()  # a resolved incident collects no more
         if self._unpublished is None:
             sync.publish(session, incident)
         else:
@@ -260,8 +259,16 @@ class BatchIncidents:
             self._incident_of[alert_id] = incident_of_alert(session, alert_id)
         return self._incident_of[alert_id]
 
-    def joined(self, alert_id: int, incident: Incident) -> None:
+    def joined(self, alert_id: int, incident: Incident, component_ids: Sequence[int]) -> None:
+        """The alert joined (or opened) ``incident``, which now collects on ``component_ids``
+        (the first such incident, as :meth:`collecting` found none or it)."""
         self._incident_of[alert_id] = incident
+        for key in [k for k in self._collecting if not set(component_ids).isdisjoint(k)]:
+            del self._collecting[key]
+        self._collecting[tuple(component_ids)] = incident
+
+    def resolved(self) -> None:
+        """An incident of the batch was resolved: it collects no more."""
         self._collecting.clear()
 
     def deleted(self, alert_id: int) -> None:
@@ -301,18 +308,25 @@ class BatchIncidents:
 
 class TimelineTail:
     """Per (incident, alert): the alert's latest entry on the incident's timeline; per incident:
-    the id of its newest entry that is news. What was not read is looked up on first use.
+    whether an entry that is news came after a given one. What was not read is looked up on
+    first use.
 
-    Kept current by :func:`~provider.ops.incidents.timeline.alert_changed` through
-    :meth:`recorded`; whoever records other entries of an incident meanwhile calls
-    :meth:`forget` for it.
+    Kept current by :mod:`~provider.ops.incidents.timeline` through :meth:`recorded`; whoever
+    records other entries of an incident meanwhile (all of them news) calls :meth:`news`. The
+    entries recorded here are ordered by when they were recorded, not by their ids: they are
+    written with the batch's other changes, so they have none until then.
     """
 
-    __slots__ = ("_last", "_news")
+    __slots__ = ("_last", "_news", "_news_tick", "_tick", "_ticks")
 
     def __init__(self) -> None:
         self._last: dict[tuple[int, int], IncidentEvent | None] = {}
+        # incident id -> the id of its newest entry that is news, as read
         self._news: dict[int, int] = {}
+        # entry recorded here -> when; incident id -> when news was last recorded for it here
+        self._ticks: dict[IncidentEvent, int] = {}
+        self._news_tick: dict[int, int] = {}
+        self._tick = 0
 
     @classmethod
     def load(cls, session: Session, pairs: Iterable[tuple[int, int]]) -> TimelineTail:
@@ -341,21 +355,28 @@ class TimelineTail:
             ).first()
         return self._last[key]
 
-    def news_since(self, session: Session, incident_id: int, after: int) -> bool:
-        """Whether an entry that is news came after entry ``after``."""
+    def news_since(self, session: Session, incident_id: int, entry: IncidentEvent) -> bool:
+        """Whether an entry that is news came after ``entry``, one of the incident's."""
+        newest = self._news_tick.get(incident_id)
+        tick = self._ticks.get(entry)
+        if tick is not None:
+            return newest is not None and newest > tick
+        if newest is not None:
+            return True  # recorded here, so after every entry that was read
         if incident_id in self._news:
-            return self._news[incident_id] > after
-        found = session.scalar(_NEWS_SINCE, {"incident_id": incident_id, "after": after})
+            return self._news[incident_id] > entry.id
+        found = session.scalar(_NEWS_SINCE, {"incident_id": incident_id, "after": entry.id})
         return found is not None
 
     def recorded(self, entry: IncidentEvent) -> None:
+        self._tick += 1
+        self._ticks[entry] = self._tick
         if entry.alert_id is not None:
             self._last[(entry.incident_id, entry.alert_id)] = entry
-        if entry.kind is not EventKind.ALERT_REPEATED and entry.incident_id in self._news:
-            self._news[entry.incident_id] = max(self._news[entry.incident_id], entry.id)
+        if entry.kind is not EventKind.ALERT_REPEATED:
+            self._news_tick[entry.incident_id] = self._tick
 
-    def forget(self, incident_id: int) -> None:
-        """Entries of this incident were recorded elsewhere: read its tail again when asked."""
-        self._news.pop(incident_id, None)
-        for key in [key for key in self._last if key[0] == incident_id]:
-            del self._last[key]
+    def news(self, incident_id: int) -> None:
+        """Entries that are news, none of them an alert's own, were recorded for the incident."""
+        self._tick += 1
+        self._news_tick[incident_id] = self._tick

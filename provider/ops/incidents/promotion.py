@@ -32,6 +32,7 @@ from provider.ops.incidents import alert_source
 from provider.ops.incidents import mapping
 from provider.ops.incidents import timeline
 from provider.ops.incidents.batch import BatchIncidents
+from provider.ops.incidents.batch import TimelineTail
 from provider.ops.incidents.facts import AlertFacts
 from provider.ops.incidents.facts import priority_rank
 from provider.ops.incidents.models import ComponentMapping
@@ -204,19 +205,23 @@ def attach(
     component_ids: list[int],
     *,
     opened: bool = False,
+    tail: TimelineTail | None = None,
 ) -> None:
-    """Make the alert part of the incident (which it opened, when ``opened``)."""
+    """Make the alert part of the incident (which it opened, when ``opened``); ``tail``: the
+    batch's timeline tail, told of the entries recorded."""
     session.add(IncidentAlert(alert_id=alert.id, incident_id=incident.id))
     session.flush()
     add_components(session, incident, component_ids)
     before = incident.severity
     raised = _raise_severity(incident, alert)
     _merge_issue_keys(session, incident, alert, quiet=opened)
-    timeline.alert_joined(session, incident, alert, opened=opened)
+    timeline.alert_joined(session, incident, alert, opened=opened, tail=tail)
     if raised and not opened:
         timeline.severity_changed(
             session, incident, before, f"raised by alert “{alert.message}”", actor="alert"
         )
+        if tail is not None:
+            tail.news(incident.id)
 
 
 def _merge_issue_keys(
@@ -293,7 +298,7 @@ def handle_alert(
             )
         changed = _merge_issue_keys(session, existing, alert) or changed
         if changed:
-            batch.tail.forget(existing.id)  # entries recorded beside the alert's own
+            batch.tail.news(existing.id)  # entries recorded beside the alert's own
         timeline.alert_changed(session, existing, alert, batch.tail)
         if (
             not alert.open
@@ -301,7 +306,8 @@ def handle_alert(
             and _maybe_resolve(session, existing, closed_alert_id=alert.id)
         ):
             changed = True
-            batch.tail.forget(existing.id)
+            batch.tail.news(existing.id)
+            batch.resolved()
         if changed:
             batch.publish(session, existing)
         return existing
@@ -343,9 +349,8 @@ def handle_alert(
             decision.reason,
         )
     batch.drop_candidate(session, alert.id)
-    attach(session, incident, alert, component_ids, opened=opened)
-    batch.joined(alert.id, incident)
-    batch.tail.forget(incident.id)
+    attach(session, incident, alert, component_ids, opened=opened, tail=batch.tail)
+    batch.joined(alert.id, incident, component_ids)
     batch.publish(session, incident)
     return incident
 
