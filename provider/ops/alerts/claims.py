@@ -36,8 +36,8 @@ from provider.ops.alerts.models import RequestState
 #: batch's own statements (claim, locks, the alerts, the incidents, outcomes) are paid once per
 #: batch: with 5 a storm's requests cost 2.3 statements each, with 25 1.2 (in process, 2,000
 #: creates in four workspaces); a transaction still ends after ``BATCH_SECONDS`` once every
-#: workspace of the batch had its turn.
-PER_WORKSPACE = 20
+#: workspace of the batch had its turn. Five workspaces fill the worker's batch.
+PER_WORKSPACE = 50
 #: The share of a processor's time one costly workspace may take while other workspaces'
 #: requests wait (alone, it takes what is free: see ``process_pending``).
 COSTLY_SHARE = 0.25
