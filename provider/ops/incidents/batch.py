@@ -6,8 +6,10 @@ candidate, and finds the alert's latest timeline entry and whether news came aft
 change, that was four statements of the seven or eight a change cost in a storm, each flushing
 the changes before it. :class:`BatchIncidents` reads them for every alert of a batch in four
 statements when the batch begins and keeps them current as the batch's changes attach alerts,
-set or drop candidates and record entries. It lives for one transaction (the batch's): the
-listener uses it only there.
+set or drop candidates and record entries; the candidates and the entries are written with the
+batch's other changes, not one statement each. It also keeps which incident collects on the
+batch's locked components. It lives for one transaction (the batch's): the listener uses it
+only there.
 """
 
 from __future__ import annotations
@@ -281,7 +283,7 @@ class BatchIncidents:
         self, component_ids: Sequence[int], read: Callable[[], Incident | None]
     ) -> Incident | None:
         """The open incident collecting alerts on ``component_ids`` (which this transaction has
-        locked), as ``read`` returns it, read again only after the batch changed incidents."""
+        locked), as ``read`` returns it once; the batch's joins and resolutions keep it current."""
         key = tuple(component_ids)
         if key not in self._collecting:
             self._collecting[key] = read()
