@@ -7,19 +7,23 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import delete
 from sqlalchemy import event
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from provider.ops.alerts.models import Alert
+from provider.ops.alerts.models import AlertEvent
 from provider.ops.components.models import Component
 from provider.ops.incidents import describe
 from provider.ops.incidents import promotion
+from provider.ops.incidents.listener import IncidentsListener
 from provider.ops.incidents.models import Incident
 from provider.ops.incidents.models import IncidentAlert
 from provider.ops.incidents.models import IncidentComponent
 from provider.ops.incidents.models import IncidentStatus
 from provider.ops.incidents.models import PromotionCandidate
+from provider.ops.lang.regex import Budget
 from provider.ops.workspaces import linking
 from provider.outbox.models import OutboxMessage
 from provider.times import utcnow
@@ -252,6 +256,25 @@ def test_a_batch_writes_its_waiting_alerts_candidates_together_when_it_ends(
     candidates = {c.alert_id: c for c in session.scalars(select(PromotionCandidate))}
     assert set(candidates) == {alerts["disk"].id, alerts["cpu"].id}
     assert _incidents(session, api) == []
+
+
+def test_one_listener_keeps_each_batchs_state_apart(api: Api, session: Session) -> None:
+    """Processors in several threads may share the worker's listener: another batch beginning
+    and ending meanwhile leaves this one's candidate to be written when this one ends."""
+    api.create_alert(message="disk 85%", priority="P3", alias="disk")
+    session.execute(delete(PromotionCandidate))
+    session.commit()
+    listener = IncidentsListener()
+    with api.session_factory() as mine, mine.begin():
+        alert = mine.scalars(select(Alert)).one()
+        listener.prepare(mine, [alert])
+        listener(mine, alert, AlertEvent.DEDUPLICATED, Budget())
+        with api.session_factory() as other, other.begin():
+            listener.prepare(other, [])
+            listener.finish(other)
+        listener.finish(mine)
+    session.expire_all()
+    assert [c.alert_id for c in session.scalars(select(PromotionCandidate))] == [alert.id]
 
 
 def test_incidents_are_sent_only_to_sites_linking_the_workspace(

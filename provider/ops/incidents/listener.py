@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable
 
 from sqlalchemy.orm import Session
@@ -21,34 +22,34 @@ class IncidentsListener:
     :meth:`prepare` reads, once per batch of alert requests, which incidents the batch's alerts
     belong to (:class:`BatchIncidents`); it serves the changes of that batch's transaction
     only. A change in any other transaction (a batch replayed one request at a time after a
-    failure, say) reads what it needs itself.
+    failure, say) reads what it needs itself. Processors in several threads may share one
+    listener: each batch's state is kept by its transaction, and goes with it.
     """
 
     __slots__ = ("_prepared",)
 
     def __init__(self) -> None:
-        self._prepared: tuple[SessionTransaction, BatchIncidents] | None = None
+        self._prepared: weakref.WeakKeyDictionary[SessionTransaction, BatchIncidents] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def prepare(self, session: Session, alerts: Iterable[Alert]) -> None:
         transaction = session.get_transaction()
-        self._prepared = (
-            None
-            if transaction is None
-            else (transaction, BatchIncidents.load(session, (alert.id for alert in alerts)))
-        )
+        if transaction is not None:
+            ids = (alert.id for alert in alerts)
+            self._prepared[transaction] = BatchIncidents.load(session, ids)
 
     def finish(self, session: Session) -> None:
         """Write what the batch decided on promotion and publish what it changed, once per
         incident, before its transaction commits."""
-        prepared, self._prepared = self._prepared, None
-        if prepared is not None and prepared[0] is session.get_transaction():
-            prepared[1].finish(session)
+        transaction = session.get_transaction()
+        batch = self._prepared.pop(transaction, None) if transaction is not None else None
+        if batch is not None:
+            batch.finish(session)
 
     def __call__(self, session: Session, alert: Alert, event: AlertEvent, budget: Budget) -> None:
-        prepared = self._prepared
-        batch = None
-        if prepared is not None and prepared[0] is session.get_transaction():
-            batch = prepared[1]
+        transaction = session.get_transaction()
+        batch = self._prepared.get(transaction) if transaction is not None else None
         if event is AlertEvent.DELETED:
             # The alert's incident link and candidate go with the row; the incident stays.
             if batch is not None:
