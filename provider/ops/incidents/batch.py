@@ -152,6 +152,7 @@ class BatchIncidents:
     __slots__ = (
         "_candidates",
         "_collecting",
+        "_components",
         "_incident_of",
         "_read",
         "_unpublished",
@@ -184,6 +185,8 @@ class BatchIncidents:
         # as the batch's joins made it. The components are locked until the transaction ends,
         # and only promotion opens incidents on them while holding them.
         self._collecting: dict[tuple[int, ...], Incident | None] = {}
+        # incident id -> its components, as read once and added to by the batch's joins
+        self._components: dict[int, set[int]] = {}
 
     def remember(self, key: Hashable, read: Callable[[], T]) -> T:
         """What ``read`` returns, read once per batch: for a workspace's configuration (its
@@ -288,6 +291,13 @@ class BatchIncidents:
         if key not in self._collecting:
             self._collecting[key] = read()
         return self._collecting[key]
+
+    def components_of(self, incident_id: int, read: Callable[[], set[int]]) -> set[int]:
+        """The incident's components, as ``read`` returns them once; the batch's joins add to
+        the set the ones they add to the incident."""
+        if incident_id not in self._components:
+            self._components[incident_id] = read()
+        return self._components[incident_id]
 
     def drop_candidate(self, session: Session, alert_id: int) -> None:
         if self._candidates.get(alert_id) is False:

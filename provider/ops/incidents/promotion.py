@@ -170,8 +170,20 @@ def collecting_incident(session: Session, component_ids: Sequence[int]) -> Incid
     return session.scalars(_COLLECTING, {"component_ids": list(component_ids)}).first()
 
 
-def add_components(session: Session, incident: Incident, component_ids: Sequence[int]) -> None:
-    present = set(session.scalars(_COMPONENTS_OF, {"incident_id": incident.id}))
+def components_of(session: Session, incident: Incident) -> set[int]:
+    return set(session.scalars(_COMPONENTS_OF, {"incident_id": incident.id}))
+
+
+def add_components(
+    session: Session,
+    incident: Incident,
+    component_ids: Sequence[int],
+    present: set[int] | None = None,
+) -> None:
+    """Add the components the incident lacks. ``present``: its components, when the caller
+    knows them; the ones added are added to it."""
+    if present is None:
+        present = components_of(session, incident)
     missing = [c for c in dict.fromkeys(component_ids) if c not in present]
     if not missing or len(present) >= MAX_ITEMS:
         return  # most alerts join an incident on the components it already has
@@ -185,6 +197,7 @@ def add_components(session: Session, incident: Incident, component_ids: Sequence
                 position=position,
             )
         )
+    present.update(missing)
     session.flush()
 
 
@@ -206,12 +219,14 @@ def attach(
     *,
     opened: bool = False,
     tail: TimelineTail | None = None,
+    present: set[int] | None = None,
 ) -> None:
     """Make the alert part of the incident (which it opened, when ``opened``); ``tail``: the
-    batch's timeline tail, told of the entries recorded."""
+    batch's timeline tail, told of the entries recorded; ``present``: the incident's
+    components, when the caller knows them (see :func:`add_components`)."""
+    # Written with the batch's other changes: a join reads nothing that needs it first.
     session.add(IncidentAlert(alert_id=alert.id, incident_id=incident.id))
-    session.flush()
-    add_components(session, incident, component_ids)
+    add_components(session, incident, component_ids, present)
     before = incident.severity
     raised = _raise_severity(incident, alert)
     _merge_issue_keys(session, incident, alert, quiet=opened)
@@ -349,7 +364,10 @@ def handle_alert(
             decision.reason,
         )
     batch.drop_candidate(session, alert.id)
-    attach(session, incident, alert, component_ids, opened=opened, tail=batch.tail)
+    present = batch.components_of(
+        incident.id, lambda: set() if opened else components_of(session, incident)
+    )
+    attach(session, incident, alert, component_ids, opened=opened, tail=batch.tail, present=present)
     batch.joined(alert.id, incident, component_ids)
     batch.publish(session, incident)
     return incident
