@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import event
+
 from tests.ops.conftest import Api
 from tests.test_app import assert_error
 
@@ -132,3 +134,28 @@ def test_delete_tags_by_query_parameter(api: Api) -> None:
     alert = api.create_alert(alias="qtags", tags=["a", "b", "c"])
     _do(api, "DELETE", f"/v1/alerts/{alert['id']}/tags?tags=a,c")
     assert api.get(f"/v1/alerts/{alert['id']}").get_json()["tags"] == ["b"]
+
+
+def test_an_action_by_alias_finds_the_alert_whose_create_was_applied_meanwhile(api: Api) -> None:
+    """The batch applying the create may commit between the action's two reads (no alert yet,
+    then no pending create any more): the action finds the alert rather than answering 404."""
+    created = api.post("/v1/alerts", json={"message": "disk full", "alias": "disk"})
+    assert created.status_code == 202
+    bind = api.session_factory.kw["bind"]
+    applied: list[int] = []
+
+    def apply_first(_c: Any, _cur: Any, statement: str, *_args: Any) -> None:
+        if applied or "alert_requests.alias" not in statement:
+            return
+        applied.append(0)  # before processing, whose own statements come here too
+        applied[0] = api.process()
+
+    event.listen(bind, "before_cursor_execute", apply_first)
+    try:
+        closed = api.post("/v1/alerts/disk/close?identifierType=alias", json={})
+    finally:
+        event.remove(bind, "before_cursor_execute", apply_first)
+    assert applied == [1]
+    assert closed.status_code == 202, closed.get_json()
+    api.process()
+    assert api.get("/v1/alerts/disk?identifierType=alias").get_json()["status"] == "closed"

@@ -157,9 +157,14 @@ def submit_action(
     """
     workspace_id = principal.workspace.id
     alert = find_alert(session, workspace_id, ref)
-    if alert is None and not (
-        ref.identifier_type == "alias" and _pending_create_exists(session, workspace_id, ref)
-    ):
+    pending = False
+    if alert is None and ref.identifier_type == "alias":
+        pending = _pending_create_exists(session, workspace_id, ref)
+        if not pending:
+            # On PostgreSQL each statement reads what is committed when it starts: the batch
+            # that applied the create may have committed between the two reads.
+            alert = find_alert(session, workspace_id, ref)
+    if alert is None and not pending:
         raise NotFound("Alert does not exist.", code="alert_not_found")
     if note_id is not None:
         note = None
