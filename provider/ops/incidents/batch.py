@@ -61,11 +61,6 @@ _INCIDENT_OF_ALERT = (
 # Candidates are only ever written through these two statements, never loaded as entities to
 # change, so nothing in a session needs synchronizing with them: the ORM's evaluation of a
 # DELETE against every object of the session was a twentieth of a storm's worker time.
-_DROP_CANDIDATE = (
-    delete(PromotionCandidate)
-    .where(PromotionCandidate.alert_id == bindparam("alert_id"))
-    .execution_options(synchronize_session=False)
-)
 _DROP_CANDIDATES = (
     delete(PromotionCandidate)
     .where(among(PromotionCandidate.alert_id, "alert_ids"))
@@ -141,7 +136,7 @@ def incident_of_alert(session: Session, alert_id: int) -> Incident | None:
 
 
 def drop_candidate(session: Session, alert_id: int) -> None:
-    session.execute(_DROP_CANDIDATE, {"alert_id": alert_id})
+    session.execute(_DROP_CANDIDATES, {"alert_ids": [alert_id]})
 
 
 class BatchIncidents:
