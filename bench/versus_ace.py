@@ -52,7 +52,10 @@ def available() -> str | None:
     """Why the comparison cannot run here, or None when it can (installing ACE if needed)."""
     if not shutil.which("node") or not shutil.which("npm"):
         return "node and npm are not installed"
-    if not (ACE_DIR / "node_modules" / "atlassian-connect-express").is_dir():
+    if (
+        not (ACE_DIR / "node_modules" / "atlassian-connect-express").is_dir()
+        or not _sqlite3_loads()
+    ):
         logger.info("installing atlassian-connect-express %s from npm (once)", ACE_VERSION)
         # sqlite3 has no prebuilt binary for every platform; npm then builds it with node-gyp,
         # which finds node's headers through nodedir (Debian keeps them in /usr/include/node).
@@ -70,6 +73,16 @@ def available() -> str | None:
         if done.returncode != 0:
             return f"npm ci failed: {done.stderr.strip()[-500:]}"
     return None
+
+
+def _sqlite3_loads() -> bool:
+    """Whether ACE's store driver has its native module: an install whose npm skipped sqlite3's
+    build script (npm 11 runs a dependency's install script only if ``allowScripts`` in
+    ``package.json`` names it) has the package without it, and ACE fails at start."""
+    done = subprocess.run(
+        ["node", "-e", "require('sqlite3')"], cwd=ACE_DIR, capture_output=True, check=False
+    )
+    return done.returncode == 0
 
 
 @contextlib.contextmanager
