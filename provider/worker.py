@@ -52,10 +52,11 @@ ALERT_BATCH = 250
 def alert_listeners() -> AlertListeners:
     """What follows each alert change: incidents first, then outgoing integration actions."""
     incidents = incident_listener.IncidentsListener()
+    outgoing = ingestion.OutgoingActions()
     return AlertListeners(
-        [incidents, ingestion.on_alert_change],
-        prepare=[incidents.prepare],
-        finish=[incidents.finish],
+        [incidents, outgoing],
+        prepare=[incidents.prepare, outgoing.prepare],
+        finish=[incidents.finish, outgoing.finish],
     )
 
 

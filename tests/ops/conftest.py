@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -7,6 +8,7 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 from werkzeug.serving import make_server
@@ -51,6 +53,23 @@ class Api:
 
     def delete(self, path: str, **kwargs: Any) -> TestResponse:
         return self.call("DELETE", path, **kwargs)
+
+    @contextlib.contextmanager
+    def statements_on(self, table: str, *, reads: bool = False) -> Iterator[list[str]]:
+        """The statements that write ``table`` (or, with ``reads``, read it) while the block
+        runs."""
+        seen: list[str] = []
+
+        def record(_c: Any, _cur: Any, statement: str, *_args: Any) -> None:
+            if table in statement and statement.lstrip().startswith("SELECT") == reads:
+                seen.append(statement)
+
+        bind = self.session_factory.kw["bind"]
+        event.listen(bind, "before_cursor_execute", record)
+        try:
+            yield seen
+        finally:
+            event.remove(bind, "before_cursor_execute", record)
 
     def process(self) -> int:
         """Apply pending alert requests as the worker does, with its listeners."""

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import delete
-from sqlalchemy import event
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -47,23 +44,6 @@ def _incidents(session: Session, api: Api) -> list[Incident]:
             select(Incident).where(Incident.workspace_id == api.workspace.id).order_by(Incident.id)
         )
     )
-
-
-@contextlib.contextmanager
-def _writes_to(api: Api, table: str) -> Iterator[list[str]]:
-    """The statements that write ``table`` while the block runs."""
-    writes: list[str] = []
-
-    def record(_c: Any, _cur: Any, statement: str, *_args: Any) -> None:
-        if table in statement and not statement.lstrip().startswith("SELECT"):
-            writes.append(statement)
-
-    bind = api.session_factory.kw["bind"]
-    event.listen(bind, "before_cursor_execute", record)
-    try:
-        yield writes
-    finally:
-        event.remove(bind, "before_cursor_execute", record)
 
 
 def _incident_messages(session: Session, inst: Any) -> list[OutboxMessage]:
@@ -245,7 +225,7 @@ def test_a_batch_writes_its_waiting_alerts_candidates_together_when_it_ends(
         assert api.post("/v1/alerts", json=body).status_code == 202
     deleted = api.delete("/v1/alerts/gone", query_string={"identifierType": "alias"})
     assert deleted.status_code == 202, deleted.get_json()
-    with _writes_to(api, "promotion_candidates") as writes:
+    with api.statements_on("promotion_candidates") as writes:
         assert api.process() == len(bodies) + 1  # one batch
 
     session.expire_all()
@@ -297,7 +277,7 @@ def test_a_batch_publishes_each_incident_it_changes_once_in_its_final_state(
         body = {"message": message, "alias": f"node-{n}", "priority": "P1"}
         response = api.post("/v1/alerts", json={**body, "tags": ["component:checkout"]})
         assert response.status_code == 202
-    with _writes_to(api, "outbox_messages") as outbox_writes:
+    with api.statements_on("outbox_messages") as outbox_writes:
         assert api.process() == 5  # one batch: every request of one workspace
 
     [incident] = _incidents(session, api)

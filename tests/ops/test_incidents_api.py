@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from provider.ops.lang import filter_schemas
 from provider.ops.workspaces import linking
 from provider.outbox.models import OutboxMessage
 from tests.ops.conftest import Api
@@ -110,6 +111,43 @@ def test_rules_change_promotion(api: Api) -> None:
     api.create_alert(message="staging down", priority="P1", tags=["staging"], alias="s")
     assert api.get("/v1/incidents").get_json()["count"] == 0
     api.create_alert(message="prod slow", priority="P3", alias="p")
+    assert api.get("/v1/incidents").get_json()["count"] == 1
+
+
+def test_a_batch_parses_each_rule_filter_once(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Finding a saved filter's parsed form serialises it; a workspace's rules were consulted
+    that way on every change, outside the pattern budget. A batch parses each filter once."""
+    for name in ("quiet staging", "quiet canary"):
+        body = {
+            "name": name,
+            "action": "suppress",
+            "filter": {
+                "conditionMatchType": "match-all-conditions",
+                "conditions": [
+                    {"field": "tags", "operation": "contains", "expectedValue": name.split()[1]}
+                ],
+            },
+        }
+        assert api.post("/v1/incident-rules", json=body).status_code == 201
+    at_once = {"name": "P1 at once", "minPriority": "P1"}
+    assert api.post("/v1/incident-rules", json=at_once).status_code == 201
+    parsed: list[object] = []
+    real = filter_schemas.stored_filter
+
+    def counting(raw: object) -> object:
+        parsed.append(raw)
+        return real(raw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(filter_schemas, "stored_filter", counting)
+    for n in range(6):
+        body = {"message": f"m{n}", "alias": f"a{n % 3}", "priority": "P1", "tags": ["canary"]}
+        assert api.post("/v1/alerts", json=body).status_code == 202
+    assert api.process() == 6  # one batch
+
+    assert len(parsed) == 2, parsed  # each rule's filter once, for six changes
+    # the first rule lets them by, the second suppresses them
+    assert api.get("/v1/incidents").get_json()["count"] == 0
+    api.create_alert(message="prod down", priority="P1", alias="prod")
     assert api.get("/v1/incidents").get_json()["count"] == 1
 
 

@@ -776,6 +776,36 @@ def test_alert_changes_queue_webhooks_for_matching_outgoing_actions(
     )
 
 
+def test_a_batch_reads_its_workspaces_outgoing_actions_once(api: Api, session: Session) -> None:
+    """A storm's changes each asked which outgoing actions the workspace has (usually none):
+    a batch asks once per workspace, and still queues what each change triggers."""
+    integration = new_integration(api, name="Fwd", type="API")
+    base = f"/v1/integrations/{integration['id']}/actions"
+    api.post(
+        base,
+        json=post_to_url(
+            "http://127.0.0.1:9/p1",
+            filter={
+                "conditionMatchType": "match-all-conditions",
+                "conditions": [{"field": "priority", "operation": "equals", "expectedValue": "P1"}],
+            },
+        ),
+    )
+    for n in range(6):
+        body = {"message": f"disk {n}", "alias": f"disk-{n % 3}", "priority": f"P{1 + n % 2}"}
+        assert api.post("/v1/alerts", json=body).status_code == 202
+
+    with api.statements_on("integration_actions", reads=True) as reads:
+        assert api.process() == 6  # one batch
+
+    assert len(reads) == 1, reads
+    queued = session.scalars(
+        select(OutboxMessage).where(OutboxMessage.kind == "webhook").order_by(OutboxMessage.id)
+    ).all()
+    # the creates of disk-0 and disk-2 (P1); disk-1's create was a P2, its repeat no create
+    assert [m.payload["body"]["alert"]["alias"] for m in queued] == ["disk-0", "disk-2"]
+
+
 def test_actions_are_deleted_with_their_integration(api: Api, session: Session) -> None:
     integration = new_integration(api, name="Gone", type="API")
     api.post(f"/v1/integrations/{integration['id']}/actions", json=SEED_CREATE)

@@ -9,10 +9,14 @@ contain, one alert costs at most that much.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from collections.abc import Iterable
+from typing import Generic
+from typing import TypeVar
 
 from sqlalchemy.orm import Session
+from sqlalchemy.orm import SessionTransaction
 
 from provider.ops.alerts.models import Alert
 from provider.ops.alerts.models import AlertEvent
@@ -24,6 +28,39 @@ AlertListener = Callable[[Session, Alert, AlertEvent, Budget], None]
 BatchPreparer = Callable[[Session, Iterable[Alert]], None]
 #: Told, after a batch's last change and before its transaction commits, that the batch is done.
 BatchFinisher = Callable[[Session], None]
+
+
+T = TypeVar("T")
+
+
+class BatchState(Generic[T]):
+    """What a listener keeps for each batch, by the batch's transaction.
+
+    Processors in several threads may share one listener, so a single slot would let one
+    batch's state overwrite another's. An entry goes with its transaction, so a batch that
+    rolls back (and never reaches its finisher) leaves nothing behind.
+    """
+
+    __slots__ = ("_by_transaction",)
+
+    def __init__(self) -> None:
+        self._by_transaction: weakref.WeakKeyDictionary[SessionTransaction, T] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def begin(self, session: Session, state: T) -> None:
+        if (transaction := session.get_transaction()) is not None:
+            self._by_transaction[transaction] = state
+
+    def get(self, session: Session) -> T | None:
+        """The state of the batch ``session`` is in, or None outside a prepared batch (a
+        request replayed alone after its batch failed, say)."""
+        transaction = session.get_transaction()
+        return self._by_transaction.get(transaction) if transaction is not None else None
+
+    def end(self, session: Session) -> T | None:
+        transaction = session.get_transaction()
+        return self._by_transaction.pop(transaction, None) if transaction is not None else None
 
 
 class AlertListeners:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Iterable
 
 from sqlalchemy.orm import Session
-from sqlalchemy.orm import SessionTransaction
 
+from provider.ops.alerts.listeners import BatchState
 from provider.ops.alerts.service import Alert
 from provider.ops.alerts.service import AlertEvent
 from provider.ops.incidents import alert_source
@@ -29,27 +28,22 @@ class IncidentsListener:
     __slots__ = ("_prepared",)
 
     def __init__(self) -> None:
-        self._prepared: weakref.WeakKeyDictionary[SessionTransaction, BatchIncidents] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._prepared: BatchState[BatchIncidents] = BatchState()
 
     def prepare(self, session: Session, alerts: Iterable[Alert]) -> None:
-        transaction = session.get_transaction()
-        if transaction is not None:
+        if session.get_transaction() is not None:
             ids = (alert.id for alert in alerts)
-            self._prepared[transaction] = BatchIncidents.load(session, ids)
+            self._prepared.begin(session, BatchIncidents.load(session, ids))
 
     def finish(self, session: Session) -> None:
         """Write what the batch decided on promotion and publish what it changed, once per
         incident, before its transaction commits."""
-        transaction = session.get_transaction()
-        batch = self._prepared.pop(transaction, None) if transaction is not None else None
+        batch = self._prepared.end(session)
         if batch is not None:
             batch.finish(session)
 
     def __call__(self, session: Session, alert: Alert, event: AlertEvent, budget: Budget) -> None:
-        transaction = session.get_transaction()
-        batch = self._prepared.get(transaction) if transaction is not None else None
+        batch = self._prepared.get(session)
         if event is AlertEvent.DELETED:
             # The alert's incident link and candidate go with the row; the incident stays.
             if batch is not None:

@@ -10,6 +10,7 @@ a partial unique index allows one collecting incident per component in any case.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import Sequence
 from datetime import datetime
@@ -120,13 +121,16 @@ def rule_specs(session: Session, workspace_id: int) -> list[RuleSpec]:
 
 
 def filter_matches(
-    condition: Mapping[str, Any] | None, alert: AlertFacts, budget: Budget | None = None
+    condition: Mapping[str, Any] | None,
+    alert: AlertFacts,
+    budget: Budget | None = None,
+    parse: Callable[[Mapping[str, Any]], filters.Filter] = filter_schemas.stored_filter,
 ) -> bool:
     """The integration actions' filter grammar, applied to the alert's fields."""
     if not condition:
         return True
     try:
-        return filters.evaluate(filter_schemas.stored_filter(condition), alert.raw, budget)
+        return filters.evaluate(parse(condition), alert.raw, budget)
     except Exception:  # a stored filter that no longer parses must not stop alert processing
         logger.warning("promotion rule filter could not be evaluated; rule skipped")
         return False
@@ -329,13 +333,23 @@ def handle_alert(
     if not alert.open:
         batch.drop_candidate(session, alert.id)
         return None
+    rules = batch.remember(
+        ("rules", alert.workspace_id), lambda: rule_specs(session, alert.workspace_id)
+    )
+
+    def parse(condition: Mapping[str, Any]) -> filters.Filter:
+        # Once per batch, not per change: finding a saved filter's parsed form costs a
+        # serialisation of it, outside the pattern budget. The batch keeps the rules, so the
+        # mapping an id names stays the same while the batch lasts.
+        return batch.remember(
+            ("filter", id(condition)), lambda: filter_schemas.stored_filter(condition)
+        )
+
     decision = decide(
         alert,
-        batch.remember(
-            ("rules", alert.workspace_id), lambda: rule_specs(session, alert.workspace_id)
-        ),
+        rules,
         now,
-        matches=lambda condition, facts: filter_matches(condition, facts, budget),
+        matches=lambda condition, facts: filter_matches(condition, facts, budget, parse),
     )
     if decision.verdict is Verdict.NEVER:
         batch.drop_candidate(session, alert.id)

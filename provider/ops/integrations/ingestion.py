@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -25,6 +27,7 @@ from provider.ops.access.principal import READ
 from provider.ops.access.principal import WRITE
 from provider.ops.access.principal import ApiPrincipal
 from provider.ops.alerts import service as alerts
+from provider.ops.alerts.listeners import BatchState
 from provider.ops.alerts.service import Alert
 from provider.ops.alerts.service import AlertAction
 from provider.ops.alerts.service import AlertCreate
@@ -276,35 +279,90 @@ def ingest(
 # Outgoing actions
 
 
-def on_alert_change(session: Session, alert: Alert, event: AlertEvent, budget: Budget) -> None:
-    """Alert hook: queue a webhook for each enabled outgoing action this change triggers.
+# An integration's enabled outgoing actions, in the order they are considered.
+_OUTGOING = (
+    select(IntegrationAction, Integration)
+    .join(Integration, Integration.id == IntegrationAction.integration_id)
+    .where(
+        Integration.workspace_id == bindparam("workspace_id"),
+        Integration.enabled.is_(True),
+        IntegrationAction.direction == "outgoing",
+        IntegrationAction.enabled.is_(True),
+    )
+    .order_by(IntegrationAction.rank, IntegrationAction.id)
+)
+
+
+@dataclass(slots=True)
+class _Outgoing:
+    """An outgoing action as alert changes consult it, its filter parsed on first use."""
+
+    action: IntegrationAction
+    integration: Integration
+    trigger: str | None
+    parsed: filters.Filter | None = None
+
+    def matches(self, alert_json: Mapping[str, Any], budget: Budget) -> bool:
+        if self.parsed is None:
+            self.parsed = filter_schemas.stored_filter(self.action.filter)
+        return filters.evaluate(self.parsed, alert_json, budget)
+
+
+def _outgoing_of(session: Session, workspace_id: int) -> list[_Outgoing]:
+    return [
+        _Outgoing(action, integration, (action.action_mapping or {}).get("type"))
+        for action, integration in session.execute(_OUTGOING, {"workspace_id": workspace_id})
+    ]
+
+
+class OutgoingActions:
+    """Alert listener: queue a webhook for each enabled outgoing action a change triggers.
 
     Outgoing actions of every enabled integration of the alert's workspace are considered; an
     action's filter is evaluated against the alert as the API shows it, all of them within the
-    alert's one pattern budget.
+    alert's one pattern budget. A prepared batch reads each workspace's actions once, and parses
+    each filter once, rather than for every change: most workspaces have none, and a storm's
+    changes each paid a statement to learn that.
     """
-    trigger = EVENT_TRIGGERS.get(event)
-    if trigger is None:
-        return
-    rows = session.execute(
-        select(IntegrationAction, Integration)
-        .join(Integration, Integration.id == IntegrationAction.integration_id)
-        .where(
-            Integration.workspace_id == alert.workspace_id,
-            Integration.enabled.is_(True),
-            IntegrationAction.direction == "outgoing",
-            IntegrationAction.enabled.is_(True),
-        )
-        .order_by(IntegrationAction.rank, IntegrationAction.id)
-    ).all()
-    if not rows:
-        return
+
+    __slots__ = ("_prepared",)
+
+    def __init__(self) -> None:
+        self._prepared: BatchState[dict[int, list[_Outgoing]]] = BatchState()
+
+    def prepare(self, session: Session, alerts: Iterable[Alert]) -> None:
+        self._prepared.begin(session, {})
+
+    def finish(self, session: Session) -> None:
+        self._prepared.end(session)
+
+    def __call__(self, session: Session, alert: Alert, event: AlertEvent, budget: Budget) -> None:
+        trigger = EVENT_TRIGGERS.get(event)
+        if trigger is None:
+            return
+        read = self._prepared.get(session)
+        outgoing = read.get(alert.workspace_id) if read is not None else None
+        if outgoing is None:
+            outgoing = _outgoing_of(session, alert.workspace_id)
+            if read is not None:
+                read[alert.workspace_id] = outgoing
+        if outgoing:
+            _queue_matching(session, alert, event, trigger, outgoing, budget)
+
+
+def _queue_matching(
+    session: Session,
+    alert: Alert,
+    event: AlertEvent,
+    trigger: str,
+    outgoing: list[_Outgoing],
+    budget: Budget,
+) -> None:
     alert_json = alert_to_json(alert)
-    for action, integration in rows:
-        if (action.action_mapping or {}).get("type") != trigger:
+    for candidate in outgoing:
+        if candidate.trigger != trigger or not candidate.matches(alert_json, budget):
             continue
-        if not filters.evaluate(filter_schemas.stored_filter(action.filter), alert_json, budget):
-            continue
+        action, integration = candidate.action, candidate.integration
         props = action.type_specific_properties or {}
         body = {
             "action": _WIRE_ACTION.get(trigger, trigger),
