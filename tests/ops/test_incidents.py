@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from provider.ops.alerts.models import Alert
 from provider.ops.alerts.models import AlertEvent
+from provider.ops.alerts.models import AlertStatus
 from provider.ops.components.models import Component
 from provider.ops.incidents import describe
 from provider.ops.incidents import promotion
@@ -285,3 +286,47 @@ def test_a_batch_publishes_each_incident_it_changes_once_in_its_final_state(
     [message] = _incident_messages(session, inst)
     assert message.payload["updateSequenceNumber"] == incident.update_sequence_number
     assert all(m in message.payload["description"] for m in messages)
+
+
+def test_a_batch_writes_the_counts_it_adds_in_one_statement_before_it_publishes(
+    api: Api, session: Session
+) -> None:
+    """Repeats are counted in memory and written in one statement for the batch, before the
+    incident's description (which reads the counts from the database) is built."""
+    inst = _link(session, api)
+    api.create_alert(message="Checkout 5xx", alias="checkout", priority="P1")
+    api.create_alert(message="Cart 5xx", alias="cart", priority="P1")
+    for n in range(6):
+        alias = ("checkout", "cart")[n % 2]
+        body = {"message": f"{alias} 5xx again", "alias": alias, "priority": "P1"}
+        assert api.post("/v1/alerts", json=body).status_code == 202
+    # a new alert joining the incident: the batch publishes it, its description built anew
+    joins = {"message": "Payments 5xx", "alias": "payments", "priority": "P1"}
+    assert api.post("/v1/alerts", json=joins).status_code == 202
+    with api.statements_on("UPDATE alerts") as counts:
+        assert api.process() == 7  # one batch
+
+    assert len(counts) == 1, counts
+    session.expire_all()
+    alerts = {a.alias: a for a in session.scalars(select(Alert))}
+    assert {a: alerts[a].count for a in ("checkout", "cart", "payments")} == {
+        "checkout": 4,
+        "cart": 4,
+        "payments": 1,
+    }
+    assert all(alerts[a].last_occurred_at > alerts[a].created_at for a in ("checkout", "cart"))
+    [incident] = _incidents(session, api)
+    newest = _incident_messages(session, inst)[-1]
+    assert newest.payload["updateSequenceNumber"] == incident.update_sequence_number
+    assert "**Alerts:** 3 (9 occurrences)" in newest.payload["description"]
+
+    # counted, then closed, in one batch: both changes are written
+    body = {"message": "cart 5xx again", "alias": "cart", "priority": "P1"}
+    assert api.post("/v1/alerts", json=body).status_code == 202
+    closing = api.post("/v1/alerts/cart/close", query_string={"identifierType": "alias"})
+    assert closing.status_code == 202
+    assert api.process() == 2
+    session.expire_all()
+    cart = session.scalars(select(Alert).where(Alert.alias == "cart")).one()
+    assert (cart.count, cart.status) == (5, AlertStatus.CLOSED)
+    assert cart.updated_at == cart.closed_at >= cart.last_occurred_at

@@ -63,10 +63,13 @@ def apply_request(
 
     ``budget``: what the listeners may spend on tenant patterns for this request, all together.
     ``known``: the alerts of the request's batch (see :class:`KnownAlerts`), whose log entries
-    the caller writes (:meth:`KnownAlerts.write_logs`) before it commits.
+    and counts the caller writes (:meth:`KnownAlerts.write_logs`, :meth:`~KnownAlerts.write_counts`)
+    before it commits.
     """
     if request.action is AlertAction.CREATE:
-        counted = _count_again(request, known)
+        # The open alert of the alias that the batch knows, counted once more; ``None`` when
+        # the batch knows none (the create then opens one, or counts on one in the database).
+        counted = known.count_again(request.workspace_id, request.alias, utcnow())
         if counted is not None:
             # The stored payload is the intake's validated dump (``AlertCreate.to_payload``), and
             # validation gives it back unchanged; a duplicate reads only its message and note,
@@ -138,17 +141,6 @@ def _open_statement(insert: Callable[[Table], Any], columns: tuple[str, ...]) ->
         )
         .returning(_ALERTS.c.id, _ALERTS.c.public_id)
     )
-
-
-def _count_again(request: PendingRequest, known: KnownAlerts) -> Alert | None:
-    """The open alert of the create's alias that the batch knows, counted once more; ``None``
-    when the batch knows none (the create then opens one, or counts on one in the database)."""
-    alert = known.open_alert(request.workspace_id, request.alias)
-    if alert is not None:
-        # Locked since the batch loaded it (or wrote it), so counting in memory is exact.
-        alert.count += 1
-        alert.last_occurred_at = alert.updated_at = utcnow()
-    return alert
 
 
 def _open(

@@ -1,9 +1,10 @@
 """The alerts a batch of alert requests names, loaded once and kept current as they apply, and
-the log entries the batch has yet to write."""
+the log entries and counts the batch has yet to write."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 from typing import cast
 
@@ -18,8 +19,10 @@ from sqlalchemy import insert
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import tuple_
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import aliased
+from sqlalchemy.orm.attributes import set_committed_value
 
 from provider.db import among
 from provider.ops.alerts.models import Alert
@@ -31,6 +34,15 @@ from provider.ops.alerts.models import PendingRequest
 # and the ORM's bulk insert coerced every value of every row again and flushed the session first
 # (the commit flushes it anyway).
 _INSERT_LOGS = insert(cast(Table, AlertLog.__table__))
+_ALERTS = cast(Table, Alert.__table__)
+# The columns a repeat changes, written for the batch's counted alerts in one executemany: as ORM
+# changes, the unit of work's per-object bookkeeping was most of a storm batch's flush.
+COUNTED_COLUMNS = ("count", "last_occurred_at", "updated_at")
+_WRITE_COUNTS = (
+    update(_ALERTS)
+    .where(_ALERTS.c.id == bindparam("alert_id"))
+    .values({column: bindparam(column) for column in COUNTED_COLUMNS})
+)
 
 
 # The open alerts of the batch's aliases and the alerts it names by id, locked in id order (see
@@ -81,14 +93,18 @@ class KnownAlerts:
     an alert closed here no longer answers for its alias, one created here does.
 
     The batch's log entries wait in :attr:`logs` and go in one statement (:meth:`write_logs`)
-    rather than one each; nothing reads them before the batch commits.
+    rather than one each; nothing reads them before the batch commits. So do the counts of the
+    alerts it counts again (:meth:`count_again`, :meth:`write_counts`), which must be written
+    before anything reads them from the database: the incidents' descriptions do, when the
+    batch's listeners finish.
     """
 
-    __slots__ = ("_by_id", "_open", "logs")
+    __slots__ = ("_by_id", "_counted", "_open", "logs")
 
     def __init__(self) -> None:
         self._open: dict[tuple[int, str], Alert] = {}
         self._by_id: dict[str, Alert] = {}
+        self._counted: dict[int, Alert] = {}
         self.logs: list[dict[str, Any]] = []
 
     @classmethod
@@ -118,12 +134,37 @@ class KnownAlerts:
 
     def forget(self, alert: Alert) -> None:
         self._by_id.pop(alert.public_id, None)
+        self._counted.pop(alert.id, None)
         if self._open.get((alert.workspace_id, alert.alias)) is alert:
             del self._open[(alert.workspace_id, alert.alias)]
 
     def open_alert(self, workspace_id: int, alias: str | None) -> Alert | None:
         alert = self._open.get((workspace_id, alias or ""))
         return alert if alert is not None and alert.status is AlertStatus.OPEN else None
+
+    def count_again(self, workspace_id: int, alias: str | None, now: datetime) -> Alert | None:
+        """The open alert of ``alias`` that the batch knows, counted once more in memory (its
+        row is locked, so the count is exact) and written by :meth:`write_counts`; ``None``
+        when the batch knows none."""
+        alert = self.open_alert(workspace_id, alias)
+        if alert is not None:
+            # No ORM history: the session's flush leaves these columns to write_counts.
+            set_committed_value(alert, "count", alert.count + 1)
+            set_committed_value(alert, "last_occurred_at", now)
+            set_committed_value(alert, "updated_at", now)
+            self._counted[alert.id] = alert
+        return alert
+
+    def write_counts(self, session: Session) -> None:
+        """Write what :meth:`count_again` counted, as the alerts now hold it (a later change of
+        the batch may have set ``updated_at`` again)."""
+        if self._counted:
+            rows = [
+                {"alert_id": alert.id, **{c: getattr(alert, c) for c in COUNTED_COLUMNS}}
+                for alert in self._counted.values()
+            ]
+            session.execute(_WRITE_COUNTS, rows)
+            self._counted = {}
 
     def write_logs(self, session: Session) -> None:
         """Insert the waiting log entries (before the batch commits, and before an alert goes:

@@ -222,6 +222,7 @@ def _process_batch(
                 started = time.monotonic()
                 outcomes.append(_apply(session, request, hooks, known))
                 costs.spent(workspace_id, started)
+            known.write_counts(session)  # before the listeners finish: descriptions read them
             hooks.finish(session)
             known.write_logs(session)
             if outcomes:
@@ -308,6 +309,7 @@ def _process_one(
             with session.begin_nested():
                 known = KnownAlerts()
                 success, status, alert_id = apply_request(session, request, hooks, budget, known)
+                known.write_counts(session)
                 known.write_logs(session)
         except Exception:
             # A bug or a failing hook must not block the queue behind this request; the change
