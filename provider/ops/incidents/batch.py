@@ -24,12 +24,15 @@ from typing import Any
 from typing import TypeVar
 from typing import cast
 
+from sqlalchemy import Table
 from sqlalchemy import bindparam
 from sqlalchemy import delete
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import text
+from sqlalchemy import update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from provider.db import among
 from provider.db import upsert_insert
@@ -121,6 +124,14 @@ _LAST_ENTRIES = select(IncidentEvent).where(
         .group_by(IncidentEvent.alert_id, IncidentEvent.incident_id)
     )
 )
+# An alert's "fired again" entries rewritten by a batch, one executemany when it ends (see
+# TimelineTail.repeated).
+REWRITTEN_COLUMNS = ("text", "at", "detail")
+_REWRITE_ENTRIES = (
+    update(cast(Table, IncidentEvent.__table__))
+    .where(cast(Table, IncidentEvent.__table__).c.id == bindparam("entry_id"))
+    .values({column: bindparam(column) for column in REWRITTEN_COLUMNS})
+)
 _NEWEST_NEWS = (
     select(IncidentEvent.incident_id, func.max(IncidentEvent.id))
     .where(
@@ -161,7 +172,7 @@ class BatchIncidents:
         # alert id -> whether a candidate row exists
         self._candidates: dict[int, bool] = {}
         self._read: dict[Hashable, Any] = {}
-        self.tail = TimelineTail()
+        self.tail = TimelineTail(deferred=publish_at_end)
         # Components whose rows this transaction has locked: a lock holds until it ends, so the
         # batch's later alerts on them need not lock them again.
         self.locked_components: set[int] = set()
@@ -198,7 +209,9 @@ class BatchIncidents:
             self._unpublished[incident.id] = incident
 
     def finish(self, session: Session) -> None:
-        """Write the batch's promotion candidates and publish the incidents it changed."""
+        """Write the batch's timeline rewrites and promotion candidates, and publish the
+        incidents it changed."""
+        self.tail.write(session)
         self.write_candidates(session)
         self.publish_changed(session)
 
@@ -246,6 +259,7 @@ class BatchIncidents:
         known.tail = TimelineTail.load(
             session,
             ((i.id, alert_id) for alert_id, i in known._incident_of.items() if i is not None),
+            deferred=True,
         )
         return known
 
@@ -322,11 +336,17 @@ class TimelineTail:
     records other entries of an incident meanwhile (all of them news) calls :meth:`news`. The
     entries recorded here are ordered by when they were recorded, not by their ids: they are
     written with the batch's other changes, so they have none until then.
+
+    A ``deferred`` tail (a batch's) also keeps the "fired again" entries it rewrites
+    (:meth:`repeated`) out of the session's flush and writes them in one statement when the
+    batch ends (:meth:`write`): in a storm nearly every repeat rewrites one, and the unit of
+    work's bookkeeping per entry cost more than the statement.
     """
 
-    __slots__ = ("_last", "_news", "_news_tick", "_tick", "_ticks")
+    __slots__ = ("_last", "_news", "_news_tick", "_rewritten", "_tick", "_ticks")
 
-    def __init__(self) -> None:
+    def __init__(self, *, deferred: bool = False) -> None:
+        self._rewritten: dict[IncidentEvent, None] | None = {} if deferred else None
         self._last: dict[tuple[int, int], IncidentEvent | None] = {}
         # incident id -> the id of its newest entry that is news, as read
         self._news: dict[int, int] = {}
@@ -336,9 +356,11 @@ class TimelineTail:
         self._tick = 0
 
     @classmethod
-    def load(cls, session: Session, pairs: Iterable[tuple[int, int]]) -> TimelineTail:
+    def load(
+        cls, session: Session, pairs: Iterable[tuple[int, int]], *, deferred: bool = False
+    ) -> TimelineTail:
         """Read the tails of these ``(incident id, alert id)`` pairs, in two statements."""
-        tail = cls()
+        tail = cls(deferred=deferred)
         wanted = set(pairs)
         if not wanted:
             return tail
@@ -382,6 +404,31 @@ class TimelineTail:
             self._last[(entry.incident_id, entry.alert_id)] = entry
         if entry.kind is not EventKind.ALERT_REPEATED:
             self._news_tick[entry.incident_id] = self._tick
+
+    def repeated(self, entry: IncidentEvent, line: str, count: int, at: datetime) -> None:
+        """Rewrite an alert's "fired again" entry to ``line``, for its new ``count``."""
+        detail = {**(entry.detail or {}), "count": count}
+        if self._rewritten is None:
+            entry.text, entry.at, entry.detail = line, at, detail
+            return
+        # No ORM history: write() sends them (an entry recorded here and not yet inserted is
+        # inserted with them too).
+        set_committed_value(entry, "text", line)
+        set_committed_value(entry, "at", at)
+        set_committed_value(entry, "detail", detail)
+        self._rewritten[entry] = None
+
+    def write(self, session: Session) -> None:
+        """Write the entries :meth:`repeated` rewrote, as they are now."""
+        if not self._rewritten:
+            return
+        session.flush()  # the entries recorded here get their ids
+        rows = [
+            {"entry_id": entry.id, **{c: getattr(entry, c) for c in REWRITTEN_COLUMNS}}
+            for entry in self._rewritten
+        ]
+        self._rewritten.clear()
+        session.execute(_REWRITE_ENTRIES, rows)
 
     def news(self, incident_id: int) -> None:
         """Entries that are news, none of them an alert's own, were recorded for the incident."""

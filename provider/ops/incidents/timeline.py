@@ -208,8 +208,7 @@ def alert_changed(
         and last.kind is EventKind.ALERT_REPEATED
         and not tail.news_since(session, incident.id, last)
     ):
-        last.text, last.at = text, utcnow()
-        last.detail = {**(last.detail or {}), "count": alert.count}
+        tail.repeated(last, text, alert.count, utcnow())
         return
     tail.recorded(_alert_entry(session, incident, alert, EventKind.ALERT_REPEATED, text))
 
