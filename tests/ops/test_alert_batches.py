@@ -335,6 +335,35 @@ def test_a_costly_workspace_alone_is_not_held_back(
     assert process_pending(session_factory, listeners=hooks, limit=10, turns=turns) == 0
 
 
+def test_a_costly_workspace_waits_for_the_others_to_be_quiet_before_an_early_turn(
+    session: Session, session_factory: sessionmaker[Session]
+) -> None:
+    # In a storm the others' queue is empty for an instant between arrivals; a costly request
+    # started then would hold the arrivals behind it, and such early turns add up.
+    costly, cheap = _principal(session, "Costly"), _principal(session, "Cheap")
+    for i in range(3):
+        _create(session, costly, f"slow-{i}")
+    _create(session, cheap, "fast-0")
+    session.commit()
+
+    def slow(_s: Session, alert: Alert, _e: AlertEvent, _b: Budget) -> None:
+        if alert.workspace_id == costly.workspace.id:
+            time.sleep(0.3)
+
+    now = [0.0]
+    turns = Turns(costly_seconds=0.15, share=0.1, quiet_seconds=1.0, clock=lambda: now[0])
+    hooks = AlertListeners([slow])
+    # the costly request, then the cheap one: the costly workspace waits nine times 0.3 s
+    assert process_pending(session_factory, listeners=hooks, limit=10, turns=turns) == 2
+    assert turns.waiting() == {costly.workspace.id}
+    # nobody else waits, but a cheap request was processed just now: no early turn
+    now[0] = 0.5
+    assert process_pending(session_factory, listeners=hooks, limit=10, turns=turns) == 0
+    # quiet for a second: the costly workspace goes on before its wait is over
+    now[0] = 1.0
+    assert process_pending(session_factory, listeners=hooks, limit=10, turns=turns) == 1
+
+
 def test_a_batch_loads_the_open_alerts_of_its_aliases_and_its_ids_only(
     session: Session, session_factory: sessionmaker[Session]
 ) -> None:

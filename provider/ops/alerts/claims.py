@@ -41,6 +41,11 @@ PER_WORKSPACE = 50
 #: The share of a processor's time one costly workspace may take while other workspaces'
 #: requests wait (alone, it takes what is free: see ``process_pending``).
 COSTLY_SHARE = 0.25
+#: How long the other workspaces must have had nothing processed before a held-back costly
+#: workspace takes a turn early. In a storm the queue empties for an instant between arrivals;
+#: a costly request started then holds the arrivals for as long as it runs (up to its pattern
+#: budget), and such early turns had given the costly workspace a third of the processor.
+QUIET_SECONDS = 1.0
 
 
 class Turns:
@@ -48,21 +53,24 @@ class Turns:
     ticks. After a request that cost ``c`` seconds (more than ``costly_seconds``), its workspace
     waits ``c * (1 / share - 1)`` seconds, so that it takes at most ``share`` of the time."""
 
-    __slots__ = ("_clock", "_factor", "_until", "costly_seconds")
+    __slots__ = ("_cheap_at", "_clock", "_factor", "_until", "costly_seconds", "quiet_seconds")
 
     def __init__(
         self,
         *,
         costly_seconds: float,
         share: float = COSTLY_SHARE,
+        quiet_seconds: float = QUIET_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not 0 < share <= 1:
             raise ValueError("share must be in (0, 1]")
         self.costly_seconds = costly_seconds
+        self.quiet_seconds = quiet_seconds
         self._factor = 1 / share - 1
         self._clock = clock
         self._until: dict[int, float] = {}
+        self._cheap_at = float("-inf")
 
     def waiting(self) -> set[int]:
         """The workspaces whose next turn has not come yet."""
@@ -71,9 +79,15 @@ class Turns:
             del self._until[workspace_id]
         return set(self._until)
 
+    def quiet(self) -> bool:
+        """Whether no request that was not costly has been processed for ``quiet_seconds``:
+        then a held-back workspace may go on early without holding anyone's arrivals."""
+        return self._clock() - self._cheap_at >= self.quiet_seconds
+
     def spent(self, workspace_id: int, seconds: float) -> bool:
         """Count one request's cost; whether it was costly (its workspace then waits)."""
         if seconds <= self.costly_seconds:
+            self._cheap_at = self._clock()
             return False
         self._until[workspace_id] = self._clock() + seconds * self._factor
         return True

@@ -121,9 +121,10 @@ def process_pending(
         batch = claim_order(
             session_factory, limit=limit - processed, per_workspace=per_workspace, skip=skip
         )
-        if not batch and held_back:
-            # Nobody else's requests wait: a workspace held back for its cost goes on rather
-            # than the processor idling. Once per call, so the worker's other jobs keep theirs.
+        if not batch and held_back and (turns is None or turns.quiet()):
+            # Nobody else's requests wait, nor were any processed for a while: a workspace
+            # held back for its cost goes on rather than the processor idling. Once per call,
+            # so the worker's other jobs keep theirs.
             skip -= held_back
             held_back = set()
             batch = claim_order(
