@@ -48,6 +48,26 @@ def test_duplicate_reports_deduplicated_and_keeps_first_fields(api: Api) -> None
     assert "second" in logs[1]["log"]
 
 
+def test_a_create_opens_its_alert_in_one_statement(api: Api) -> None:
+    """The upsert returns the row whole: a batch of creates reads the alerts table once (to
+    load the open alerts of its aliases), not once more per create, and the alerts it opens
+    are what the API then shows."""
+    bodies = [{"message": f"disk {n}", "alias": f"disk-{n}", "tags": ["a"]} for n in range(5)]
+    for body in bodies:
+        assert api.post("/v1/alerts", json=body).status_code == 202
+    with (
+        api.statements_on("FROM alerts", reads=True) as reads,
+        api.statements_on("INTO alerts") as writes,
+    ):
+        assert api.process() == 5  # one batch
+
+    assert len(reads) == 1, reads
+    assert len(writes) == 5, writes
+    for body in bodies:
+        shown = api.get(f"/v1/alerts/{body['alias']}?identifierType=alias").get_json()
+        assert (shown["message"], shown["tags"], shown["count"]) == (body["message"], ["a"], 1)
+
+
 def test_alert_without_alias_uses_its_id(api: Api) -> None:
     alert = api.create_alert(message="no alias")
     assert alert["alias"] == alert["id"]

@@ -126,8 +126,9 @@ _ALERTS = cast(Table, Alert.__table__)
 @functools.cache
 def _open_statement(insert: Callable[[Table], Any], columns: tuple[str, ...]) -> Any:
     """Open an alert, or count on the open one of its alias (PostgreSQL and SQLite spell it
-    alike); built once per dialect: built per create, the statement cost more than running it."""
-    return (
+    alike), and return the row as an ORM object; built once per dialect: built per create, the
+    statement cost more than running it."""
+    upsert = (
         insert(_ALERTS)
         .values({column: bindparam(column) for column in columns})
         .on_conflict_do_update(
@@ -139,8 +140,9 @@ def _open_statement(insert: Callable[[Table], Any], columns: tuple[str, ...]) ->
                 "updated_at": bindparam("now"),
             },
         )
-        .returning(_ALERTS.c.id, _ALERTS.c.public_id)
+        .returning(*_ALERTS.c)
     )
+    return select(Alert).from_statement(upsert).execution_options(populate_existing=True)
 
 
 def _open(
@@ -177,16 +179,17 @@ def _open(
         "updated_at": now,
         "last_occurred_at": now,
     }
-    # An alert closed earlier in the batch must have left the partial unique index first.
-    session.flush()
     statement = _open_statement(upsert_insert(session), tuple(values))
-    row = session.execute(statement, {**values, "now": now}).one()
-    alert = session.scalars(
-        select(Alert).where(Alert.id == row.id).execution_options(populate_existing=True)
-    ).one()
+    # The row comes back whole, as an ORM object: no second statement to load it. And no flush
+    # first: an alert closed or deleted earlier in the batch has already left the partial
+    # unique index (those changes flush at once, see _Context.changed and _delete), and the
+    # batch's other pending rows (the incidents' links and timeline entries of the alerts it
+    # opened) then go out together rather than a statement each per create.
+    with session.no_autoflush:
+        alert = session.scalars(statement, {**values, "now": now}).one()
     known.add(alert)
     # not new when another processor opened it meanwhile
-    return alert, row.public_id == new_id
+    return alert, alert.public_id == new_id
 
 
 def _created(ctx: _Context, data: AlertCreate) -> tuple[bool, str, str | None]:
