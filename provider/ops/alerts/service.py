@@ -28,6 +28,7 @@ from provider.ops.access.principal import ApiPrincipal
 from provider.ops.alerts.fields import MESSAGE_MAX as MESSAGE_MAX
 from provider.ops.alerts.fields import TAG_MAX as TAG_MAX
 from provider.ops.alerts.fields import TAGS_MAX as TAGS_MAX
+from provider.ops.alerts.listeners import BatchState as BatchState
 from provider.ops.alerts.models import Alert as Alert
 from provider.ops.alerts.models import AlertAction as AlertAction
 from provider.ops.alerts.models import AlertEvent as AlertEvent

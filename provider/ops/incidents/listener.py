@@ -6,9 +6,9 @@ from collections.abc import Iterable
 
 from sqlalchemy.orm import Session
 
-from provider.ops.alerts.listeners import BatchState
 from provider.ops.alerts.service import Alert
 from provider.ops.alerts.service import AlertEvent
+from provider.ops.alerts.service import BatchState
 from provider.ops.incidents import alert_source
 from provider.ops.incidents import promotion
 from provider.ops.incidents.batch import BatchIncidents

@@ -27,13 +27,13 @@ from provider.ops.access.principal import READ
 from provider.ops.access.principal import WRITE
 from provider.ops.access.principal import ApiPrincipal
 from provider.ops.alerts import service as alerts
-from provider.ops.alerts.listeners import BatchState
 from provider.ops.alerts.service import Alert
 from provider.ops.alerts.service import AlertAction
 from provider.ops.alerts.service import AlertCreate
 from provider.ops.alerts.service import AlertEvent
 from provider.ops.alerts.service import AlertRef
 from provider.ops.alerts.service import AlertRequest
+from provider.ops.alerts.service import BatchState
 from provider.ops.alerts.service import alert_to_json
 from provider.ops.alerts.service import submit_action
 from provider.ops.alerts.service import submit_create
