@@ -21,6 +21,7 @@ from provider.ops.alerts.claims import Turns
 from provider.ops.alerts.claims import claim_order
 from provider.ops.alerts.known import _NAMED
 from provider.ops.alerts.known import KnownAlerts
+from provider.ops.alerts.listeners import AlertListener
 from provider.ops.alerts.listeners import AlertListeners
 from provider.ops.alerts.models import Alert
 from provider.ops.alerts.models import AlertAction
@@ -270,6 +271,16 @@ def test_the_workspace_waiting_longest_goes_first_and_workspaces_take_turns(
     ]
 
 
+def _slow_in(principal: ApiPrincipal) -> AlertListener:
+    """A listener that takes 0.3 s for each change in ``principal``'s workspace."""
+
+    def slow(_s: Session, alert: Alert, _e: AlertEvent, _b: Budget) -> None:
+        if alert.workspace_id == principal.workspace.id:
+            time.sleep(0.3)
+
+    return slow
+
+
 def test_a_costly_workspace_waits_between_turns_across_calls(
     session: Session, session_factory: sessionmaker[Session]
 ) -> None:
@@ -281,14 +292,10 @@ def test_a_costly_workspace_waits_between_turns_across_calls(
         _create(session, cheap, f"fast-{i}")
     session.commit()
 
-    def slow(_s: Session, alert: Alert, _e: AlertEvent, _b: Budget) -> None:
-        if alert.workspace_id == costly.workspace.id:
-            time.sleep(0.3)
-
     now = [0.0]
     # far above what a cheap request costs, even on a loaded machine
     turns = Turns(costly_seconds=0.15, share=0.5, clock=lambda: now[0])
-    hooks = AlertListeners([slow])
+    hooks = AlertListeners([_slow_in(costly)])
 
     def pending(principal: ApiPrincipal) -> int:
         session.expire_all()
@@ -346,13 +353,9 @@ def test_a_costly_workspace_waits_for_the_others_to_be_quiet_before_an_early_tur
     _create(session, cheap, "fast-0")
     session.commit()
 
-    def slow(_s: Session, alert: Alert, _e: AlertEvent, _b: Budget) -> None:
-        if alert.workspace_id == costly.workspace.id:
-            time.sleep(0.3)
-
     now = [0.0]
     turns = Turns(costly_seconds=0.15, share=0.1, quiet_seconds=1.0, clock=lambda: now[0])
-    hooks = AlertListeners([slow])
+    hooks = AlertListeners([_slow_in(costly)])
     # the costly request, then the cheap one: the costly workspace waits nine times 0.3 s
     assert process_pending(session_factory, listeners=hooks, limit=10, turns=turns) == 2
     assert turns.waiting() == {costly.workspace.id}
